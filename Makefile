@@ -1,0 +1,101 @@
+# cdctop - build, test, install. `make demo` and `make check` work from a clean clone on
+# Debian 12: both install missing packages first (make deps).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+PKGS     = ncursesw libmariadb rdkafka jansson
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+SAN      ?=
+CFLAGS  ?=
+WARN     = -Wall -Wextra -Werror
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS) -Isrc -Iui -I$(BUILD) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+LIBS     = $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+UI_SRC   := $(wildcard ui/*.c)
+SQL      := $(sort $(wildcard sql/*.sql))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/sql_embed.o
+UI_OBJ   := $(UI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps check check-asan check-tsan demo bench chaos fuzz install clean format
+
+all: $(BUILD)/cdctop $(UNIT_BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/cdctop: $(BUILD)/src/main.o $(UI_OBJ) $(BUILD)/libcdctop.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@[ "$(BUILD)" != build ] || ln -sf build/cdctop cdctop
+
+$(BUILD)/libcdctop.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# sql/*.sql are compiled into the binary so an installed cdctop needs no source tree.
+$(BUILD)/sql_embed.c: $(SQL) scripts/embed-sql.sh
+	@mkdir -p $(BUILD)
+	sh scripts/embed-sql.sh $(SQL) > $@
+
+$(BUILD)/sql_embed.o: $(BUILD)/sql_embed.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdctop.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcdctop.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+
+# Every test: the normal build, then the same suite built with ASan+UBSan.
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-asan-build
+	@BUILDS="build build-asan" sh tests/run.sh
+
+check-asan: deps check-asan-build
+	@BUILDS="build-asan" sh tests/run.sh
+
+check-asan-build:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+
+check-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" all
+	@BUILDS="build-tsan" TESTS="$(TESTS)" sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./build/cdctop
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@sh bench/run.sh
+
+install: $(BUILD)/cdctop
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/cdctop $(DESTDIR)$(PREFIX)/bin/cdctop
+	install -m 644 man/cdctop.1 $(DESTDIR)$(PREFIX)/share/man/man1/cdctop.1
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz cdctop
+
+format:
+	clang-format -i src/*.c src/*.h ui/*.c ui/*.h tests/unit/*.c
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,290 @@
+/*
+ * db.c - resolves the MySQL target (options, ~/.my.cnf or --defaults-file, --password-file, or
+ * the private server) and opens connections with a one-line error naming the server and what
+ * to try. Safe from any thread. Never logs or prints a password.
+ */
+#include "db.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CNF_MAX (1 << 20)
+
+/* Trims leading and trailing white space in place. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	return s;
+}
+
+/* Removes one level of matching quotes. */
+static char *unquote(char *s)
+{
+	size_t n = strlen(s);
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		s[n - 1] = 0;
+		return s + 1;
+	}
+	return s;
+}
+
+int db_parse_cnf(const char *text, const char *fname,
+		 void (*cb)(const char *group, const char *key, const char *val, void *ctx),
+		 void *ctx, char *err)
+{
+	char group[64] = "";
+	int lineno = 0;
+	const char *p = text;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		char line[1024];
+		lineno++;
+		if (len >= sizeof line)
+			return u_err(err, "%s:%d: line too long", fname, lineno);
+		memcpy(line, p, len);
+		line[len] = 0;
+		p += len + (e ? 1 : 0);
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '!')
+			continue; /* !include / !includedir: not followed */
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close || close == s + 1 || close[1])
+				return u_err(err, "%s:%d: bad group header '%.40s': use [name]",
+					     fname, lineno, s);
+			*close = 0;
+			snprintf(group, sizeof group, "%s", trim(s + 1));
+			continue;
+		}
+		if (!*group)
+			return u_err(err, "%s:%d: option outside a [group]", fname, lineno);
+		char *eq = strchr(s, '=');
+		char *key = s, *val = NULL;
+		if (eq) {
+			*eq = 0;
+			val = unquote(trim(eq + 1));
+			key = trim(key);
+		}
+		if (!*key)
+			return u_err(err, "%s:%d: missing option name before '='", fname, lineno);
+		for (char *k = key; *k; k++)
+			if (*k == '_')
+				*k = '-';
+		if (!strcmp(group, "client") || !strcmp(group, "cdctop"))
+			cb(group, key, val ? val : "", ctx);
+	}
+	return 0;
+}
+
+struct cnf_ctx {
+	struct db_target *t;
+	int named; /* host/socket/port seen in [cdctop] */
+	int any_server;
+	int has_password;
+};
+
+/* Applies one option-file setting to the target (options from argv win later). */
+static void cnf_cb(const char *group, const char *key, const char *val, void *ctx)
+{
+	struct cnf_ctx *c = ctx;
+	struct db_target *t = c->t;
+	int server = 0;
+	if (!strcmp(key, "host")) {
+		snprintf(t->host, sizeof t->host, "%s", val);
+		server = 1;
+	} else if (!strcmp(key, "port")) {
+		t->port = (unsigned)atoi(val);
+		server = 1;
+	} else if (!strcmp(key, "socket")) {
+		snprintf(t->socket, sizeof t->socket, "%s", val);
+		server = 1;
+	} else if (!strcmp(key, "user")) {
+		snprintf(t->user, sizeof t->user, "%s", val);
+	} else if (!strcmp(key, "password")) {
+		snprintf(t->password, sizeof t->password, "%s", val);
+		c->has_password = 1;
+	} else if (!strcmp(key, "database")) {
+		snprintf(t->db, sizeof t->db, "%s", val);
+	}
+	if (server) {
+		c->any_server = 1;
+		if (!strcmp(group, "cdctop"))
+			c->named = 1;
+	}
+}
+
+/* Reads an option file; missing is fine when optional. Warns if it holds a password and is
+   readable by others. */
+static int read_cnf(const char *path, int optional, struct cnf_ctx *c, char *err)
+{
+	char e[U_ERRLEN];
+	if (optional && access(path, F_OK) != 0)
+		return 0;
+	char *text = u_read_file(path, CNF_MAX, NULL, e);
+	if (!text)
+		return u_err(err, "option file: %s", e);
+	c->has_password = 0;
+	int r = db_parse_cnf(text, path, cnf_cb, c, err);
+	free(text);
+	struct stat st;
+	if (r == 0 && c->has_password && stat(path, &st) == 0 && (st.st_mode & 077))
+		fprintf(stderr,
+			"cdctop: warning: '%s' holds a password and is readable by others: "
+			"chmod 600 it\n",
+			path);
+	return r;
+}
+
+int db_resolve(const struct opts *o, struct db_target *t, int start_private, char *err)
+{
+	memset(t, 0, sizeof *t);
+	struct cnf_ctx c = {.t = t};
+	snprintf(t->user, sizeof t->user, "root");
+	if (o->defaults_file) {
+		if (read_cnf(o->defaults_file, 0, &c, err) < 0)
+			return -1;
+	} else {
+		const char *home = getenv("HOME");
+		if (home && *home) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof path, "%s/.my.cnf", home);
+			struct db_target saved = *t;
+			if (read_cnf(path, 1, &c, err) < 0)
+				return -1;
+			/* ~/.my.cnf applies to named servers, or names one in [cdctop] */
+			if (!o->server_named && !c.named)
+				*t = saved;
+		}
+	}
+	if (o->host)
+		snprintf(t->host, sizeof t->host, "%s", o->host);
+	if (o->port)
+		t->port = o->port;
+	if (o->socket)
+		snprintf(t->socket, sizeof t->socket, "%s", o->socket);
+	if (o->user)
+		snprintf(t->user, sizeof t->user, "%s", o->user);
+	if (!t->db[0] || strcmp(o->db, "sakila"))
+		snprintf(t->db, sizeof t->db, "%s", o->db);
+	if (!u_valid_ident(t->db))
+		return u_err(err, "bad database name '%.40s': use letters, digits and _ only", t->db);
+	if (o->password_file) {
+		char e[U_ERRLEN];
+		char *pw = u_read_file(o->password_file, 4096, NULL, e);
+		if (!pw)
+			return u_err(err, "--password-file: %s", e);
+		pw[strcspn(pw, "\r\n")] = 0;
+		snprintf(t->password, sizeof t->password, "%s", pw);
+		memset(pw, 0, strlen(pw));
+		free(pw);
+	}
+	t->private_server = !(o->server_named || c.named);
+	if (t->private_server) {
+		if (srv_paths(o->datadir, &t->paths, err) < 0)
+			return -1;
+		t->host[0] = 0;
+		t->port = 0;
+		snprintf(t->socket, sizeof t->socket, "%s", t->paths.socket);
+		snprintf(t->user, sizeof t->user, "root");
+		t->password[0] = 0;
+		snprintf(t->label, sizeof t->label, "private %.3000s (%s)", t->paths.base, t->db);
+		if (start_private) {
+			int started;
+			if (srv_start(&t->paths, 0, &started, err) < 0)
+				return -1;
+			if (started)
+				fprintf(stderr, "cdctop: started private MariaDB in %s\n",
+					t->paths.base);
+		}
+	} else if (t->socket[0] && !t->host[0]) {
+		snprintf(t->label, sizeof t->label, "%s@%.3000s (%s)", t->user, t->socket, t->db);
+	} else {
+		snprintf(t->label, sizeof t->label, "%s@%s:%u (%s)", t->user,
+			 t->host[0] ? t->host : "localhost", t->port ? t->port : 3306, t->db);
+	}
+	return 0;
+}
+
+MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
+{
+	MYSQL *m = mysql_init(NULL);
+	if (!m) {
+		u_err(err, "out of memory for a MySQL connection");
+		return NULL;
+	}
+	unsigned timeout = 5, rw_timeout = 30;
+	my_bool no = 0;
+	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
+	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	const char *host = t->host[0] ? t->host : NULL;
+	const char *sock = t->socket[0] ? t->socket : NULL;
+	/* "localhost" means the socket in libmariadb; with a port and no socket, use TCP */
+	if (!host && !sock)
+		host = "localhost";
+	if (host && !strcmp(host, "localhost") && t->port && !sock)
+		host = "127.0.0.1";
+	if (!mysql_real_connect(m, host, t->user, t->password[0] ? t->password : NULL,
+				with_db ? t->db : NULL, t->port, sock, CLIENT_MULTI_RESULTS)) {
+		const char *where = t->private_server ? "the private server" : "MySQL";
+		char addr[PATH_MAX + 300];
+		if (sock && !t->host[0])
+			snprintf(addr, sizeof addr, "socket '%s'", sock);
+		else
+			snprintf(addr, sizeof addr, "'%s:%u'", host, t->port ? t->port : 3306);
+		unsigned code = mysql_errno(m);
+		const char *hint =
+		    code == 1045   ? "check the user and the password (option file or "
+				     "--password-file)"
+		    : code == 1049 ? "run cdctop init, or pick the database with -D"
+		    : t->private_server
+			? "run cdctop server start, or see cdctop server status"
+			: "check -h/-P/-S and that the server is running";
+		u_err(err, "cannot connect to %s at %s as '%s': %s; %s", where, addr, t->user,
+		      mysql_error(m), hint);
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+int db_exec(MYSQL *m, const char *sql, char *err)
+{
+	if (mysql_query(m, sql))
+		return u_err(err, "%s (%u)", mysql_error(m), mysql_errno(m));
+	/* drain any result so the connection stays usable */
+	do {
+		MYSQL_RES *r = mysql_store_result(m);
+		if (r)
+			mysql_free_result(r);
+	} while (mysql_next_result(m) == 0);
+	return 0;
+}
+
+int db_query_ll(MYSQL *m, const char *sql, long long *out, char *err)
+{
+	if (mysql_query(m, sql))
+		return u_err(err, "%s (%u)", mysql_error(m), mysql_errno(m));
+	MYSQL_RES *r = mysql_store_result(m);
+	if (!r)
+		return u_err(err, "no result: %s", mysql_error(m));
+	MYSQL_ROW row = mysql_fetch_row(r);
+	*out = row && row[0] ? strtoll(row[0], NULL, 10) : 0;
+	mysql_free_result(r);
+	return 0;
+}

@@ -1,0 +1,426 @@
+/*
+ * opts.c - parses the command line of every subcommand into struct opts, with a mask per
+ * option saying which subcommands accept it. Runs once on the main thread before anything
+ * starts. Must never accept a password on argv: -p/--password are refused with a pointer to
+ * the places passwords go.
+ */
+#include "opts.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VERSION "0.1.0"
+
+static const char *const cmd_names[CMD__COUNT] = {
+    [CMD_UI] = "cdctop",         [CMD_INIT] = "init",   [CMD_INJECT] = "inject",
+    [CMD_RELAY] = "relay",       [CMD_WATCH] = "watch", [CMD_KAFKA_MOCK] = "kafka-mock",
+    [CMD_SERVER] = "server",
+};
+
+const char *opt_cmd_name(enum opt_cmd c)
+{
+	return c < CMD__COUNT ? cmd_names[c] : "?";
+}
+
+#define M(c)  (1u << (c))
+#define MYSQL_CMDS (M(CMD_UI) | M(CMD_INIT) | M(CMD_INJECT) | M(CMD_RELAY) | M(CMD_WATCH))
+#define KAFKA_CMDS (M(CMD_UI) | M(CMD_RELAY) | M(CMD_WATCH))
+
+enum {
+	O_DEFAULTS_FILE = 1000,
+	O_PASSWORD_FILE,
+	O_PASSWORD,
+	O_DATADIR,
+	O_PARTITIONS,
+	O_BROKERS_N,
+	O_BATCHES,
+	O_RATE,
+	O_SEED,
+	O_ONCE,
+	O_GAP_WAIT,
+	O_HORIZON,
+	O_CAPTURE,
+	O_JSON,
+	O_SLIDE,
+	O_LATENESS,
+	O_UNTIL_IDLE,
+	O_HELP,
+	O_VERSION,
+};
+
+struct optdef {
+	int val;
+	unsigned cmds; /* subcommands that accept it */
+	const char *name;
+};
+
+static const struct optdef defs[] = {
+    {'h', MYSQL_CMDS, "-h"},
+    {'P', MYSQL_CMDS | M(CMD_SERVER), "-P"},
+    {'S', MYSQL_CMDS, "-S"},
+    {'u', MYSQL_CMDS, "-u"},
+    {'D', MYSQL_CMDS, "-D"},
+    {O_DEFAULTS_FILE, MYSQL_CMDS, "--defaults-file"},
+    {O_PASSWORD_FILE, MYSQL_CMDS, "--password-file"},
+    {O_DATADIR, MYSQL_CMDS | M(CMD_SERVER), "--datadir"},
+    {'b', KAFKA_CMDS, "-b"},
+    {'X', KAFKA_CMDS, "-X"},
+    {'F', KAFKA_CMDS, "-F"},
+    {'t', KAFKA_CMDS, "-t"},
+    {O_PARTITIONS, KAFKA_CMDS | M(CMD_KAFKA_MOCK), "--partitions"},
+    {O_BROKERS_N, M(CMD_KAFKA_MOCK) | M(CMD_UI) | M(CMD_RELAY) | M(CMD_WATCH), "--brokers"},
+    {'n', M(CMD_INJECT) | M(CMD_UI), "-n"},
+    {O_BATCHES, M(CMD_INJECT), "--batches"},
+    {O_RATE, M(CMD_INJECT) | M(CMD_UI), "--rate"},
+    {O_SEED, M(CMD_INJECT) | M(CMD_UI), "--seed"},
+    {O_ONCE, M(CMD_RELAY) | M(CMD_WATCH), "--once"},
+    {O_GAP_WAIT, M(CMD_RELAY) | M(CMD_UI), "--gap-wait"},
+    {O_HORIZON, M(CMD_RELAY) | M(CMD_WATCH) | M(CMD_UI), "--horizon"},
+    {O_CAPTURE, M(CMD_RELAY) | M(CMD_UI), "--capture"},
+    {O_JSON, M(CMD_WATCH), "--json"},
+    {'w', M(CMD_WATCH) | M(CMD_UI), "-w"},
+    {O_SLIDE, M(CMD_WATCH) | M(CMD_UI), "--slide"},
+    {O_LATENESS, M(CMD_WATCH) | M(CMD_UI), "--lateness"},
+    {O_UNTIL_IDLE, M(CMD_WATCH), "--until-idle"},
+};
+
+static const struct option longopts[] = {
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'P'},
+    {"socket", required_argument, NULL, 'S'},
+    {"user", required_argument, NULL, 'u'},
+    {"database", required_argument, NULL, 'D'},
+    {"defaults-file", required_argument, NULL, O_DEFAULTS_FILE},
+    {"password-file", required_argument, NULL, O_PASSWORD_FILE},
+    {"password", optional_argument, NULL, O_PASSWORD},
+    {"datadir", required_argument, NULL, O_DATADIR},
+    {"topic", required_argument, NULL, 't'},
+    {"partitions", required_argument, NULL, O_PARTITIONS},
+    {"brokers", required_argument, NULL, O_BROKERS_N},
+    {"batches", required_argument, NULL, O_BATCHES},
+    {"rate", required_argument, NULL, O_RATE},
+    {"seed", required_argument, NULL, O_SEED},
+    {"once", no_argument, NULL, O_ONCE},
+    {"gap-wait", required_argument, NULL, O_GAP_WAIT},
+    {"horizon", required_argument, NULL, O_HORIZON},
+    {"capture", required_argument, NULL, O_CAPTURE},
+    {"json", no_argument, NULL, O_JSON},
+    {"window", required_argument, NULL, 'w'},
+    {"slide", required_argument, NULL, O_SLIDE},
+    {"lateness", required_argument, NULL, O_LATENESS},
+    {"until-idle", required_argument, NULL, O_UNTIL_IDLE},
+    {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static const char pw_msg[] =
+    "passwords are not accepted on the command line: put password= in ~/.my.cnf "
+    "([client] or [cdctop]) or a --defaults-file, or use --password-file";
+
+/* 1 if a -X key names a secret, which belongs in a -F file, never on argv. */
+static int secret_key(const char *kv)
+{
+	char key[128];
+	size_t klen = strcspn(kv, "=");
+	if (klen >= sizeof key)
+		klen = sizeof key - 1;
+	memcpy(key, kv, klen);
+	key[klen] = 0;
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas");
+}
+
+static void usage(void)
+{
+	fputs("usage: cdctop [options]                  pipeline + live monitor (the demo)\n"
+	      "       cdctop init                       create the schema objects that are missing\n"
+	      "       cdctop inject [-n N] [--batches B] [--rate R] [--seed S]\n"
+	      "       cdctop relay [--once] [--gap-wait D] [--horizon D]\n"
+	      "       cdctop watch [--json] [-w SIZE] [--slide S] [--lateness L] [--once|--until-idle D]\n"
+	      "       cdctop kafka-mock [--brokers N] [--partitions N]\n"
+	      "       cdctop server start|stop|status [--datadir DIR] [-P PORT]\n"
+	      "MySQL:  -h HOST -P PORT -S SOCKET -u USER -D DB --defaults-file F --password-file F\n"
+	      "        --datadir DIR (private server)\n"
+	      "Kafka:  -b BROKERS -X key=value -F FILE -t TOPIC --partitions N --brokers N\n"
+	      "See cdctop(1) for details.\n",
+	      stdout);
+}
+
+static const struct optdef *find_def(int val)
+{
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+		if (defs[i].val == val)
+			return &defs[i];
+	return NULL;
+}
+
+static int dur(const char *name, const char *arg, int64_t min_us, int64_t *out, char *err)
+{
+	char e[U_ERRLEN];
+	if (u_parse_duration(arg, out, e) < 0)
+		return u_err(err, "%s: %s", name, e);
+	if (*out < min_us) {
+		char b[32];
+		return u_err(err, "%s: '%s' is too short (at least %s)", name, arg,
+			     u_fmt_duration(min_us, b, sizeof b));
+	}
+	return 0;
+}
+
+static void defaults(struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->db = "sakila";
+	o->topic = OPT_DEFAULT_TOPIC;
+	o->partitions = 3;
+	o->mock_brokers = 3;
+	o->n = 20;
+	o->gap_wait_us = 2000000;
+	o->horizon_us = 3600 * 1000000LL;
+	o->window_us = 30 * 1000000LL;
+	o->lateness_us = 60 * 1000000LL;
+}
+
+static int find_cmd(const char *s, enum opt_cmd *c)
+{
+	for (int i = 1; i < CMD__COUNT; i++)
+		if (!strcmp(s, cmd_names[i])) {
+			*c = (enum opt_cmd)i;
+			return 0;
+		}
+	return -1;
+}
+
+int opt_parse(int argc, char **argv, struct opts *o, char *err)
+{
+	defaults(o);
+	/* The subcommand is the first word that is not an option or an option's argument. */
+	int cmd_at = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-') {
+			cmd_at = i;
+			break;
+		}
+		if (!strcmp(a, "--"))
+			break;
+		if (!strncmp(a, "-p", 2) || !strncmp(a, "--password", 10))
+			if (strncmp(a, "--password-file", 15) && strncmp(a, "--partitions", 12))
+				return u_err(err, "%s", pw_msg);
+		/* short options taking an argument as a separate word */
+		if (a[1] && !a[2] && strchr("hPSuDbXFtnw", a[1]))
+			i++;
+		else if (a[1] == '-' && !strchr(a, '=')) {
+			for (const struct option *lo = longopts; lo->name; lo++)
+				if (!strcmp(a + 2, lo->name) && lo->has_arg == required_argument)
+					i++;
+		}
+	}
+	if (cmd_at) {
+		if (find_cmd(argv[cmd_at], &o->cmd) < 0)
+			return u_err(err,
+				     "unknown command '%.40s': use init, inject, relay, watch, "
+				     "kafka-mock or server (see cdctop --help)",
+				     argv[cmd_at]);
+		/* remove it from argv so getopt sees only options (and server's action) */
+		for (int i = cmd_at; i < argc - 1; i++)
+			argv[i] = argv[i + 1];
+		argc--;
+	}
+
+	unsigned seen_server = 0;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h:P:S:u:D:b:X:F:t:n:w:p::", longopts, NULL)) != -1) {
+		if (c == '?') {
+			if (optopt)
+				return u_err(err, "unknown option '-%c' (see cdctop --help)", optopt);
+			return u_err(err, "unknown option '%.60s' (see cdctop --help)",
+				     argv[optind - 1]);
+		}
+		if (c == ':')
+			return u_err(err, "option '%.60s' needs a value (see cdctop --help)",
+				     argv[optind - 1]);
+		if (c == 'p' || c == O_PASSWORD)
+			return u_err(err, "%s", pw_msg);
+		if (c == O_HELP) {
+			usage();
+			return 1;
+		}
+		if (c == O_VERSION) {
+			printf("cdctop %s\n", VERSION);
+			return 1;
+		}
+		const struct optdef *d = find_def(c);
+		if (d && !(d->cmds & M(o->cmd)))
+			return u_err(err, "option %s does not apply to '%s' (see cdctop --help)",
+				     d->name, opt_cmd_name(o->cmd));
+		long long v;
+		switch (c) {
+		case 'h':
+			if (!*optarg)
+				return u_err(err, "-h: empty host name");
+			o->host = optarg;
+			seen_server = 1;
+			break;
+		case 'P':
+			if (u_parse_int("-P", optarg, 1, 65535, &v, err) < 0)
+				return -1;
+			o->port = (unsigned)v;
+			if (o->cmd != CMD_SERVER)
+				seen_server = 1;
+			break;
+		case 'S':
+			if (!*optarg)
+				return u_err(err, "-S: empty socket path");
+			o->socket = optarg;
+			seen_server = 1;
+			break;
+		case 'u':
+			if (!*optarg)
+				return u_err(err, "-u: empty user name");
+			o->user = optarg;
+			break;
+		case 'D':
+			if (!u_valid_ident(optarg))
+				return u_err(err, "-D: bad database name '%.40s': use letters, digits "
+						  "and _ only (at most 64)", optarg);
+			o->db = optarg;
+			break;
+		case O_DEFAULTS_FILE:
+			if (!*optarg)
+				return u_err(err, "--defaults-file: empty file name");
+			o->defaults_file = optarg;
+			seen_server = 1;
+			break;
+		case O_PASSWORD_FILE:
+			if (!*optarg)
+				return u_err(err, "--password-file: empty file name");
+			o->password_file = optarg;
+			break;
+		case O_DATADIR:
+			if (!*optarg)
+				return u_err(err, "--datadir: empty directory name");
+			o->datadir = optarg;
+			break;
+		case 'b':
+			if (!*optarg)
+				return u_err(err, "-b: empty broker list: give host:port[,host:port]");
+			o->brokers = optarg;
+			break;
+		case 'X':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return u_err(err, "-X '%.60s': use -X key=value", optarg);
+			if (secret_key(optarg))
+				return u_err(err, "-X: secrets are not accepted on the command line: put "
+						  "the property in a -F file (mode 0600)");
+			if (o->nprops >= OPT_MAX_PROPS)
+				return u_err(err, "-X: too many properties (at most %d); use -F FILE",
+					     OPT_MAX_PROPS);
+			o->props[o->nprops++] = optarg;
+			break;
+		case 'F':
+			if (!*optarg)
+				return u_err(err, "-F: empty file name");
+			o->props_file = optarg;
+			break;
+		case 't':
+			if (!u_valid_topic(optarg))
+				return u_err(err, "-t: bad topic name '%.40s': use letters, digits, "
+						  "'.', '_' and '-' only (at most 64)", optarg);
+			o->topic = optarg;
+			break;
+		case O_PARTITIONS:
+			if (u_parse_int("--partitions", optarg, 1, 256, &v, err) < 0)
+				return -1;
+			o->partitions = (int)v;
+			break;
+		case O_BROKERS_N:
+			if (u_parse_int("--brokers", optarg, 1, 16, &v, err) < 0)
+				return -1;
+			o->mock_brokers = (int)v;
+			break;
+		case 'n':
+			if (u_parse_int("-n", optarg, 1, 1000000, &o->n, err) < 0)
+				return -1;
+			break;
+		case O_BATCHES:
+			if (u_parse_int("--batches", optarg, 1, 1000000000, &o->batches, err) < 0)
+				return -1;
+			break;
+		case O_RATE:
+			if (u_parse_double("--rate", optarg, 0.01, 1000000, &o->rate, err) < 0)
+				return -1;
+			break;
+		case O_SEED:
+			if (u_parse_int("--seed", optarg, 0, 0x7fffffffffffffffLL, &v, err) < 0)
+				return -1;
+			o->seed = (uint64_t)v;
+			o->seed_set = 1;
+			break;
+		case O_ONCE:
+			o->once = 1;
+			break;
+		case O_GAP_WAIT:
+			if (dur("--gap-wait", optarg, 0, &o->gap_wait_us, err) < 0)
+				return -1;
+			break;
+		case O_HORIZON:
+			if (dur("--horizon", optarg, 60 * 1000000LL, &o->horizon_us, err) < 0)
+				return -1;
+			if (o->horizon_us > 24 * 3600 * 1000000LL)
+				return u_err(err, "--horizon: '%s' is too long (at most 24h)", optarg);
+			break;
+		case O_CAPTURE:
+			if (!strcmp(optarg, "trigger"))
+				o->capture = CAPTURE_TRIGGER;
+			else if (!strcmp(optarg, "binlog"))
+				o->capture = CAPTURE_BINLOG;
+			else
+				return u_err(err, "--capture: '%.40s' is not a mode: use trigger or "
+						  "binlog", optarg);
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case 'w':
+			if (dur("-w", optarg, 1000000, &o->window_us, err) < 0)
+				return -1;
+			break;
+		case O_SLIDE:
+			if (dur("--slide", optarg, 1000000, &o->slide_us, err) < 0)
+				return -1;
+			break;
+		case O_LATENESS:
+			if (dur("--lateness", optarg, 0, &o->lateness_us, err) < 0)
+				return -1;
+			break;
+		case O_UNTIL_IDLE:
+			if (dur("--until-idle", optarg, 1000, &o->until_idle_us, err) < 0)
+				return -1;
+			break;
+		}
+	}
+	o->server_named = (int)seen_server;
+	if (o->window_us % 1000000 || (o->slide_us && o->slide_us % 1000000))
+		return u_err(err, "window and slide must be whole seconds (e.g. 30s, 1m)");
+	if (o->slide_us > o->window_us)
+		return u_err(err, "--slide must not be longer than the window (-w)");
+	if (o->window_us > o->horizon_us)
+		return u_err(err, "-w: the window is longer than the --horizon");
+
+	int rest = argc - optind;
+	if (o->cmd == CMD_SERVER) {
+		if (rest != 1 || (strcmp(argv[optind], "start") && strcmp(argv[optind], "stop") &&
+				  strcmp(argv[optind], "status")))
+			return u_err(err, "server: say start, stop or status (cdctop server start)");
+		o->server_action = argv[optind];
+	} else if (rest > 0) {
+		return u_err(err, "unexpected argument '%.40s' (see cdctop --help)", argv[optind]);
+	}
+	return 0;
+}

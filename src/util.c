@@ -1,0 +1,270 @@
+/*
+ * util.c - clocks, checked allocation, error buffers and the small parsers every module uses.
+ * Runs on any thread; the only shared state is the log mutex. Must never exit the process
+ * except on out-of-memory.
+ */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t u_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t u_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void u_sleep_us(int64_t us)
+{
+	if (us <= 0)
+		return;
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static void oom(size_t n)
+{
+	fprintf(stderr, "cdctop: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *u_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *u_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *u_realloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+char *u_strdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		oom(strlen(s));
+	return p;
+}
+
+int u_err(char *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, U_ERRLEN, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void u_log(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	pthread_mutex_lock(&log_mu);
+	fprintf(stderr, "%02d:%02d:%02d cdctop: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, line);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_mu);
+}
+
+int u_parse_duration(const char *s, int64_t *us, char *err)
+{
+	if (!s || !*s)
+		return u_err(err, "empty duration: use a number with a unit, e.g. 30s, 1m, 1h");
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
+		return u_err(err, "bad duration '%.40s': use a number with a unit, e.g. 30s, 1m, 1h", s);
+	unsigned long long v = 0;
+	while (isdigit((unsigned char)*p)) {
+		if (v > 1000000000ULL)
+			return u_err(err, "duration '%.40s' is too large (at most 1000000000s)", s);
+		v = v * 10 + (unsigned)(*p - '0');
+		p++;
+	}
+	int64_t mult;
+	if (!*p || !strcmp(p, "s"))
+		mult = 1000000;
+	else if (!strcmp(p, "ms"))
+		mult = 1000;
+	else if (!strcmp(p, "m"))
+		mult = 60 * 1000000LL;
+	else if (!strcmp(p, "h"))
+		mult = 3600 * 1000000LL;
+	else
+		return u_err(err, "bad duration unit in '%.40s': use ms, s, m or h (e.g. 30s, 1m)",
+			     s);
+	if (v > 1000000000ULL || (int64_t)v * (mult / 1000) > 1000000000LL * 1000)
+		return u_err(err, "duration '%.40s' is too large (at most 1000000000s)", s);
+	*us = (int64_t)v * mult;
+	return 0;
+}
+
+const char *u_fmt_duration(int64_t us, char *buf, size_t len)
+{
+	if (us % 1000000) {
+		snprintf(buf, len, "%lldms", (long long)(us / 1000));
+		return buf;
+	}
+	long long s = us / 1000000;
+	if (s && s % 3600 == 0)
+		snprintf(buf, len, "%lldh", s / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%lldm", s / 3600, (s % 3600) / 60);
+	else if (s && s % 60 == 0)
+		snprintf(buf, len, "%lldm", s / 60);
+	else
+		snprintf(buf, len, "%llds", s);
+	return buf;
+}
+
+int u_parse_int(const char *what, const char *s, long long min, long long max, long long *out,
+		char *err)
+{
+	if (!s || !*s)
+		return u_err(err, "%s: empty value: give a whole number from %lld to %lld", what, min,
+			     max);
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (*end || isspace((unsigned char)*s))
+		return u_err(err, "%s: '%.40s' is not a whole number (use %lld to %lld)", what, s,
+			     min, max);
+	if (errno == ERANGE || v < min || v > max)
+		return u_err(err, "%s: %.40s is out of range (use %lld to %lld)", what, s, min, max);
+	*out = v;
+	return 0;
+}
+
+int u_parse_double(const char *what, const char *s, double min, double max, double *out,
+		   char *err)
+{
+	if (!s || !*s)
+		return u_err(err, "%s: empty value: give a number from %g to %g", what, min, max);
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (*end || isspace((unsigned char)*s) || !isfinite(v))
+		return u_err(err, "%s: '%.40s' is not a number (use %g to %g)", what, s, min, max);
+	if (errno == ERANGE || v < min || v > max)
+		return u_err(err, "%s: %.40s is out of range (use %g to %g)", what, s, min, max);
+	*out = v;
+	return 0;
+}
+
+static int valid_chars(const char *s, const char *extra)
+{
+	size_t n = 0;
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (!isalnum(c) && c != '_' && !strchr(extra, c))
+			return 0;
+	}
+	return n >= 1 && n <= 64;
+}
+
+int u_valid_ident(const char *s)
+{
+	return valid_chars(s, "");
+}
+
+int u_valid_topic(const char *s)
+{
+	return valid_chars(s, ".-") && strcmp(s, ".") && strcmp(s, "..");
+}
+
+char *u_read_file(const char *path, size_t max, size_t *len, char *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		u_err(err, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		u_err(err, "'%s' is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if ((size_t)st.st_size > max) {
+		u_err(err, "'%s' is too large (%lld bytes, at most %zu)", path,
+		      (long long)st.st_size, max);
+		close(fd);
+		return NULL;
+	}
+	char *buf = u_malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0) {
+			u_err(err, "cannot read '%s': %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = 0;
+	if (len)
+		*len = got;
+	return buf;
+}
+
+const char *u_fmt_count(long long v, char *buf, size_t len)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "%lld", v < 0 ? -v : v);
+	size_t o = 0;
+	if (v < 0 && o + 1 < len)
+		buf[o++] = '-';
+	for (int i = 0; i < n && o + 1 < len; i++) {
+		if (i && (n - i) % 3 == 0 && o + 1 < len)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
