@@ -77,11 +77,11 @@ int srv_paths(const char *base, struct srv_paths *p, char *err)
 			     "state dir '%s' is too long for a unix socket path (at most 90 "
 			     "bytes): use a shorter --datadir",
 			     p->base);
-	snprintf(p->datadir, sizeof p->datadir, "%s/data", p->base);
-	snprintf(p->socket, sizeof p->socket, "%s/mysqld.sock", p->base);
-	snprintf(p->pidfile, sizeof p->pidfile, "%s/mysqld.pid", p->base);
-	snprintf(p->errlog, sizeof p->errlog, "%s/mysqld.err", p->base);
-	snprintf(p->portfile, sizeof p->portfile, "%s/port", p->base);
+	snprintf(p->datadir, sizeof p->datadir, "%.200s/data", p->base);
+	snprintf(p->socket, sizeof p->socket, "%.200s/mysqld.sock", p->base);
+	snprintf(p->pidfile, sizeof p->pidfile, "%.200s/mysqld.pid", p->base);
+	snprintf(p->errlog, sizeof p->errlog, "%.200s/mysqld.err", p->base);
+	snprintf(p->portfile, sizeof p->portfile, "%.200s/port", p->base);
 	return 0;
 }
 

@@ -1,0 +1,91 @@
+# tests/lib.sh - shared helpers for the shell tests, sourced by each tests/t_*.sh. Each test
+# gets its own temp dir, its own private MariaDB (t_db) and, if asked, its own mock Kafka
+# cluster (t_mock); everything is torn down on exit. Waits are bounded polls on a condition.
+set -eu
+: "${CDCTOP:?CDCTOP must name the cdctop binary}"
+T=$(mktemp -d /tmp/cdct.XXXXXX)
+BG_PIDS=""
+DBDIR="$T/db"
+SOCK="$DBDIR/mysqld.sock"
+export HOME="$T/home" # no ~/.my.cnf of the user's leaks into a test
+mkdir -p "$HOME"
+
+t_cleanup() {
+	st=$?
+	for p in $BG_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $BG_PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	if [ -d "$DBDIR" ]; then "$CDCTOP" server stop --datadir "$DBDIR" >/dev/null 2>&1 || true; fi
+	if [ "$st" = 0 ] || [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
+	exit "$st"
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+note() { echo "# $*"; }
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+# Starts this test's private MariaDB and runs init.
+t_db() {
+	"$CDCTOP" server start --datadir "$DBDIR" >/dev/null || fail "server start"
+	"$CDCTOP" init --datadir "$DBDIR" >/dev/null || fail "init"
+}
+
+# sql 'statement' [db]: runs SQL on the test's server, tab-separated, no headers.
+sql() {
+	mariadb --no-defaults -S "$SOCK" -uroot -N -B "${2:-sakila}" -e "$1"
+}
+
+# bg CMD...: runs a command in the background, killed at exit; its pid is in $!
+bg() {
+	"$@" &
+	BG_PIDS="$BG_PIDS $!"
+}
+
+# wait_for SECONDS 'shell condition': polls every 0.1 s until the condition holds.
+wait_for() {
+	_limit=$(($1 * 10))
+	_i=0
+	while ! eval "$2" >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		[ $_i -ge $_limit ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# Starts a standalone mock Kafka cluster (cdctop kafka-mock); sets BOOT to its address.
+t_mock() {
+	bg "$CDCTOP" kafka-mock --brokers "${1:-3}" >"$T/mock.out" 2>"$T/mock.err"
+	MOCK_PID=$!
+	wait_for 20 '[ -s "$T/mock.out" ]' || fail "kafka-mock printed no address: $(cat "$T/mock.err")"
+	BOOT=$(head -n 1 "$T/mock.out")
+}
+
+# expect_error 'regex' CMD...: the command must exit non-zero within 30 s, printing exactly
+# one line on stderr that matches regex, and nothing that looks like a crash.
+expect_error() {
+	_re=$1
+	shift
+	set +e
+	timeout 30 "$@" >"$T/ee.out" 2>"$T/ee.err"
+	_rc=$?
+	set -e
+	[ $_rc -ne 0 ] || fail "'$*' exited 0, expected an error"
+	[ $_rc -ne 124 ] || fail "'$*' hung (killed after 30 s)"
+	[ $_rc -lt 128 ] || fail "'$*' died of signal $((_rc - 128))"
+	_n=$(grep -c . "$T/ee.err" || true)
+	[ "$_n" = 1 ] || fail "'$*' printed $_n lines on stderr, expected 1: $(cat "$T/ee.err")"
+	grep -Eq -- "$_re" "$T/ee.err" || fail "'$*' said '$(cat "$T/ee.err")', expected /$_re/"
+}
