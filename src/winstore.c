@@ -1,0 +1,378 @@
+/*
+ * winstore.c - the window store: a ring of per-second uint32 buckets per store (allocated when
+ * the store is first seen, horizon_s long, slots kept sorted by store id), a sorted interval
+ * set of seen log ids, and the watermark. Run by whichever single thread owns the struct ws
+ * (the consumer); callers that share it across threads lock around it. Must never do I/O,
+ * take a lock, or allocate per event: memory grows only with new stores and id gaps.
+ */
+#include "winstore.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define US_PER_S   1000000
+#define WS_MAX_ARG (1LL << 40) /* largest window size or slide ws_windows accepts */
+
+/* One run of seen log ids, [lo, hi] inclusive. */
+struct ws_iv {
+	int64_t lo, hi;
+};
+
+struct ws {
+	int64_t horizon;   /* ring length in seconds */
+	int64_t lateness;  /* us, >= 0 */
+	int64_t cap;       /* event time the watermark may follow, us */
+	int64_t wm;        /* watermark, us; INT64_MIN before any event */
+	int64_t max_us;    /* max event time added; INT64_MIN before any event */
+	int64_t max_sec;   /* its second: the ring's newest */
+	int64_t max_idx;   /* ring index of max_sec */
+	int64_t first_sec; /* oldest second ever added (the ring may have dropped it) */
+
+	int nstores;
+	uint32_t ids[WS_MAX_STORES]; /* ascending */
+	uint32_t *ring[WS_MAX_STORES];
+	uint64_t late[WS_MAX_STORES];
+	int hit_slot; /* slot of the last store looked up, or -1 */
+
+	struct ws_iv *iv; /* sorted, disjoint, never adjacent */
+	size_t niv, iv_cap;
+
+	uint64_t added, duplicates, nlate, expired, rejected;
+};
+
+/* floor(a / b) for b > 0. */
+static int64_t ws_fdiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* a - b for b >= 0, saturating at INT64_MIN. */
+static int64_t ws_sub_sat(int64_t a, int64_t b)
+{
+	return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* 1 if run a ends right before b starts (b == a + 1 without overflow). */
+static int ws_adjacent(int64_t a, int64_t b)
+{
+	return a != INT64_MAX && a + 1 == b;
+}
+
+/* Moves the watermark up to min(max event, cap) - lateness if that is higher. */
+static void ws_wm_update(struct ws *w)
+{
+	if (w->max_us == INT64_MIN)
+		return;
+	int64_t t = w->max_us < w->cap ? w->max_us : w->cap;
+	int64_t c = ws_sub_sat(t, w->lateness);
+	if (c > w->wm)
+		w->wm = c;
+}
+
+/* Clears the time state and every counter; frees store rings and the id set. */
+static void ws_clear(struct ws *w)
+{
+	for (int i = 0; i < w->nstores; i++)
+		free(w->ring[i]);
+	free(w->iv);
+	w->iv = NULL;
+	w->niv = w->iv_cap = 0;
+	w->nstores = 0;
+	w->hit_slot = -1;
+	memset(w->late, 0, sizeof(w->late));
+	w->cap = INT64_MAX;
+	w->wm = INT64_MIN;
+	w->max_us = INT64_MIN;
+	w->max_sec = w->max_idx = w->first_sec = 0;
+	w->added = w->duplicates = w->nlate = w->expired = w->rejected = 0;
+}
+
+struct ws *ws_new(int64_t horizon_s, int64_t lateness_us)
+{
+	if (horizon_s < 1 || horizon_s > WS_MAX_HORIZON_S)
+		return NULL;
+	struct ws *w = u_calloc(1, sizeof(*w));
+	w->horizon = horizon_s;
+	w->lateness = lateness_us > 0 ? lateness_us : 0;
+	ws_clear(w);
+	return w;
+}
+
+void ws_free(struct ws *w)
+{
+	if (!w)
+		return;
+	ws_clear(w);
+	free(w);
+}
+
+void ws_reset(struct ws *w)
+{
+	ws_clear(w);
+}
+
+void ws_set_lateness(struct ws *w, int64_t lateness_us)
+{
+	w->lateness = lateness_us > 0 ? lateness_us : 0;
+	ws_wm_update(w);
+}
+
+int64_t ws_lateness_us(const struct ws *w)
+{
+	return w->lateness;
+}
+
+int64_t ws_horizon_s(const struct ws *w)
+{
+	return w->horizon;
+}
+
+void ws_set_time_cap(struct ws *w, int64_t cap_us)
+{
+	w->cap = cap_us;
+	ws_wm_update(w);
+}
+
+int64_t ws_watermark_us(const struct ws *w)
+{
+	return w->wm;
+}
+
+int64_t ws_max_event_us(const struct ws *w)
+{
+	return w->max_us;
+}
+
+/* Inserts a run at position i of the id set, growing it if full. */
+static void ws_iv_insert(struct ws *w, size_t i, int64_t id)
+{
+	if (w->niv == w->iv_cap) {
+		w->iv_cap = w->iv_cap ? w->iv_cap * 2 : 16;
+		w->iv = u_realloc(w->iv, w->iv_cap * sizeof(*w->iv));
+	}
+	memmove(&w->iv[i + 1], &w->iv[i], (w->niv - i) * sizeof(*w->iv));
+	w->iv[i].lo = w->iv[i].hi = id;
+	w->niv++;
+}
+
+/* 1 if id is in the seen set; otherwise adds it (merging neighbours) and returns 0. */
+static int ws_seen_or_mark(struct ws *w, int64_t id)
+{
+	size_t n = w->niv;
+	if (n > 0) { /* fast path: ids arrive mostly in order */
+		struct ws_iv *last = &w->iv[n - 1];
+		if (id > last->hi) {
+			if (ws_adjacent(last->hi, id))
+				last->hi = id;
+			else
+				ws_iv_insert(w, n, id);
+			return 0;
+		}
+		if (id >= last->lo)
+			return 1;
+	}
+	size_t a = 0, b = n; /* first run with lo > id */
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (w->iv[m].lo > id)
+			b = m;
+		else
+			a = m + 1;
+	}
+	struct ws_iv *left = a > 0 ? &w->iv[a - 1] : NULL;
+	struct ws_iv *right = a < n ? &w->iv[a] : NULL;
+	if (left && id <= left->hi)
+		return 1;
+	int ml = left && ws_adjacent(left->hi, id);
+	int mr = right && ws_adjacent(id, right->lo);
+	if (ml && mr) {
+		left->hi = right->hi;
+		memmove(right, right + 1, (n - a - 1) * sizeof(*w->iv));
+		w->niv--;
+	} else if (ml) {
+		left->hi = id;
+	} else if (mr) {
+		right->lo = id;
+	} else {
+		ws_iv_insert(w, a, id);
+	}
+	return 0;
+}
+
+/* The slot of store id, created (sorted by id) if new; -1 when all slots are taken. */
+static int ws_slot(struct ws *w, uint32_t id)
+{
+	if (w->hit_slot >= 0 && w->ids[w->hit_slot] == id)
+		return w->hit_slot;
+	int a = 0, b = w->nstores; /* first slot with ids >= id */
+	while (a < b) {
+		int m = a + (b - a) / 2;
+		if (w->ids[m] < id)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (a < w->nstores && w->ids[a] == id)
+		return w->hit_slot = a;
+	if (w->nstores == WS_MAX_STORES)
+		return -1;
+	int tail = w->nstores - a;
+	memmove(&w->ids[a + 1], &w->ids[a], tail * sizeof(w->ids[0]));
+	memmove(&w->ring[a + 1], &w->ring[a], tail * sizeof(w->ring[0]));
+	memmove(&w->late[a + 1], &w->late[a], tail * sizeof(w->late[0]));
+	w->ids[a] = id;
+	w->ring[a] = u_calloc((size_t)w->horizon, sizeof(uint32_t));
+	w->late[a] = 0;
+	w->nstores++;
+	return w->hit_slot = a;
+}
+
+/* Moves the ring's newest second forward to sec, zeroing the seconds that enter it. */
+static void ws_advance(struct ws *w, int64_t sec)
+{
+	int64_t d = sec - w->max_sec;
+	if (d >= w->horizon) {
+		for (int s = 0; s < w->nstores; s++)
+			memset(w->ring[s], 0, (size_t)w->horizon * sizeof(uint32_t));
+		w->max_idx = (w->max_idx + d % w->horizon) % w->horizon;
+	} else {
+		int64_t i = w->max_idx;
+		for (int64_t k = 0; k < d; k++) {
+			if (++i == w->horizon)
+				i = 0;
+			for (int s = 0; s < w->nstores; s++)
+				w->ring[s][i] = 0;
+		}
+		w->max_idx = i;
+	}
+	w->max_sec = sec;
+}
+
+enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us)
+{
+	if (ws_seen_or_mark(w, log_id)) {
+		w->duplicates++;
+		return WS_DUPLICATE;
+	}
+	int64_t sec = ws_fdiv(event_us, US_PER_S);
+	int started = w->max_us != INT64_MIN;
+	if (started && sec <= w->max_sec - w->horizon) {
+		w->expired++;
+		return WS_EXPIRED;
+	}
+	int slot = ws_slot(w, store_id);
+	if (slot < 0) {
+		w->rejected++;
+		return WS_NOROOM;
+	}
+	if (event_us < w->wm) {
+		w->nlate++;
+		w->late[slot]++;
+		return WS_LATE;
+	}
+	if (!started) {
+		w->max_sec = w->first_sec = sec;
+		w->max_idx = 0;
+	} else if (sec > w->max_sec) {
+		ws_advance(w, sec);
+	} else if (sec < w->first_sec) {
+		w->first_sec = sec;
+	}
+	if (event_us > w->max_us) {
+		w->max_us = event_us;
+		ws_wm_update(w);
+	}
+	int64_t i = w->max_idx - (w->max_sec - sec);
+	if (i < 0)
+		i += w->horizon;
+	w->ring[slot][i]++;
+	w->added++;
+	return WS_ADDED;
+}
+
+int ws_stores(const struct ws *w, uint32_t *ids, int max)
+{
+	int n = w->nstores < max ? w->nstores : max;
+	for (int i = 0; i < n; i++)
+		ids[i] = w->ids[i];
+	return n > 0 ? n : 0;
+}
+
+/* x clamped to [lo, hi]. */
+static int64_t ws_clamp(int64_t x, int64_t lo, int64_t hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_window *out, int max)
+{
+	if (w->max_us == INT64_MIN || !out || max <= 0)
+		return 0;
+	if (slide_s == 0)
+		slide_s = size_s;
+	if (size_s <= 0 || slide_s < 0 || size_s > WS_MAX_ARG || slide_s > WS_MAX_ARG)
+		return 0;
+	/* Held seconds [lo, hi]: from the first second added (or the ring's start) to the max. */
+	int64_t ring_lo = w->max_sec - w->horizon + 1;
+	int64_t lo = w->first_sec > ring_lo ? w->first_sec : ring_lo;
+	int64_t hi = w->max_sec;
+	/* Window k, [k*slide, k*slide+size), overlaps when k*slide <= hi and its end > lo. */
+	int64_t last_k = ws_fdiv(hi, slide_s);
+	int64_t first_k = ws_fdiv(lo - size_s + slide_s, slide_s);
+	if (first_k > last_k)
+		return 0;
+	if (last_k - first_k >= max)
+		first_k = last_k - max + 1;
+	int n = (int)(last_k - first_k + 1);
+
+	for (int j = 0; j < n; j++) {
+		struct ws_window *o = &out[j];
+		o->start_s = (first_k + j) * slide_s;
+		o->end_s = o->start_s + size_s;
+		o->final = o->end_s * US_PER_S <= w->wm;
+		memset(o->counts, 0, sizeof(o->counts));
+	}
+	/* Per store, a count is prefix(end) - prefix(start); both cursors only move forward. */
+	int64_t c0 = ws_clamp(out[0].start_s, lo, hi + 1);
+	int64_t i0 = w->max_idx - (w->max_sec - c0);
+	if (i0 < 0)
+		i0 += w->horizon;
+	for (int s = 0; s < w->nstores; s++) {
+		const uint32_t *r = w->ring[s];
+		int64_t ecur = c0, scur = c0, ei = i0, si = i0;
+		uint64_t pe = 0, ps = 0;
+		for (int j = 0; j < n; j++) {
+			int64_t ce = ws_clamp(out[j].end_s, lo, hi + 1);
+			int64_t cs = ws_clamp(out[j].start_s, lo, hi + 1);
+			for (; ecur < ce; ecur++) {
+				pe += r[ei];
+				if (++ei == w->horizon)
+					ei = 0;
+			}
+			for (; scur < cs; scur++) {
+				ps += r[si];
+				if (++si == w->horizon)
+					si = 0;
+			}
+			out[j].counts[s] = pe - ps;
+		}
+	}
+	return n;
+}
+
+void ws_stats(const struct ws *w, struct ws_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->added = w->added;
+	out->duplicates = w->duplicates;
+	out->late = w->nlate;
+	out->expired = w->expired;
+	out->rejected = w->rejected;
+	for (int i = 0; i < w->nstores; i++)
+		out->late_per_store[i] = w->late[i];
+	out->id_intervals = w->niv;
+	out->bytes = sizeof(*w) + (size_t)w->nstores * (size_t)w->horizon * sizeof(uint32_t) +
+	             w->iv_cap * sizeof(*w->iv);
+}
