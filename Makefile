@@ -35,32 +35,36 @@ deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/cdctop: $(BUILD)/src/main.o $(UI_OBJ) $(BUILD)/libcdctop.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 	@[ "$(BUILD)" != build ] || ln -sf build/cdctop cdctop
 
 $(BUILD)/libcdctop.a: $(CORE_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # sql/*.sql are compiled into the binary so an installed cdctop needs no source tree.
 $(BUILD)/sql_embed.c: $(SQL) scripts/embed-sql.sh
 	@mkdir -p $(BUILD)
-	sh scripts/embed-sql.sh $(SQL) > $@
+	@sh scripts/embed-sql.sh $(SQL) > $@
 
 $(BUILD)/sql_embed.o: $(BUILD)/sql_embed.c
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdctop.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+	@echo "  CCLD    $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libcdctop.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+	@echo "  CCLD    $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
 
 # Every test: the normal build, then the same suite built with ASan+UBSan.
 check: deps

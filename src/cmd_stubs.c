@@ -13,12 +13,6 @@ static int not_yet(const char *what)
 	return 1;
 }
 
-int cmd_relay(struct opts *o)
-{
-	(void)o;
-	return not_yet("relay");
-}
-
 int cmd_watch(struct opts *o)
 {
 	(void)o;

@@ -232,6 +232,8 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* DATETIME columns are written and read as UTC, so envelopes agree across machines */
+	mysql_optionsv(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	const char *host = t->host[0] ? t->host : NULL;
 	const char *sock = t->socket[0] ? t->socket : NULL;
 	/* "localhost" means the socket in libmariadb; with a port and no socket, use TCP */

@@ -1,0 +1,69 @@
+/*
+ * consumer.h - reads the topic (all partitions, by assign), decodes and validates each
+ * envelope, and feeds the window store; rebuilds from the horizon's start on start and on
+ * request. One consumer runs on one thread (cons_run); cons_view, cons_stats, cons_rebuild
+ * and cons_stop may be called from any other thread (they take the consumer's lock briefly).
+ */
+#ifndef CDCTOP_CONSUMER_H
+#define CDCTOP_CONSUMER_H
+
+#include "kconf.h"
+#include "winstore.h"
+
+#include <stdint.h>
+
+struct cons;
+
+struct cons_config {
+	const char *topic;
+	int64_t horizon_us;  /* rebuild from now - horizon */
+	int64_t lateness_us;
+	int fetch_wait_ms;   /* fetch.wait.max.ms; 0: default (10, or the user's -X) */
+	int64_t topic_wait_us; /* how long cons_run waits for the topic; 0: until cons_stop */
+};
+
+#define CONS_MAX_PARTS 64
+#define CONS_MAX_REJECTS 4
+
+struct cons_part {
+	int32_t id;
+	int64_t low, high;  /* watermarks */
+	int64_t position;   /* next offset this consumer reads */
+	int64_t committed;  /* offset committed for the consumer's group id (-1 none) */
+	int64_t lag;        /* high - position, clamped to >= 0 */
+};
+
+/* Plain data, copied out under the consumer's lock. */
+struct cons_stats {
+	uint64_t consumed, counted, duplicates, late, expired, rejected;
+	int nparts;
+	struct cons_part parts[CONS_MAX_PARTS];
+	int caught_up;           /* every partition read to its high watermark at least once */
+	int64_t lat_p50_us, lat_p99_us; /* end-to-end: consume time - event time, recent events */
+	double rate;             /* events/s consumed, recent */
+	char rejects[CONS_MAX_REJECTS][160]; /* the first few: "p1@42: no source.log_id" */
+	char last_error[256];
+	int kafka_ok;
+};
+
+/* Creates the consumer handle from kc (assign, never subscribe; group.id "cdctop-<topic>" is
+   used only to commit offsets for the lag pane), no I/O yet. NULL with err. */
+struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err);
+/* Runs until cons_stop: assigns all partitions from the offsets for now - horizon, consumes,
+   feeds the store. Returns 0, or -1 with err (e.g. topic never appeared, when idle_exit). */
+int cons_run(struct cons *c, char *err);
+/* Asks cons_run to return soon. Async-signal-safe (an atomic store). */
+void cons_stop(struct cons *c);
+/* Asks the consumer thread to forget its windows and re-read the topic from the horizon. */
+void cons_rebuild(struct cons *c);
+void cons_set_lateness(struct cons *c, int64_t lateness_us);
+void cons_stats(struct cons *c, struct cons_stats *out);
+/* Windows for size/slide from the held buckets (ws_windows under the lock), plus the store
+   ids, the watermark and per-store late counts. Returns the number of windows written. */
+int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window *out, int max,
+	      uint32_t *store_ids, int *nstores, struct ws_stats *st, int64_t *watermark_us);
+/* Closes the handle (committing offsets when Kafka is reachable) and frees; accepts NULL.
+   cons_run must have returned. */
+void cons_free(struct cons *c);
+
+#endif

@@ -1,0 +1,1008 @@
+/*
+ * relay.c - capture + relay. Reads users_change_events rows after the cursor in log_id order
+ * (holding at a gap for --gap-wait, then skipping it but re-checking the skipped ids for the
+ * horizon), publishes each as an envelope with an idempotent acks=all producer, and advances
+ * latest_cdc_timestamp only to the highest log_id below which every message is acknowledged.
+ * Runs on one thread (relay_run); other threads only call relay_stats and relay_stop. Never
+ * skips a failed delivery (it is re-sent), never blocks the caller's UI, never exits the
+ * process: errors are published in the stats and, when verbose, logged once per state change.
+ */
+#include "relay.h"
+#include "envelope.h"
+#include "util.h"
+
+#include <errmsg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_ROWS   5000        /* rows per SELECT */
+#define MAX_INFLIGHT 200000      /* unacknowledged messages before reading pauses */
+#define MAX_SKIPS    1024        /* skipped id ranges re-checked for late commits */
+#define LATE_BIT     (1ULL << 63) /* opaque flag: a late row, outside the progress queue */
+#define SAVE_EVERY_US  100000
+#define RECHECK_US     1000000
+#define IDLE_MAX_US    50000
+#define STATS_EVERY_US 1000000
+
+/* A produced change row waiting for its acknowledgement. */
+struct entry {
+	int64_t log_id;
+	int64_t event_us;
+	int acked;
+};
+
+/* A range of ids skipped after the gap wait, re-checked until the horizon passes. */
+struct skip {
+	int64_t lo, hi;
+	int64_t since_us;
+};
+
+/* A message whose delivery failed, kept (key and value copied) to be produced again. */
+struct resend {
+	void *key, *val;
+	size_t klen, vlen;
+	uint64_t seq;
+	struct resend *next;
+};
+
+struct relay {
+	struct relay_config cfg;
+	struct kc *kc;
+	struct db_target db;
+	volatile sig_atomic_t stop;
+
+	MYSQL *m;
+	MYSQL_STMT *sel, *late_sel, *save;
+	rd_kafka_t *rk;
+	int step; /* @@auto_increment_increment */
+	int loaded; /* progress read from MySQL */
+
+	int64_t cursor;   /* highest id read and handled (produced or skipped) */
+	int64_t progress; /* every id <= progress acknowledged (or given up) */
+	int64_t progress_event_us;
+	int64_t saved_progress;
+	uint64_t relayed_total; /* messages acknowledged into this topic instance (persisted) */
+	uint64_t skipped_total;
+	int64_t gap_id, gap_since;
+
+	struct entry *q; /* ring of produced entries, in log_id order */
+	size_t qcap, qhead, qn;
+	uint64_t qhead_seq;
+	uint64_t late_inflight;
+
+	struct skip skips[MAX_SKIPS];
+	int nskips;
+	struct resend *resends;
+	int fatal_delivery; /* once mode: a delivery failure ends the run */
+
+	pthread_mutex_t mu; /* guards st */
+	struct relay_stats st;
+	int64_t last_save_us, last_recheck_us, last_stats_us, stats_every_us;
+	int64_t rate_t0;
+	uint64_t rate_n0;
+	char state[64];
+};
+
+/* Publishes a state change: into the stats, and once to the log when verbose. */
+static void set_state(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_state(struct relay *r, const char *fmt, ...)
+{
+	char s[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s, sizeof s, fmt, ap);
+	va_end(ap);
+	if (!strcmp(s, r->state))
+		return;
+	snprintf(r->state, sizeof r->state, "%s", s);
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->st.state, sizeof r->st.state, "%s", s);
+	pthread_mutex_unlock(&r->mu);
+	if (r->cfg.verbose)
+		u_log("relay: %s", s);
+}
+
+/* Records the last error for the status line (logged once per distinct message). */
+static void set_error(struct relay *r, const char *msg)
+{
+	pthread_mutex_lock(&r->mu);
+	int same = !strcmp(r->st.last_error, msg);
+	snprintf(r->st.last_error, sizeof r->st.last_error, "%s", msg);
+	pthread_mutex_unlock(&r->mu);
+	if (!same && r->cfg.verbose)
+		u_log("relay: %s", msg);
+}
+
+struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
+			const struct db_target *db, char *err)
+{
+	if (!cfg->topic || !u_valid_topic(cfg->topic)) {
+		u_err(err, "bad topic name");
+		return NULL;
+	}
+	struct relay *r = u_calloc(1, sizeof *r);
+	r->cfg = *cfg;
+	r->kc = kc;
+	r->db = *db;
+	r->step = 1;
+	pthread_mutex_init(&r->mu, NULL);
+	r->qcap = 1024;
+	r->q = u_malloc(r->qcap * sizeof *r->q);
+	r->stats_every_us = STATS_EVERY_US;
+	snprintf(r->st.state, sizeof r->st.state, "starting");
+	return r;
+}
+
+void relay_stop(struct relay *r)
+{
+	r->stop = 1;
+}
+
+void relay_stats(struct relay *r, struct relay_stats *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = r->st;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Sleeps up to us, serving delivery reports meanwhile; returns early on stop. */
+static void idle(struct relay *r, int64_t us)
+{
+	int64_t end = u_mono_us() + us;
+	while (!r->stop) {
+		int64_t left = end - u_mono_us();
+		if (left <= 0)
+			break;
+		int ms = (int)(left / 1000);
+		if (ms > 50)
+			ms = 50;
+		if (r->rk)
+			rd_kafka_poll(r->rk, ms ? ms : 1);
+		else
+			u_sleep_us(ms ? ms * 1000 : 1000);
+	}
+}
+
+/* ---- MySQL side ---- */
+
+/* Closes the connection and its statements. */
+static void db_close(struct relay *r)
+{
+	if (r->sel)
+		mysql_stmt_close(r->sel);
+	if (r->late_sel)
+		mysql_stmt_close(r->late_sel);
+	if (r->save)
+		mysql_stmt_close(r->save);
+	r->sel = r->late_sel = r->save = NULL;
+	if (r->m)
+		mysql_close(r->m);
+	r->m = NULL;
+}
+
+#define ROW_COLS                                                                           \
+	"log_id, CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS SIGNED), customer_id, "  \
+	"store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED), "       \
+	"first_name, last_name, email FROM users_change_events "
+
+/* Prepares one statement, or sets err. */
+static MYSQL_STMT *prepare(MYSQL *m, const char *sql, char *err)
+{
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	if (!st) {
+		u_err(err, "out of memory");
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		u_err(err, "cannot prepare '%.60s...': %s", sql, mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Binds one string parameter. */
+static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	*len = strlen(s);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+/* Binds one 64-bit integer. */
+static void bind_ll(MYSQL_BIND *b, void *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+}
+
+/* Connects, checks the CDC tables, prepares statements and loads the saved progress. */
+static int db_open(struct relay *r, char *err)
+{
+	r->m = db_connect(&r->db, 1, err);
+	if (!r->m)
+		return -1;
+	long long step = 1;
+	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
+		goto fail;
+	r->step = step > 0 ? (int)step : 1;
+	r->sel = prepare(r->m, "SELECT " ROW_COLS "WHERE log_id > ? ORDER BY log_id LIMIT ?", err);
+	if (!r->sel) {
+		if (mysql_errno(r->m) == 1146 || strstr(err, "doesn't exist"))
+			u_err(err, "no users_change_events table in '%s': run cdctop init", r->db.db);
+		goto fail;
+	}
+	r->late_sel =
+	    prepare(r->m, "SELECT " ROW_COLS "WHERE log_id BETWEEN ? AND ? ORDER BY log_id", err);
+	r->save = r->late_sel ? prepare(r->m,
+					"UPDATE latest_cdc_timestamp SET last_log_id = ?, "
+					"last_event_timestamp = IF(? = 0, NULL, "
+					"FROM_UNIXTIME(? / 1000000)), relayed = ?, skipped = ? "
+					"WHERE topic = ?",
+					err)
+			      : NULL;
+	if (!r->save)
+		goto fail;
+	/* the progress row of this topic */
+	MYSQL_STMT *ins = prepare(r->m, "INSERT IGNORE INTO latest_cdc_timestamp (topic) VALUES (?)",
+				  err);
+	if (!ins)
+		goto fail;
+	MYSQL_BIND b[1];
+	unsigned long tl;
+	memset(b, 0, sizeof b);
+	bind_str(&b[0], r->cfg.topic, &tl);
+	int bad = mysql_stmt_bind_param(ins, b) || mysql_stmt_execute(ins);
+	if (bad)
+		u_err(err, "cannot create the progress row: %s", mysql_stmt_error(ins));
+	mysql_stmt_close(ins);
+	if (bad)
+		goto fail;
+	MYSQL_STMT *get = prepare(r->m,
+				  "SELECT last_log_id, relayed, skipped FROM latest_cdc_timestamp "
+				  "WHERE topic = ?",
+				  err);
+	if (!get)
+		goto fail;
+	long long v[3] = {0, 0, 0};
+	MYSQL_BIND rb[3];
+	memset(rb, 0, sizeof rb);
+	for (int i = 0; i < 3; i++)
+		bind_ll(&rb[i], &v[i]);
+	bad = mysql_stmt_bind_param(get, b) || mysql_stmt_execute(get) ||
+	      mysql_stmt_bind_result(get, rb) || mysql_stmt_store_result(get);
+	if (!bad && mysql_stmt_fetch(get) != 0)
+		bad = 1;
+	if (bad)
+		u_err(err, "cannot read the progress row: %s", mysql_stmt_error(get));
+	mysql_stmt_close(get);
+	if (bad)
+		goto fail;
+	if (!r->loaded) { /* first connect of this run; later ones keep the cursor */
+		r->loaded = 1;
+		r->progress = r->saved_progress = r->cursor = v[0];
+		r->relayed_total = (uint64_t)v[1];
+		r->skipped_total = (uint64_t)v[2];
+	}
+	if (mysql_autocommit(r->m, 1)) {
+		u_err(err, "cannot set autocommit: %s", mysql_error(r->m));
+		goto fail;
+	}
+	return 0;
+fail:
+	db_close(r);
+	return -1;
+}
+
+/* Saves progress (and counters) if it moved or force. -1 on a MySQL error. */
+static int save_progress(struct relay *r, int force, char *err)
+{
+	if (!r->m || (!force && r->progress == r->saved_progress))
+		return 0;
+	long long p = r->progress, ev = r->progress_event_us, rel = (long long)r->relayed_total,
+		  sk = (long long)r->skipped_total;
+	MYSQL_BIND b[6];
+	unsigned long tl;
+	memset(b, 0, sizeof b);
+	bind_ll(&b[0], &p);
+	bind_ll(&b[1], &ev);
+	bind_ll(&b[2], &ev);
+	bind_ll(&b[3], &rel);
+	bind_ll(&b[4], &sk);
+	bind_str(&b[5], r->cfg.topic, &tl);
+	if (mysql_stmt_bind_param(r->save, b) || mysql_stmt_execute(r->save))
+		return u_err(err, "cannot save progress: %s", mysql_stmt_error(r->save));
+	r->saved_progress = r->progress;
+	r->last_save_us = u_mono_us();
+	return 0;
+}
+
+/* ---- Kafka side ---- */
+
+/* Pushes a produced entry onto the progress queue; returns its sequence number. */
+static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us)
+{
+	if (r->qn == r->qcap) {
+		struct entry *nq = u_malloc(2 * r->qcap * sizeof *nq);
+		for (size_t i = 0; i < r->qn; i++)
+			nq[i] = r->q[(r->qhead + i) % r->qcap];
+		free(r->q);
+		r->q = nq;
+		r->qhead = 0;
+		r->qcap *= 2;
+	}
+	struct entry *e = &r->q[(r->qhead + r->qn) % r->qcap];
+	e->log_id = log_id;
+	e->event_us = event_us;
+	e->acked = 0;
+	r->qn++;
+	return r->qhead_seq + r->qn - 1;
+}
+
+/* Moves progress over the acknowledged head of the queue. */
+static void q_advance(struct relay *r)
+{
+	while (r->qn && r->q[r->qhead].acked) {
+		struct entry *e = &r->q[r->qhead];
+		if (e->log_id > r->progress) {
+			r->progress = e->log_id;
+			r->progress_event_us = e->event_us;
+		}
+		r->qhead = (r->qhead + 1) % r->qcap;
+		r->qn--;
+		r->qhead_seq++;
+	}
+	/* nothing in flight: ids up to the cursor were skipped or acknowledged */
+	if (!r->qn && r->cursor > r->progress && !r->gap_id)
+		r->progress = r->cursor;
+}
+
+/* Delivery report: acknowledges an entry, or keeps a failed message for re-sending. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	(void)rk;
+	struct relay *r = opaque;
+	uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
+	if (msg->err) {
+		char e[200];
+		snprintf(e, sizeof e, "kafka: delivery failed (%s), re-sending",
+			 rd_kafka_err2str(msg->err));
+		pthread_mutex_lock(&r->mu);
+		r->st.delivery_errors++;
+		r->st.kafka_ok = 0;
+		pthread_mutex_unlock(&r->mu);
+		set_error(r, e);
+		if (r->cfg.once)
+			r->fatal_delivery = (int)msg->err;
+		struct resend *s = u_calloc(1, sizeof *s);
+		s->klen = msg->key_len;
+		s->vlen = msg->len;
+		s->key = u_malloc(s->klen ? s->klen : 1);
+		s->val = u_malloc(s->vlen ? s->vlen : 1);
+		if (msg->key_len)
+			memcpy(s->key, msg->key, s->klen);
+		if (msg->len)
+			memcpy(s->val, msg->payload, s->vlen);
+		s->seq = seq;
+		s->next = r->resends;
+		r->resends = s;
+		return;
+	}
+	r->relayed_total++;
+	pthread_mutex_lock(&r->mu);
+	r->st.relayed++;
+	r->st.kafka_ok = 1;
+	pthread_mutex_unlock(&r->mu);
+	if (seq & LATE_BIT) {
+		r->late_inflight--;
+		return;
+	}
+	if (seq >= r->qhead_seq && seq - r->qhead_seq < r->qn)
+		r->q[(r->qhead + (seq - r->qhead_seq)) % r->qcap].acked = 1;
+}
+
+/* Error callback: broker-level trouble shows as kafka down until a delivery succeeds. */
+static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+	(void)rk;
+	struct relay *r = opaque;
+	char e[256];
+	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+	    code == RD_KAFKA_RESP_ERR__RESOLVE) {
+		pthread_mutex_lock(&r->mu);
+		r->st.kafka_ok = 0;
+		pthread_mutex_unlock(&r->mu);
+	}
+	snprintf(e, sizeof e, "kafka: %.200s", reason);
+	set_error(r, e);
+	if (code == RD_KAFKA_RESP_ERR__FATAL) {
+		char fe[200];
+		rd_kafka_fatal_error(r->rk, fe, sizeof fe);
+		snprintf(e, sizeof e, "kafka: fatal producer error: %.180s", fe);
+		set_error(r, e);
+	}
+}
+
+/* Sets a property unless the user set it with -X/-F. */
+static int set_default(struct relay *r, rd_kafka_conf_t *c, const char *k, const char *v, char *err)
+{
+	char e[256];
+	if (kc_has_prop(r->kc, k))
+		return 0;
+	if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK)
+		return u_err(err, "kafka property %s: %s", k, e);
+	return 0;
+}
+
+/* Creates the idempotent producer and makes sure the topic exists. */
+static int kafka_open(struct relay *r, char *err)
+{
+	rd_kafka_conf_t *c = kc_conf(r->kc, err);
+	if (!c)
+		return -1;
+	if (set_default(r, c, "enable.idempotence", "true", err) < 0 ||
+	    set_default(r, c, "acks", "all", err) < 0 ||
+	    set_default(r, c, "linger.ms", "2", err) < 0 ||
+	    set_default(r, c, "batch.num.messages", "10000", err) < 0 ||
+	    set_default(r, c, "queue.buffering.max.messages", "1000000", err) < 0 ||
+	    set_default(r, c, "queue.buffering.max.kbytes", "1048576", err) < 0 ||
+	    set_default(r, c, "message.timeout.ms", r->cfg.once ? "20000" : "60000", err) < 0 ||
+	    set_default(r, c, "reconnect.backoff.max.ms", "1000", err) < 0) {
+		rd_kafka_conf_destroy(c);
+		return -1;
+	}
+	rd_kafka_conf_set_opaque(c, r);
+	rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+	rd_kafka_conf_set_error_cb(c, on_error);
+	char e[512];
+	r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+	if (!r->rk) {
+		rd_kafka_conf_destroy(c);
+		return u_err(err, "kafka: cannot create producer: %s", e);
+	}
+	if (kc_ensure_topic(r->kc, r->rk, r->cfg.topic, r->cfg.partitions, 10000, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Total messages the topic holds ever written (sum of high watermarks); -1 if unknown. */
+static int64_t topic_high_sum(struct relay *r, char *err)
+{
+	int n = kc_topic_partitions(r->rk, r->cfg.topic, 10000, err);
+	if (n < 0)
+		return -1;
+	int64_t sum = 0;
+	for (int p = 0; p < n; p++) {
+		int64_t lo, hi;
+		rd_kafka_resp_err_t e =
+		    rd_kafka_query_watermark_offsets(r->rk, r->cfg.topic, p, &lo, &hi, 5000);
+		if (e)
+			return u_err(err, "kafka: cannot read the watermarks of %s[%d]: %s",
+				     r->cfg.topic, p, rd_kafka_err2str(e));
+		sum += hi;
+	}
+	return sum;
+}
+
+/* If the topic holds less than progress says was sent, re-send from the horizon. */
+static int check_lost_topic(struct relay *r, char *err)
+{
+	int64_t held = topic_high_sum(r, err);
+	if (held < 0)
+		return -1;
+	if ((uint64_t)held >= r->relayed_total || r->progress == 0)
+		return 0;
+	/* the first change row inside the horizon */
+	long long from = 0;
+	char sql[200];
+	snprintf(sql, sizeof sql,
+		 "SELECT COALESCE(MIN(log_id), 0) FROM users_change_events WHERE "
+		 "event_timestamp >= NOW(6) - INTERVAL %lld SECOND",
+		 (long long)(r->cfg.horizon_us / 1000000));
+	if (db_query_ll(r->m, sql, &from, err) < 0)
+		return -1;
+	int64_t restart = from > 0 ? from - 1 : r->progress;
+	if (restart > r->cursor)
+		restart = r->cursor;
+	char msg[256];
+	snprintf(msg, sizeof msg,
+		 "topic %s holds %lld messages but %llu were sent: re-sending change rows "
+		 "after log_id %lld (horizon)",
+		 r->cfg.topic, (long long)held, (unsigned long long)r->relayed_total,
+		 (long long)restart);
+	set_error(r, msg);
+	pthread_mutex_lock(&r->mu);
+	r->st.resent += (uint64_t)(r->cursor - restart);
+	pthread_mutex_unlock(&r->mu);
+	r->relayed_total = (uint64_t)held;
+	r->cursor = restart;
+	return 0;
+}
+
+/* ---- the capture loop ---- */
+
+/* One fetched change row. */
+struct row {
+	long long log_id, event_us, customer_id, store_id, address_id, active, create_s;
+	char first[46], last[46], email[51];
+	unsigned long lf, ll, le;
+	my_bool email_null;
+};
+
+/* Binds the result columns of a row select into rw. */
+static int bind_row(MYSQL_STMT *st, struct row *rw)
+{
+	MYSQL_BIND b[10];
+	memset(b, 0, sizeof b);
+	bind_ll(&b[0], &rw->log_id);
+	bind_ll(&b[1], &rw->event_us);
+	bind_ll(&b[2], &rw->customer_id);
+	bind_ll(&b[3], &rw->store_id);
+	bind_ll(&b[4], &rw->address_id);
+	bind_ll(&b[5], &rw->active);
+	bind_ll(&b[6], &rw->create_s);
+	char *bufs[3] = {rw->first, rw->last, rw->email};
+	unsigned long *lens[3] = {&rw->lf, &rw->ll, &rw->le};
+	size_t sizes[3] = {sizeof rw->first, sizeof rw->last, sizeof rw->email};
+	for (int i = 0; i < 3; i++) {
+		b[7 + i].buffer_type = MYSQL_TYPE_STRING;
+		b[7 + i].buffer = bufs[i];
+		b[7 + i].buffer_length = sizes[i] - 1;
+		b[7 + i].length = lens[i];
+	}
+	b[9].is_null = &rw->email_null;
+	return mysql_stmt_bind_result(st, b) ? -1 : 0;
+}
+
+/* Encodes and produces one row; seq is its opaque. -1 (err) only on a local produce error. */
+static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char *err)
+{
+	struct cdc_row c;
+	memset(&c, 0, sizeof c);
+	c.log_id = rw->log_id;
+	c.event_us = rw->event_us;
+	c.customer_id = (uint32_t)rw->customer_id;
+	c.store_id = (uint32_t)rw->store_id;
+	c.address_id = (uint32_t)rw->address_id;
+	c.active = (int)rw->active;
+	c.create_us = rw->create_s * 1000000;
+	memcpy(c.first_name, rw->first, rw->lf < 45 ? rw->lf : 45);
+	memcpy(c.last_name, rw->last, rw->ll < 45 ? rw->ll : 45);
+	if (!rw->email_null)
+		memcpy(c.email, rw->email, rw->le < 50 ? rw->le : 50);
+	char buf[ENV_MAX], key[24];
+	int n = env_encode(&c, r->db.db, u_now_us(), buf, sizeof buf);
+	int kn = env_key(&c, key, sizeof key);
+	if (n < 0)
+		return u_err(err, "cannot encode log_id %lld", rw->log_id);
+	for (;;) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    r->rk, RD_KAFKA_V_TOPIC(r->cfg.topic), RD_KAFKA_V_KEY(key, (size_t)kn),
+		    RD_KAFKA_V_VALUE(buf, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+		if (!e)
+			break;
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return u_err(err, "kafka: cannot produce: %s", rd_kafka_err2str(e));
+		rd_kafka_poll(r->rk, 10);
+	}
+	pthread_mutex_lock(&r->mu);
+	r->st.produced++;
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+/* Produces again the messages whose delivery failed. */
+static int do_resends(struct relay *r, char *err)
+{
+	while (r->resends) {
+		struct resend *s = r->resends;
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+		    r->rk, RD_KAFKA_V_TOPIC(r->cfg.topic), RD_KAFKA_V_KEY(s->key, s->klen),
+		    RD_KAFKA_V_VALUE(s->val, s->vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)s->seq), RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return 0;
+		if (e)
+			return u_err(err, "kafka: cannot produce: %s", rd_kafka_err2str(e));
+		r->resends = s->next;
+		free(s->key);
+		free(s->val);
+		free(s);
+	}
+	return 0;
+}
+
+/* Records ids [lo, hi] as skipped after the gap wait. */
+static void add_skip(struct relay *r, int64_t lo, int64_t hi)
+{
+	if (r->nskips == MAX_SKIPS) { /* forget the oldest */
+		memmove(r->skips, r->skips + 1, (MAX_SKIPS - 1) * sizeof r->skips[0]);
+		r->nskips--;
+	}
+	r->skips[r->nskips++] = (struct skip){lo, hi, u_mono_us()};
+	uint64_t n = (uint64_t)((hi - lo) / r->step + 1);
+	r->skipped_total += n;
+	pthread_mutex_lock(&r->mu);
+	r->st.skipped += n;
+	pthread_mutex_unlock(&r->mu);
+	char msg[128];
+	snprintf(msg, sizeof msg, "gap: skipped log_id %lld%s%lld after %lld ms (re-checked later)",
+		 (long long)lo, lo == hi ? "" : "..", lo == hi ? 0LL : (long long)hi,
+		 (long long)(r->cfg.gap_wait_us / 1000));
+	if (lo == hi)
+		snprintf(msg, sizeof msg, "gap: skipped log_id %lld after %lld ms (re-checked later)",
+			 (long long)lo, (long long)(r->cfg.gap_wait_us / 1000));
+	set_error(r, msg);
+}
+
+/* MySQL errors that mean the connection is gone (reconnect) rather than a bad query. */
+static int conn_lost(MYSQL_STMT *st)
+{
+	unsigned e = mysql_stmt_errno(st);
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONN_HOST_ERROR ||
+	       e == CR_CONNECTION_ERROR || e == 1927 /* connection killed */ ||
+	       e == 1053 /* server shutdown */ || e == 2013 || e == 2006;
+}
+
+/* Re-checks skipped ranges: rows that committed after the gap wait are relayed late. */
+static int recheck_skips(struct relay *r, char *err)
+{
+	int64_t now = u_mono_us();
+	struct row rw;
+	for (int i = 0; i < r->nskips; i++) {
+		struct skip *s = &r->skips[i];
+		if (now - s->since_us > r->cfg.horizon_us) {
+			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
+			r->nskips--;
+			i--;
+			continue;
+		}
+		long long lo = s->lo, hi = s->hi;
+		MYSQL_BIND b[2];
+		memset(b, 0, sizeof b);
+		bind_ll(&b[0], &lo);
+		bind_ll(&b[1], &hi);
+		if (mysql_stmt_bind_param(r->late_sel, b) || mysql_stmt_execute(r->late_sel) ||
+		    bind_row(r->late_sel, &rw) || mysql_stmt_store_result(r->late_sel))
+			return u_err(err, "mysql: %s", mysql_stmt_error(r->late_sel));
+		int found = 0;
+		while (mysql_stmt_fetch(r->late_sel) == 0) {
+			found++;
+			if (produce_row(r, &rw, LATE_BIT | (uint64_t)rw.log_id, err) < 0) {
+				mysql_stmt_free_result(r->late_sel);
+				return -1;
+			}
+			r->late_inflight++;
+			if (r->skipped_total)
+				r->skipped_total--;
+			pthread_mutex_lock(&r->mu);
+			if (r->st.skipped)
+				r->st.skipped--;
+			pthread_mutex_unlock(&r->mu);
+			/* split the range around the id found */
+			if (rw.log_id == s->lo)
+				s->lo += r->step;
+			else if (rw.log_id == s->hi)
+				s->hi -= r->step;
+			else if (r->nskips < MAX_SKIPS) {
+				memmove(s + 2, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
+				s[1] = (struct skip){rw.log_id + r->step, s->hi, s->since_us};
+				s->hi = rw.log_id - r->step;
+				r->nskips++;
+			}
+		}
+		mysql_stmt_free_result(r->late_sel);
+		if (found && r->cfg.verbose)
+			u_log("relay: %d skipped row(s) committed late and were relayed", found);
+		if (s->lo > s->hi) {
+			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
+			r->nskips--;
+			i--;
+		}
+	}
+	return 0;
+}
+
+/* Reads and produces the next rows. Returns rows produced, or -1 with err (conn lost: -2). */
+static int capture_batch(struct relay *r, char *err)
+{
+	long long after = r->cursor, limit = BATCH_ROWS;
+	MYSQL_BIND b[2];
+	memset(b, 0, sizeof b);
+	bind_ll(&b[0], &after);
+	bind_ll(&b[1], &limit);
+	struct row rw;
+	if (mysql_stmt_bind_param(r->sel, b) || mysql_stmt_execute(r->sel) ||
+	    bind_row(r->sel, &rw)) {
+		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
+		return conn_lost(r->sel) ? -2 : -1;
+	}
+	int n = 0, rc;
+	int held = 0;
+	while ((rc = mysql_stmt_fetch(r->sel)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (held)
+			continue; /* drain the rest of the result */
+		if (rw.log_id <= r->cursor)
+			continue;
+		int64_t expect = r->cursor + r->step;
+		if (rw.log_id > expect && r->cursor > 0) {
+			int64_t now = u_mono_us();
+			if (r->gap_id != expect) {
+				r->gap_id = expect;
+				r->gap_since = now;
+			}
+			if (now - r->gap_since < r->cfg.gap_wait_us) {
+				held = 1;
+				continue;
+			}
+			add_skip(r, expect, rw.log_id - r->step);
+		}
+		r->gap_id = 0;
+		uint64_t seq = q_push(r, rw.log_id, rw.event_us);
+		if (produce_row(r, &rw, seq, err) < 0) {
+			r->qn--; /* not produced */
+			mysql_stmt_free_result(r->sel);
+			return -1;
+		}
+		r->cursor = rw.log_id;
+		n++;
+	}
+	if (rc == 1) {
+		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
+		mysql_stmt_free_result(r->sel);
+		return conn_lost(r->sel) ? -2 : -1;
+	}
+	mysql_stmt_free_result(r->sel);
+	if (!held && n == 0)
+		r->gap_id = 0;
+	return n;
+}
+
+/* Queries the figures the capture pane shows; the interval grows if they are slow. */
+static int refresh_stats(struct relay *r, char *err)
+{
+	int64_t t0 = u_mono_us();
+	long long maxid = 0, customers = 0, rows = 0, oldest = 0, backlog = 0;
+	char sql[256];
+	if (db_query_ll(r->m, "SELECT COALESCE(MAX(log_id), 0) FROM users_change_events", &maxid,
+			err) < 0 ||
+	    db_query_ll(r->m, "SELECT COUNT(*) FROM customer", &customers, err) < 0 ||
+	    db_query_ll(r->m, "SELECT COUNT(*) FROM users_change_events", &rows, err) < 0)
+		return -1;
+	snprintf(sql, sizeof sql,
+		 "SELECT COUNT(*) FROM (SELECT 1 FROM users_change_events WHERE log_id > %lld "
+		 "LIMIT 10000000) t",
+		 (long long)r->progress);
+	if (db_query_ll(r->m, sql, &backlog, err) < 0)
+		return -1;
+	snprintf(sql, sizeof sql,
+		 "SELECT COALESCE(CAST(UNIX_TIMESTAMP(MIN(event_timestamp)) * 1000000 AS "
+		 "SIGNED), 0) FROM users_change_events WHERE log_id = (SELECT MIN(log_id) FROM "
+		 "users_change_events WHERE log_id > %lld)",
+		 (long long)r->progress);
+	if (db_query_ll(r->m, sql, &oldest, err) < 0)
+		return -1;
+	pthread_mutex_lock(&r->mu);
+	r->st.max_log_id = maxid;
+	r->st.customers = customers;
+	r->st.change_rows = rows;
+	r->st.backlog = backlog;
+	r->st.oldest_us = oldest;
+	pthread_mutex_unlock(&r->mu);
+	int64_t took = u_mono_us() - t0;
+	r->stats_every_us = took * 20 > STATS_EVERY_US ? took * 20 : STATS_EVERY_US;
+	r->last_stats_us = u_mono_us();
+	return 0;
+}
+
+/* Copies the loop's own figures into the shared stats. */
+static void publish(struct relay *r)
+{
+	int64_t now = u_mono_us();
+	pthread_mutex_lock(&r->mu);
+	r->st.cursor = r->cursor;
+	r->st.progress = r->progress;
+	r->st.inflight = (int)(r->qn + r->late_inflight);
+	r->st.gap_id = r->gap_id;
+	r->st.gap_wait_left_us =
+	    r->gap_id ? r->cfg.gap_wait_us - (now - r->gap_since) : 0;
+	if (now - r->rate_t0 >= 1000000) {
+		double dt = (double)(now - r->rate_t0) / 1e6;
+		double inst = (double)(r->st.relayed - r->rate_n0) / dt;
+		r->st.rate = r->rate_t0 ? 0.5 * r->st.rate + 0.5 * inst : inst;
+		r->rate_t0 = now;
+		r->rate_n0 = r->st.relayed;
+	}
+	r->st.mysql_ok = r->m != NULL;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits for every in-flight message (bounded), then saves progress. */
+static void drain(struct relay *r, int64_t timeout_us, char *err)
+{
+	int64_t t0 = u_mono_us();
+	char e[U_ERRLEN];
+	while ((r->qn || r->late_inflight || r->resends) && u_mono_us() - t0 < timeout_us) {
+		if (do_resends(r, e) < 0)
+			break;
+		rd_kafka_poll(r->rk, 20);
+		q_advance(r);
+		if (r->cfg.once && r->fatal_delivery)
+			break;
+	}
+	q_advance(r);
+	if (r->m && save_progress(r, 1, e) < 0 && err)
+		snprintf(err, U_ERRLEN, "%s", e);
+}
+
+/* Connects to MySQL with backoff until it answers or stop; -1 only in once mode. */
+static int connect_db(struct relay *r, char *err)
+{
+	int64_t backoff = 250000;
+	for (;;) {
+		if (db_open(r, err) == 0) {
+			pthread_mutex_lock(&r->mu);
+			r->st.mysql_ok = 1;
+			pthread_mutex_unlock(&r->mu);
+			return 0;
+		}
+		pthread_mutex_lock(&r->mu);
+		r->st.mysql_ok = 0;
+		pthread_mutex_unlock(&r->mu);
+		if (r->cfg.once || strstr(err, "run cdctop init"))
+			return -1;
+		set_state(r, "mysql down, retrying");
+		set_error(r, err);
+		idle(r, backoff);
+		if (r->stop)
+			return 1;
+		backoff = backoff * 2 > 10000000 ? 10000000 : backoff * 2;
+	}
+}
+
+int relay_run(struct relay *r, char *err)
+{
+	char e[U_ERRLEN];
+	set_state(r, "connecting");
+	int c = connect_db(r, err);
+	if (c)
+		return c < 0 ? -1 : 0;
+	if (kafka_open(r, err) < 0) {
+		db_close(r);
+		return -1;
+	}
+	if (check_lost_topic(r, err) < 0) {
+		db_close(r);
+		return -1;
+	}
+	if (r->cfg.verbose)
+		u_log("relay: from log_id %lld to %s (%s)", (long long)r->cursor, r->cfg.topic,
+		      kc_bootstrap(r->kc));
+	int64_t idle_us = 1000;
+	int rc = 0;
+	int64_t last_summary = u_mono_us();
+	uint64_t summary_n = 0;
+	while (!r->stop) {
+		rd_kafka_poll(r->rk, 0);
+		q_advance(r);
+		if (r->cfg.once && r->fatal_delivery) {
+			rc = u_err(err,
+				   "kafka: delivery to %s failed (%s): check -b and that the "
+				   "brokers are up",
+				   kc_bootstrap(r->kc), rd_kafka_err2str(r->fatal_delivery));
+			break;
+		}
+		if (do_resends(r, e) < 0)
+			set_error(r, e);
+		int n = 0;
+		if (!r->m) {
+			if (connect_db(r, e) != 0)
+				break;
+			set_state(r, "mysql reconnected");
+		}
+		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
+			n = capture_batch(r, e);
+			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
+				set_error(r, e);
+				set_state(r, "mysql down, retrying");
+				db_close(r);
+				continue;
+			}
+			if (n < 0) {
+				set_error(r, e);
+				idle(r, 200000);
+				continue;
+			}
+		} else {
+			set_state(r, "waiting for kafka (%zu in flight)", r->qn);
+			rd_kafka_poll(r->rk, 10);
+		}
+		int64_t now = u_mono_us();
+		if (r->nskips && now - r->last_recheck_us >= RECHECK_US) {
+			r->last_recheck_us = now;
+			if (recheck_skips(r, e) < 0)
+				set_error(r, e);
+		}
+		q_advance(r);
+		if (now - r->last_save_us >= SAVE_EVERY_US || n == 0) {
+			if (save_progress(r, 0, e) < 0) {
+				set_error(r, e);
+				db_close(r);
+				continue;
+			}
+		}
+		if (!r->cfg.once && now - r->last_stats_us >= r->stats_every_us) {
+			if (refresh_stats(r, e) < 0) {
+				set_error(r, e);
+				db_close(r);
+				continue;
+			}
+		}
+		publish(r);
+		if (r->gap_id)
+			set_state(r, "waiting for gap at log_id %lld", (long long)r->gap_id);
+		else if (n > 0)
+			set_state(r, "relaying");
+		else if (r->qn || r->late_inflight)
+			set_state(r, "waiting for acks");
+		else
+			set_state(r, "caught up");
+		if (r->cfg.verbose && now - last_summary >= 10000000) {
+			struct relay_stats s;
+			relay_stats(r, &s);
+			u_log("relay: relayed %llu (%.0f/s), backlog %lld, cursor %lld, progress %lld",
+			      (unsigned long long)s.relayed,
+			      (double)(s.relayed - summary_n) * 1e6 / (double)(now - last_summary),
+			      (long long)s.backlog, (long long)r->cursor, (long long)r->progress);
+			summary_n = s.relayed;
+			last_summary = now;
+		}
+		if (r->cfg.once && n == 0 && !r->gap_id && !r->qn && !r->late_inflight &&
+		    !r->resends)
+			break;
+		if (n > 0)
+			idle_us = 1000;
+		else {
+			idle(r, r->gap_id ? 10000 : idle_us);
+			idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
+		}
+	}
+	/* stop: flush what is in flight, save progress */
+	drain(r, r->cfg.once ? 30000000 : 5000000, e);
+	publish(r);
+	if (rc == 0 && r->cfg.once && (r->qn || r->fatal_delivery))
+		rc = u_err(err, "kafka: %zu messages not acknowledged by %s: check -b and that "
+				"the brokers are up",
+			   r->qn, kc_bootstrap(r->kc));
+	if (r->cfg.verbose)
+		u_log("relay: stopped at progress %lld (%llu relayed this run)",
+		      (long long)r->progress, (unsigned long long)r->st.relayed);
+	return rc;
+}
+
+void relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	if (r->rk) {
+		rd_kafka_flush(r->rk, 100);
+		rd_kafka_destroy(r->rk);
+	}
+	db_close(r);
+	while (r->resends) {
+		struct resend *s = r->resends;
+		r->resends = s->next;
+		free(s->key);
+		free(s->val);
+		free(s);
+	}
+	free(r->q);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}

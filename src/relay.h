@@ -1,0 +1,63 @@
+/*
+ * relay.h - capture + relay: reads new change rows from MySQL in log_id order and publishes
+ * each to Kafka as a Debezium-style envelope; progress (latest_cdc_timestamp) advances only to
+ * the highest log_id below which every message was acknowledged. One relay runs on one thread
+ * (relay_run); relay_stats and relay_stop may be called from any thread.
+ */
+#ifndef CDCTOP_RELAY_H
+#define CDCTOP_RELAY_H
+
+#include "db.h"
+#include "kconf.h"
+
+#include <stdint.h>
+
+struct relay;
+
+struct relay_config {
+	const char *topic;
+	int partitions;
+	int64_t gap_wait_us; /* how long a missing id below a visible one is waited for */
+	int64_t horizon_us;  /* how far back to re-send when the topic lost what we sent */
+	int once;            /* drain the current backlog, wait for acks, return */
+	int verbose;         /* log state changes and a periodic summary through u_log */
+};
+
+/* Plain data, copied out under the relay's lock. */
+struct relay_stats {
+	int64_t cursor;      /* highest log_id read from MySQL */
+	int64_t progress;    /* saved progress: every id <= this is acknowledged */
+	int64_t max_log_id;  /* highest log_id in the change table, last looked at */
+	int64_t backlog;     /* change rows not yet acknowledged (max_log_id - progress - skipped) */
+	int64_t oldest_us;   /* event time of the oldest unacknowledged row, 0 if none */
+	uint64_t relayed;    /* messages acknowledged by Kafka, this run */
+	uint64_t produced;   /* messages handed to librdkafka, this run (re-sends included) */
+	uint64_t delivery_errors;
+	uint64_t resent;     /* messages re-sent after a lost topic */
+	uint64_t skipped;    /* gap ids given up after the gap wait */
+	int64_t gap_id;      /* the id being waited for, 0 if none */
+	int64_t gap_wait_left_us;
+	int inflight;
+	int mysql_ok, kafka_ok;
+	double rate;         /* acknowledged messages per second, recent */
+	int64_t customers;   /* rows in customer (looked up about once a second) */
+	int64_t change_rows; /* rows in users_change_events */
+	char state[64];      /* "caught up", "relaying", "waiting for gap 101", "mysql down", ... */
+	char last_error[256];
+};
+
+/* Prepares a relay (no I/O yet). NULL with err. */
+struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
+			const struct db_target *db, char *err);
+/* Runs until relay_stop (or, with once, until drained): connects, reconnects with backoff,
+   produces, saves progress. Returns 0, or -1 with err on a fatal error (bad configuration;
+   with once also an unreachable server). */
+int relay_run(struct relay *r, char *err);
+/* Asks relay_run to flush in-flight messages, save progress and return. Async-signal-safe. */
+void relay_stop(struct relay *r);
+/* Copies the current figures. */
+void relay_stats(struct relay *r, struct relay_stats *out);
+/* Frees; accepts NULL. relay_run must have returned. */
+void relay_free(struct relay *r);
+
+#endif
