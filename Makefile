@@ -27,7 +27,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check check-asan check-tsan demo bench chaos fuzz install clean format
+.PHONY: all deps check check-asan check-tsan demo bench chaos fuzz fuzz-build install clean format
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 60
 
 all: $(BUILD)/cdctop $(UNIT_BIN)
 
@@ -69,7 +73,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libcdctop.a
 # Every test: the normal build, then the same suite built with ASan+UBSan.
 check: deps
 	@$(MAKE) --no-print-directory all
+	@echo "== clang build (warnings are errors)"
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all >/dev/null
 	@$(MAKE) --no-print-directory check-asan-build
+	@$(MAKE) --no-print-directory fuzz-build
 	@BUILDS="build build-asan" sh tests/run.sh
 
 check-asan: deps check-asan-build
@@ -82,6 +89,18 @@ check-asan-build:
 check-tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" all
 	@BUILDS="build-tsan" TESTS="$(TESTS)" sh tests/run.sh
+
+# libFuzzer targets (clang): the core built with fuzzer instrumentation, one binary per target.
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcdctop.a
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+		clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-o build-fuzz/$$n $$f build-fuzz/libcdctop.a $(LIBS) || exit 1; done
+
+# Each fuzz target for FUZZ_SECONDS (make check runs them briefly through tests/t_fuzz.sh).
+fuzz: deps fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -97,7 +116,7 @@ install: $(BUILD)/cdctop
 	install -m 644 man/cdctop.1 $(DESTDIR)$(PREFIX)/share/man/man1/cdctop.1
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz cdctop
+	rm -rf build build-asan build-clang build-tsan build-fuzz cdctop
 
 format:
 	clang-format -i src/*.c src/*.h ui/*.c ui/*.h tests/unit/*.c
