@@ -78,7 +78,7 @@ int srv_paths(const char *base, struct srv_paths *p, char *err)
 			     "bytes): use a shorter --datadir",
 			     p->base);
 	snprintf(p->datadir, sizeof p->datadir, "%.200s/data", p->base);
-	snprintf(p->socket, sizeof p->socket, "%.200s/mysqld.sock", p->base);
+	snprintf(p->socket, sizeof p->socket, "%.90s/mysqld.sock", p->base);
 	snprintf(p->pidfile, sizeof p->pidfile, "%.200s/mysqld.pid", p->base);
 	snprintf(p->errlog, sizeof p->errlog, "%.200s/mysqld.err", p->base);
 	snprintf(p->portfile, sizeof p->portfile, "%.200s/port", p->base);
