@@ -19,12 +19,6 @@ int cmd_watch(struct opts *o)
 	return not_yet("watch");
 }
 
-int cmd_kafka_mock(struct opts *o)
-{
-	(void)o;
-	return not_yet("kafka-mock");
-}
-
 int cmd_ui(struct opts *o)
 {
 	(void)o;
