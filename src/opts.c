@@ -69,7 +69,7 @@ static const struct optdef defs[] = {
     {'b', KAFKA_CMDS, "-b"},
     {'X', KAFKA_CMDS, "-X"},
     {'F', KAFKA_CMDS, "-F"},
-    {'t', KAFKA_CMDS, "-t"},
+    {'t', KAFKA_CMDS | M(CMD_KAFKA_MOCK), "-t"},
     {O_PARTITIONS, KAFKA_CMDS | M(CMD_KAFKA_MOCK), "--partitions"},
     {O_BROKERS_N, M(CMD_KAFKA_MOCK) | M(CMD_UI) | M(CMD_RELAY) | M(CMD_WATCH), "--brokers"},
     {'n', M(CMD_INJECT) | M(CMD_UI), "-n"},
