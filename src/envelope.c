@@ -163,6 +163,8 @@ static int64_t to_ms(int64_t us)
 int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *buf, size_t cap)
 {
 	char date[20], first[3 * 46], last[3 * 46], email[3 * 51], dbs[3 * 65];
+	if (cap < 2)
+		return -1;
 	env_fmt_datetime(r->create_us, date);
 	size_t fl = utf8_fix(r->first_name, sizeof r->first_name, first);
 	size_t ll = utf8_fix(r->last_name, sizeof r->last_name, last);
@@ -180,7 +182,7 @@ int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *bu
 	    "cdctop", "db", dbs, dl, "table", "customer", "log_id", (json_int_t)r->log_id, "ts_ms",
 	    (json_int_t)to_ms(r->event_us), "ts_us", (json_int_t)r->event_us, "op", "c", "ts_ms",
 	    (json_int_t)to_ms(now_us));
-	if (!root || !cap)
+	if (!root)
 		return -1;
 	size_t n = json_dumpb(root, buf, cap - 1, JSON_COMPACT);
 	json_decref(root);
