@@ -98,8 +98,8 @@ static long read_num(const char *path)
 	return v;
 }
 
-/* 1 if pid is a live (not zombie) mariadbd/mysqld process. */
-static int is_server_pid(pid_t pid)
+/* 1 if pid is a live (not zombie) process; with need_name, also named mariadbd or mysqld. */
+static int live_pid(pid_t pid, int need_name)
 {
 	char path[64], buf[256];
 	if (pid <= 0)
@@ -114,7 +114,13 @@ static int is_server_pid(pid_t pid)
 	char *close_paren = strrchr(buf, ')');
 	if (!close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' || close_paren[2] == 'X')
 		return 0;
-	return strstr(buf, "(mariadbd)") || strstr(buf, "(mysqld)");
+	return !need_name || strstr(buf, "(mariadbd)") || strstr(buf, "(mysqld)");
+}
+
+/* 1 if pid is a live mariadbd/mysqld process. */
+static int is_server_pid(pid_t pid)
+{
+	return live_pid(pid, 1);
 }
 
 /* 1 if a MariaDB server answers on the socket. */
@@ -347,7 +353,7 @@ int srv_start(const struct srv_paths *p, unsigned port, int *started, char *err)
 	if (pid < 0)
 		return -1;
 	for (int64_t t0 = u_mono_us(); u_mono_us() - t0 < START_TIMEOUT_US; u_sleep_us(20000)) {
-		if (!is_server_pid(pid)) {
+		if (!live_pid(pid, 0)) { /* not by name: it may not have reached exec yet */
 			char why[300];
 			last_error_line(p->errlog, why, sizeof why);
 			return u_err(err, "mariadbd exited during start-up: %s", why);
