@@ -26,6 +26,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all deps check check-asan check-tsan demo bench chaos fuzz fuzz-build install clean format
 
@@ -33,7 +34,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 
-all: $(BUILD)/cdctop $(UNIT_BIN)
+all: $(BUILD)/cdctop $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
 	@sh scripts/deps.sh
@@ -61,6 +62,12 @@ $(BUILD)/sql_embed.o: $(BUILD)/sql_embed.c
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdctop.a
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+
+# Test tools (tests/tools/*.c), driven by the shell tests.
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcdctop.a
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
