@@ -1,6 +1,7 @@
 -- The CDC objects, created if missing and never altered or dropped: the change log the trigger
 -- fills (one row per registration, VARCHAR columns only so that a binlog reader can decode
--- them) and the relay's progress, one row per topic. Statements end with ';' at end of line.
+-- them) and the relay's progress, one row per topic: by log_id for the trigger capture, by
+-- binlog position for --capture=binlog. Statements end with ';' at end of line.
 CREATE TABLE IF NOT EXISTS users_change_events (
   log_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   event_type VARCHAR(16) NOT NULL,
@@ -23,6 +24,16 @@ CREATE TABLE IF NOT EXISTS latest_cdc_timestamp (
   last_event_timestamp TIMESTAMP(6) NULL DEFAULT NULL,
   relayed BIGINT UNSIGNED NOT NULL DEFAULT 0,
   skipped BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (topic)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS latest_cdc_binlog (
+  topic VARCHAR(255) NOT NULL,
+  file VARCHAR(64) NOT NULL,
+  pos BIGINT UNSIGNED NOT NULL,
+  last_customer_id BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  relayed BIGINT UNSIGNED NOT NULL DEFAULT 0,
   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
   PRIMARY KEY (topic)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

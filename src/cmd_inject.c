@@ -52,7 +52,10 @@ int cmd_inject(struct opts *o)
 	}
 	if (t.private_server) { /* the private server is ours: make sure the schema is there */
 		struct schema_report sr;
-		if (schema_init(m, t.db, &sr, err) < 0) {
+		int has = schema_has_table(m, t.db, "customer", err);
+		if (has == 1 && mysql_select_db(m, t.db))
+			has = u_err(err, "cannot use database '%s': %s", t.db, mysql_error(m));
+		if (has < 0 || (!has && schema_init(m, t.db, &sr, err) < 0)) {
 			fprintf(stderr, "cdctop: init: %s\n", err);
 			mysql_close(m);
 			return 1;

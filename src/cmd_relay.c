@@ -2,6 +2,7 @@
  * cmd_relay.c - `cdctop relay [--once]`: capture + relay headless (relay.c) on the main thread,
  * logging one line per state change and a summary every 10 s. SIGINT/SIGTERM stop reading,
  * flush in-flight messages and save progress. --once drains the backlog and exits 0.
+ * --capture=binlog reads the row binlog instead of the trigger's change table.
  */
 #include "cmds.h"
 #include "db.h"
@@ -27,11 +28,6 @@ static void on_signal(int sig)
 int cmd_relay(struct opts *o)
 {
 	char err[U_ERRLEN];
-	if (o->capture == CAPTURE_BINLOG) {
-		fprintf(stderr, "cdctop: --capture=binlog is not available yet: use the trigger "
-				"capture (the default)\n");
-		return 2;
-	}
 	struct db_target t;
 	if (db_resolve(o, &t, 1, err) < 0) {
 		fprintf(stderr, "cdctop: %s\n", err);
@@ -40,7 +36,7 @@ int cmd_relay(struct opts *o)
 	if (t.private_server) { /* our own server: make sure the schema is there */
 		MYSQL *m = db_connect(&t, 0, err);
 		struct schema_report sr;
-		if (!m || schema_init(m, t.db, &sr, err) < 0) {
+		if (!m || schema_init_ex(m, t.db, o->capture == CAPTURE_TRIGGER, &sr, err) < 0) {
 			fprintf(stderr, "cdctop: %s\n", err);
 			if (m)
 				mysql_close(m);
@@ -60,6 +56,7 @@ int cmd_relay(struct opts *o)
 	    .horizon_us = o->horizon_us,
 	    .once = o->once,
 	    .verbose = 1,
+	    .binlog = o->capture == CAPTURE_BINLOG,
 	};
 	struct relay *r = relay_new(&cfg, kc, &t, err);
 	if (!r) {

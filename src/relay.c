@@ -8,6 +8,7 @@
  * process: errors are published in the stats and, when verbose, logged once per state change.
  */
 #include "relay.h"
+#include "binlog.h"
 #include "envelope.h"
 #include "util.h"
 
@@ -32,6 +33,7 @@ struct entry {
 	int64_t log_id;
 	int64_t event_us;
 	int acked;
+	struct blc_pos resume; /* binlog capture: where to restart to read it again */
 };
 
 /* A range of ids skipped after the gap wait, re-checked until the horizon passes. */
@@ -58,6 +60,10 @@ struct relay {
 	MYSQL_STMT *sel, *late_sel, *save;
 	rd_kafka_t *rk;
 	int step; /* @@auto_increment_increment */
+	struct blc *bl;           /* binlog capture: the replication stream */
+	struct blc_pos pos_progress, pos_saved; /* binlog capture: resume position */
+	MYSQL_STMT *save_bl;
+	int fatal; /* a configuration error retrying cannot fix: relay_run returns it */
 	int loaded; /* progress read from MySQL */
 
 	int64_t cursor;   /* highest id read and handled (produced or skipped) */
@@ -177,7 +183,9 @@ static void db_close(struct relay *r)
 		mysql_stmt_close(r->late_sel);
 	if (r->save)
 		mysql_stmt_close(r->save);
-	r->sel = r->late_sel = r->save = NULL;
+	if (r->save_bl)
+		mysql_stmt_close(r->save_bl);
+	r->sel = r->late_sel = r->save = r->save_bl = NULL;
 	if (r->m)
 		mysql_close(r->m);
 	r->m = NULL;
@@ -221,12 +229,16 @@ static void bind_ll(MYSQL_BIND *b, void *v)
 	b->buffer = v;
 }
 
+static int db_open_binlog(struct relay *r, char *err);
+
 /* Connects, checks the CDC tables, prepares statements and loads the saved progress. */
 static int db_open(struct relay *r, char *err)
 {
 	r->m = db_connect(&r->db, 1, err);
 	if (!r->m)
 		return -1;
+	if (r->cfg.binlog)
+		return db_open_binlog(r, err);
 	long long step = 1;
 	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
 		goto fail;
@@ -299,9 +311,99 @@ fail:
 	return -1;
 }
 
+/* Binlog capture: checks the preconditions, prepares the progress statement, loads the saved
+   position. A failed precondition is fatal (retrying cannot fix a server setting). */
+static int db_open_binlog(struct relay *r, char *err)
+{
+	if (blc_check(r->m, err) < 0) {
+		r->fatal = 1;
+		goto fail;
+	}
+	r->save_bl = prepare(r->m,
+			     "INSERT INTO latest_cdc_binlog (topic, file, pos, last_customer_id, "
+			     "relayed) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE file = "
+			     "VALUES(file), pos = VALUES(pos), last_customer_id = "
+			     "VALUES(last_customer_id), relayed = VALUES(relayed)",
+			     err);
+	if (!r->save_bl) {
+		if (strstr(err, "doesn't exist"))
+			u_err(err, "no latest_cdc_binlog table in '%s': run cdctop init", r->db.db);
+		goto fail;
+	}
+	if (!r->loaded) {
+		MYSQL_STMT *get = prepare(r->m,
+					  "SELECT file, pos, last_customer_id, relayed FROM "
+					  "latest_cdc_binlog WHERE topic = ?",
+					  err);
+		if (!get)
+			goto fail;
+		MYSQL_BIND b[1], rb[4];
+		unsigned long tl, fl = 0;
+		long long pos = 0, last = 0, rel = 0;
+		char file[64] = "";
+		memset(b, 0, sizeof b);
+		memset(rb, 0, sizeof rb);
+		bind_str(&b[0], r->cfg.topic, &tl);
+		rb[0].buffer_type = MYSQL_TYPE_STRING;
+		rb[0].buffer = file;
+		rb[0].buffer_length = sizeof file - 1;
+		rb[0].length = &fl;
+		bind_ll(&rb[1], &pos);
+		bind_ll(&rb[2], &last);
+		bind_ll(&rb[3], &rel);
+		int bad = mysql_stmt_bind_param(get, b) || mysql_stmt_execute(get) ||
+			  mysql_stmt_bind_result(get, rb) || mysql_stmt_store_result(get);
+		if (bad)
+			u_err(err, "cannot read the binlog progress: %s", mysql_stmt_error(get));
+		else if (mysql_stmt_fetch(get) == 0) {
+			file[fl < sizeof file ? fl : sizeof file - 1] = 0;
+			snprintf(r->pos_progress.file, sizeof r->pos_progress.file, "%s", file);
+			r->pos_progress.pos = (uint64_t)pos;
+			r->pos_saved = r->pos_progress;
+			r->progress = r->saved_progress = r->cursor = last;
+			r->relayed_total = (uint64_t)rel;
+		}
+		mysql_stmt_close(get);
+		if (bad)
+			goto fail;
+		r->loaded = 1;
+	}
+	return 0;
+fail:
+	db_close(r);
+	return -1;
+}
+
+/* Binlog capture: saves the resume position if it moved. */
+static int save_binlog_progress(struct relay *r, int force, char *err)
+{
+	if (!r->pos_progress.file[0] ||
+	    (!force && !blc_pos_cmp(&r->pos_progress, &r->pos_saved) &&
+	     r->progress == r->saved_progress))
+		return 0;
+	long long pos = (long long)r->pos_progress.pos, last = r->progress,
+		  rel = (long long)r->relayed_total;
+	MYSQL_BIND b[5];
+	unsigned long tl, fl;
+	memset(b, 0, sizeof b);
+	bind_str(&b[0], r->cfg.topic, &tl);
+	bind_str(&b[1], r->pos_progress.file, &fl);
+	bind_ll(&b[2], &pos);
+	bind_ll(&b[3], &last);
+	bind_ll(&b[4], &rel);
+	if (mysql_stmt_bind_param(r->save_bl, b) || mysql_stmt_execute(r->save_bl))
+		return u_err(err, "cannot save progress: %s", mysql_stmt_error(r->save_bl));
+	r->pos_saved = r->pos_progress;
+	r->saved_progress = r->progress;
+	r->last_save_us = u_mono_us();
+	return 0;
+}
+
 /* Saves progress (and counters) if it moved or force. -1 on a MySQL error. */
 static int save_progress(struct relay *r, int force, char *err)
 {
+	if (r->m && r->cfg.binlog)
+		return save_binlog_progress(r, force, err);
 	if (!r->m || (!force && r->progress == r->saved_progress))
 		return 0;
 	long long p = r->progress, ev = r->progress_event_us, rel = (long long)r->relayed_total,
@@ -325,7 +427,8 @@ static int save_progress(struct relay *r, int force, char *err)
 /* ---- Kafka side ---- */
 
 /* Pushes a produced entry onto the progress queue; returns its sequence number. */
-static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us)
+static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us,
+		       const struct blc_pos *resume)
 {
 	if (r->qn == r->qcap) {
 		struct entry *nq = u_malloc(2 * r->qcap * sizeof *nq);
@@ -340,6 +443,8 @@ static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us)
 	e->log_id = log_id;
 	e->event_us = event_us;
 	e->acked = 0;
+	if (resume)
+		e->resume = *resume;
 	r->qn++;
 	return r->qhead_seq + r->qn - 1;
 }
@@ -356,6 +461,17 @@ static void q_advance(struct relay *r)
 		r->qhead = (r->qhead + 1) % r->qcap;
 		r->qn--;
 		r->qhead_seq++;
+	}
+	if (r->cfg.binlog) { /* resume at the oldest unacknowledged row's transaction */
+		struct blc_stats bs;
+		if (r->qn)
+			r->pos_progress = r->q[r->qhead].resume;
+		else if (r->bl) {
+			blc_stats(r->bl, &bs);
+			if (bs.safe.file[0])
+				r->pos_progress = bs.safe;
+		}
+		return;
 	}
 	/* nothing in flight: ids up to the cursor were skipped or acknowledged */
 	if (!r->qn && r->cursor > r->progress && !r->gap_id)
@@ -489,6 +605,8 @@ static int64_t topic_high_sum(struct relay *r, char *err)
 	return sum;
 }
 
+static int resend_snapshot(struct relay *r, char *err);
+
 /* If the topic holds less than progress says was sent, re-send from the horizon. */
 static int check_lost_topic(struct relay *r, char *err)
 {
@@ -497,6 +615,16 @@ static int check_lost_topic(struct relay *r, char *err)
 		return -1;
 	if ((uint64_t)held >= r->relayed_total || r->progress == 0)
 		return 0;
+	if (r->cfg.binlog) {
+		char msg[256];
+		snprintf(msg, sizeof msg,
+			 "topic %s holds %lld messages but %llu were sent: re-sending the customers "
+			 "of the horizon from the customer table",
+			 r->cfg.topic, (long long)held, (unsigned long long)r->relayed_total);
+		set_error(r, msg);
+		r->relayed_total = (uint64_t)held;
+		return resend_snapshot(r, err);
+	}
 	/* the first change row inside the horizon */
 	long long from = 0;
 	char sql[200];
@@ -559,27 +687,14 @@ static int bind_row(MYSQL_STMT *st, struct row *rw)
 	return mysql_stmt_bind_result(st, b) ? -1 : 0;
 }
 
-/* Encodes and produces one row; seq is its opaque. -1 (err) only on a local produce error. */
-static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char *err)
+/* Encodes and produces one change; seq is its opaque. -1 (err) only on a local error. */
+static int produce(struct relay *r, const struct cdc_row *c, uint64_t seq, char *err)
 {
-	struct cdc_row c;
-	memset(&c, 0, sizeof c);
-	c.log_id = rw->log_id;
-	c.event_us = rw->event_us;
-	c.customer_id = (uint32_t)rw->customer_id;
-	c.store_id = (uint32_t)rw->store_id;
-	c.address_id = (uint32_t)rw->address_id;
-	c.active = (int)rw->active;
-	c.create_us = rw->create_s * 1000000;
-	memcpy(c.first_name, rw->first, rw->lf < 45 ? rw->lf : 45);
-	memcpy(c.last_name, rw->last, rw->ll < 45 ? rw->ll : 45);
-	if (!rw->email_null)
-		memcpy(c.email, rw->email, rw->le < 50 ? rw->le : 50);
 	char buf[ENV_MAX], key[24];
-	int n = env_encode(&c, r->db.db, u_now_us(), buf, sizeof buf);
-	int kn = env_key(&c, key, sizeof key);
+	int n = env_encode(c, r->db.db, u_now_us(), buf, sizeof buf);
+	int kn = env_key(c, key, sizeof key);
 	if (n < 0)
-		return u_err(err, "cannot encode log_id %lld", rw->log_id);
+		return u_err(err, "cannot encode log_id %lld", (long long)c->log_id);
 	for (;;) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
 		    r->rk, RD_KAFKA_V_TOPIC(r->cfg.topic), RD_KAFKA_V_KEY(key, (size_t)kn),
@@ -595,6 +710,25 @@ static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char
 	r->st.produced++;
 	pthread_mutex_unlock(&r->mu);
 	return 0;
+}
+
+/* Produces one fetched change row; seq is its opaque. */
+static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char *err)
+{
+	struct cdc_row c;
+	memset(&c, 0, sizeof c);
+	c.log_id = rw->log_id;
+	c.event_us = rw->event_us;
+	c.customer_id = (uint32_t)rw->customer_id;
+	c.store_id = (uint32_t)rw->store_id;
+	c.address_id = (uint32_t)rw->address_id;
+	c.active = (int)rw->active;
+	c.create_us = rw->create_s * 1000000;
+	memcpy(c.first_name, rw->first, rw->lf < 45 ? rw->lf : 45);
+	memcpy(c.last_name, rw->last, rw->ll < 45 ? rw->ll : 45);
+	if (!rw->email_null)
+		memcpy(c.email, rw->email, rw->le < 50 ? rw->le : 50);
+	return produce(r, &c, seq, err);
 }
 
 /* Produces again the messages whose delivery failed. */
@@ -744,7 +878,7 @@ static int capture_batch(struct relay *r, char *err)
 			add_skip(r, expect, rw.log_id - r->step);
 		}
 		r->gap_id = 0;
-		uint64_t seq = q_push(r, rw.log_id, rw.event_us);
+		uint64_t seq = q_push(r, rw.log_id, rw.event_us, NULL);
 		if (produce_row(r, &rw, seq, err) < 0) {
 			r->qn--; /* not produced */
 			mysql_stmt_free_result(r->sel);
@@ -764,10 +898,120 @@ static int capture_batch(struct relay *r, char *err)
 	return n;
 }
 
+/* Binlog capture: reads the next rows from the replication stream (opening it at the saved
+   position first) and produces them. Returns rows produced, or -1 with err. */
+static int capture_binlog(struct relay *r, char *err)
+{
+	if (!r->bl) {
+		const struct blc_pos *at = r->pos_progress.file[0] ? &r->pos_progress : NULL;
+		r->bl = blc_open(&r->db, r->db.db, at, err);
+		if (!r->bl) {
+			if (strstr(err, "purged") || strstr(err, "past the end") ||
+			    strstr(err, "resnapshot"))
+				r->fatal = 1;
+			return -1;
+		}
+		if (r->cfg.verbose) {
+			char b[80];
+			u_log("relay: reading the binlog from %s",
+			      at ? blc_pos_fmt(at, b, sizeof b) : "the current position");
+		}
+	}
+	struct blc_row br;
+	int n = 0;
+	while (n < BATCH_ROWS && r->qn + r->late_inflight < MAX_INFLIGHT) {
+		int rc = blc_next(r->bl, &br, n ? 0 : 100, err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			struct blc_stats bs;
+			blc_stats(r->bl, &bs);
+			blc_free(r->bl);
+			r->bl = NULL;
+			if (bs.fatal)
+				r->fatal = 1;
+			return -1;
+		}
+		uint64_t seq = q_push(r, br.row.log_id, br.row.event_us, &br.resume);
+		if (produce(r, &br.row, seq, err) < 0) {
+			r->qn--;
+			return -1;
+		}
+		r->cursor = br.row.log_id;
+		n++;
+	}
+	return n;
+}
+
+/* Binlog capture, lost topic: re-sends the customers registered within the horizon from the
+   customer table itself (event time = create_date, as in the binlog). */
+static int resend_snapshot(struct relay *r, char *err)
+{
+	char sql[400];
+	snprintf(sql, sizeof sql,
+		 "SELECT customer_id, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED) * 1000000, "
+		 "customer_id, store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS "
+		 "SIGNED), first_name, last_name, email FROM customer WHERE create_date >= "
+		 "UTC_TIMESTAMP() - INTERVAL %lld SECOND ORDER BY customer_id",
+		 (long long)(r->cfg.horizon_us / 1000000));
+	MYSQL_STMT *st = prepare(r->m, sql, err);
+	if (!st)
+		return -1;
+	struct row rw;
+	int n = 0, rc = 0;
+	if (mysql_stmt_execute(st) || bind_row(st, &rw) || mysql_stmt_store_result(st)) {
+		rc = u_err(err, "mysql: %s", mysql_stmt_error(st));
+		goto out;
+	}
+	while (mysql_stmt_fetch(st) == 0) {
+		if (produce_row(r, &rw, LATE_BIT | (uint64_t)rw.log_id, err) < 0) {
+			rc = -1;
+			break;
+		}
+		r->late_inflight++;
+		n++;
+		if (n % 10000 == 0)
+			rd_kafka_poll(r->rk, 0);
+	}
+	pthread_mutex_lock(&r->mu);
+	r->st.resent += (uint64_t)n;
+	pthread_mutex_unlock(&r->mu);
+out:
+	mysql_stmt_close(st);
+	return rc;
+}
+
 /* Queries the figures the capture pane shows; the interval grows if they are slow. */
 static int refresh_stats(struct relay *r, char *err)
 {
 	int64_t t0 = u_mono_us();
+	if (r->cfg.binlog) {
+		long long customers = 0;
+		struct blc_pos sp;
+		if (db_query_ll(r->m, "SELECT COUNT(*) FROM customer", &customers, err) < 0 ||
+		    blc_server_pos(r->m, &sp, err) < 0)
+			return -1;
+		struct blc_stats bs;
+		memset(&bs, 0, sizeof bs);
+		if (r->bl)
+			blc_stats(r->bl, &bs);
+		pthread_mutex_lock(&r->mu);
+		r->st.binlog = 1;
+		r->st.customers = customers;
+		r->st.backlog = (int64_t)r->qn;
+		blc_pos_fmt(&bs.read, r->st.binlog_read, sizeof r->st.binlog_read);
+		blc_pos_fmt(&sp, r->st.binlog_server, sizeof r->st.binlog_server);
+		blc_pos_fmt(&r->pos_saved, r->st.binlog_saved, sizeof r->st.binlog_saved);
+		r->st.binlog_lag_bytes = !strcmp(bs.read.file, sp.file)
+					     ? (int64_t)sp.pos - (int64_t)bs.read.pos
+					     : -1;
+		r->st.binlog_lag_s = bs.caught_up || !bs.last_event_s
+					 ? 0
+					 : u_now_us() / 1000000 - bs.last_event_s;
+		pthread_mutex_unlock(&r->mu);
+		r->last_stats_us = u_mono_us();
+		return 0;
+	}
 	long long maxid = 0, customers = 0, rows = 0, oldest = 0, backlog = 0;
 	char sql[256];
 	if (db_query_ll(r->m, "SELECT COALESCE(MAX(log_id), 0) FROM users_change_events", &maxid,
@@ -855,7 +1099,7 @@ static int connect_db(struct relay *r, char *err)
 		pthread_mutex_lock(&r->mu);
 		r->st.mysql_ok = 0;
 		pthread_mutex_unlock(&r->mu);
-		if (r->cfg.once || strstr(err, "run cdctop init"))
+		if (r->cfg.once || r->fatal || strstr(err, "run cdctop init"))
 			return -1;
 		set_state(r, "mysql down, retrying");
 		set_error(r, err);
@@ -873,6 +1117,9 @@ int relay_run(struct relay *r, char *err)
 	int c = connect_db(r, err);
 	if (c)
 		return c < 0 ? -1 : 0;
+	pthread_mutex_lock(&r->mu);
+	r->st.binlog = r->cfg.binlog;
+	pthread_mutex_unlock(&r->mu);
 	if (kafka_open(r, err) < 0) {
 		db_close(r);
 		return -1;
@@ -881,7 +1128,7 @@ int relay_run(struct relay *r, char *err)
 		db_close(r);
 		return -1;
 	}
-	if (r->cfg.verbose)
+	if (r->cfg.verbose && !r->cfg.binlog)
 		u_log("relay: from log_id %lld to %s (%s)", (long long)r->cursor, r->cfg.topic,
 		      kc_bootstrap(r->kc));
 	int64_t idle_us = 1000;
@@ -907,7 +1154,11 @@ int relay_run(struct relay *r, char *err)
 			set_state(r, "mysql reconnected");
 		}
 		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
-			n = capture_batch(r, e);
+			n = r->cfg.binlog ? capture_binlog(r, e) : capture_batch(r, e);
+			if (n < 0 && r->fatal) {
+				rc = u_err(err, "%s", e);
+				break;
+			}
 			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
 				set_error(r, e);
 				set_state(r, "mysql down, retrying");
@@ -924,7 +1175,7 @@ int relay_run(struct relay *r, char *err)
 			rd_kafka_poll(r->rk, 10);
 		}
 		int64_t now = u_mono_us();
-		if (r->nskips && now - r->last_recheck_us >= RECHECK_US) {
+		if (r->nskips && r->m && now - r->last_recheck_us >= RECHECK_US) {
 			r->last_recheck_us = now;
 			if (recheck_skips(r, e) < 0)
 				set_error(r, e);
@@ -994,6 +1245,7 @@ void relay_free(struct relay *r)
 		rd_kafka_flush(r->rk, 100);
 		rd_kafka_destroy(r->rk);
 	}
+	blc_free(r->bl);
 	db_close(r);
 	while (r->resends) {
 		struct resend *s = r->resends;

@@ -21,6 +21,7 @@ struct relay_config {
 	int64_t horizon_us;  /* how far back to re-send when the topic lost what we sent */
 	int once;            /* drain the current backlog, wait for acks, return */
 	int verbose;         /* log state changes and a periodic summary through u_log */
+	int binlog;          /* --capture=binlog: read the row binlog instead of the change table */
 };
 
 /* Plain data, copied out under the relay's lock. */
@@ -44,6 +45,13 @@ struct relay_stats {
 	int64_t change_rows; /* rows in users_change_events */
 	char state[64];      /* "caught up", "relaying", "waiting for gap 101", "mysql down", ... */
 	char last_error[256];
+	/* binlog capture only */
+	int binlog;
+	char binlog_read[80];   /* "mysql-bin.000003:1234": where the stream has read to */
+	char binlog_server[80]; /* the server's current position (SHOW MASTER STATUS) */
+	char binlog_saved[80];  /* the saved resume position */
+	int64_t binlog_lag_bytes; /* server - read, same file only; -1 unknown */
+	int64_t binlog_lag_s;
 };
 
 /* Prepares a relay (no I/O yet). NULL with err. */

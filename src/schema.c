@@ -155,6 +155,12 @@ static int run_file(MYSQL *m, const char *name, char *err)
 
 int schema_init(MYSQL *m, const char *db, struct schema_report *r, char *err)
 {
+	return schema_init_ex(m, db, 1, r, err);
+}
+
+int schema_init_ex(MYSQL *m, const char *db, int with_trigger, struct schema_report *r,
+		   char *err)
+{
 	memset(r, 0, sizeof *r);
 	if (!u_valid_ident(db))
 		return u_err(err, "bad database name '%.40s'", db);
@@ -181,9 +187,10 @@ int schema_init(MYSQL *m, const char *db, struct schema_report *r, char *err)
 			return -1;
 		r->created_sakila = 1;
 	}
-	static const char *const cdc_tables[] = {"users_change_events", "latest_cdc_timestamp"};
+	static const char *const cdc_tables[] = {"users_change_events", "latest_cdc_timestamp",
+						 "latest_cdc_binlog"};
 	int missing = 0;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		int h = schema_has_table(m, db, cdc_tables[i], err);
 		if (h < 0)
 			return -1;
@@ -194,7 +201,7 @@ int schema_init(MYSQL *m, const char *db, struct schema_report *r, char *err)
 			return -1;
 		r->created_tables = missing;
 	}
-	int ht = schema_has_trigger(m, db, SCHEMA_TRIGGER, err);
+	int ht = with_trigger ? schema_has_trigger(m, db, SCHEMA_TRIGGER, err) : 1;
 	if (ht < 0)
 		return -1;
 	if (!ht) {
