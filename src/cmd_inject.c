@@ -90,7 +90,8 @@ int cmd_inject(struct opts *o)
 				break;
 		}
 		if (inj_batch(j, (int)o->n, &r, err) < 0) {
-			fprintf(stderr, "cdctop: inject: batch %lld rolled back: %s\n", done + 1, err);
+			fprintf(stderr, "cdctop: inject: batch %lld not written (rolled back): %s\n",
+				done + 1, err);
 			rc = 1;
 			break;
 		}
@@ -100,7 +101,8 @@ int cmd_inject(struct opts *o)
 			last_report = u_mono_us();
 		}
 	}
-	report(&r, done, u_mono_us() - t0);
+	if (done || !rc)
+		report(&r, done, u_mono_us() - t0);
 	inj_free(j);
 	mysql_close(m);
 	return rc;

@@ -6,6 +6,7 @@
  * SMALLINT id columns (refusing a batch that would overflow them before writing anything).
  */
 #include "inject.h"
+#include "db.h"
 #include "fake.h"
 #include "schema.h"
 #include "util.h"
@@ -30,8 +31,12 @@ struct inj {
 /* Reads a list of unsigned ids from a query with no parameters. */
 static int load_ids(MYSQL *m, const char *sql, uint32_t *out, int max, char *err)
 {
-	if (mysql_query(m, sql))
+	if (mysql_query(m, sql)) {
+		if (mysql_errno(m) == 1146) /* no such table */
+			return u_err(err, "%s: run cdctop init, or pick the database with -D",
+				     mysql_error(m));
 		return u_err(err, "%s", mysql_error(m));
+	}
 	MYSQL_RES *r = mysql_store_result(m);
 	if (!r)
 		return u_err(err, "%s", mysql_error(m));
@@ -148,30 +153,37 @@ static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
 	b->length = len;
 }
 
-/* Refuses a batch that would overflow a small id column (real sakila's SMALLINT ids). */
+/* Refuses a batch that would overflow a small id column (real sakila's SMALLINT ids). The
+   next id is the larger of MAX(id) + 1 and the table's AUTO_INCREMENT counter (rollbacks and
+   deletes leave the counter ahead). */
 static int check_room(struct inj *j, int n, char *err)
 {
 	static const struct {
-		const char *sql, *what;
-	} q[] = {{"SELECT COALESCE(MAX(customer_id), 0) FROM customer", "customer.customer_id"},
-		 {"SELECT COALESCE(MAX(address_id), 0) FROM address", "address.address_id"}};
+		const char *max_sql, *ai_sql, *what;
+	} q[] = {{"SELECT COALESCE(MAX(customer_id), 0) FROM customer",
+		  "SELECT COALESCE(AUTO_INCREMENT, 1) - 1 FROM information_schema.TABLES WHERE "
+		  "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customer'",
+		  "customer.customer_id"},
+		 {"SELECT COALESCE(MAX(address_id), 0) FROM address",
+		  "SELECT COALESCE(AUTO_INCREMENT, 1) - 1 FROM information_schema.TABLES WHERE "
+		  "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'address'",
+		  "address.address_id"}};
 	unsigned long long lim[2] = {j->cust_max_id, j->addr_max_id};
 	for (int i = 0; i < 2; i++) {
 		if (!lim[i] || lim[i] > 4000000000ULL)
 			continue;
-		if (mysql_query(j->m, q[i].sql))
-			return u_err(err, "%s", mysql_error(j->m));
-		MYSQL_RES *r = mysql_store_result(j->m);
-		MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-		unsigned long long mx = row && row[0] ? strtoull(row[0], NULL, 10) : 0;
-		if (r)
-			mysql_free_result(r);
-		if (mx + (unsigned long long)n > lim[i])
+		long long mx = 0, ai = 0;
+		if (db_query_ll(j->m, q[i].max_sql, &mx, err) < 0 ||
+		    db_query_ll(j->m, q[i].ai_sql, &ai, err) < 0)
+			return -1;
+		if (ai > mx)
+			mx = ai;
+		if ((unsigned long long)mx + (unsigned long long)n > lim[i])
 			return u_err(err,
 				     "%s would overflow: its type holds ids up to %llu and the "
-				     "largest is %llu, so %d more do not fit; widen the column "
+				     "next is %lld, so %d more do not fit; widen the column "
 				     "(ALTER TABLE ... INT UNSIGNED) or use a fresh database",
-				     q[i].what, lim[i], mx, n);
+				     q[i].what, lim[i], mx + 1, n);
 	}
 	return 0;
 }

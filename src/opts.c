@@ -121,6 +121,23 @@ static const char pw_msg[] =
     "passwords are not accepted on the command line: put password= in ~/.my.cnf "
     "([client] or [cdctop]) or a --defaults-file, or use --password-file";
 
+/* 1 if argv word a is -p..., --password or an abbreviation of it (--pass=x), which would
+   carry a password on the command line. --password-file and --partitions are fine. */
+static int is_password_opt(const char *a)
+{
+	if (a[0] == '-' && a[1] == 'p')
+		return 1;
+	if (strncmp(a, "--", 2))
+		return 0;
+	const char *name = a + 2;
+	size_t n = strcspn(name, "=");
+	if (n < 2)
+		return 0;
+	if (n > 8 && !strncmp(name, "password-file", n))
+		return 0; /* --password-file or an abbreviation of it */
+	return n <= 8 && !strncmp(name, "password", n);
+}
+
 /* 1 if a -X key names a secret, which belongs in a -F file, never on argv. */
 static int secret_key(const char *kv)
 {
@@ -130,7 +147,8 @@ static int secret_key(const char *kv)
 		klen = sizeof key - 1;
 	memcpy(key, kv, klen);
 	key[klen] = 0;
-	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas");
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
+	       strstr(key, "key.pem");
 }
 
 static void usage(void)
@@ -197,6 +215,9 @@ static int find_cmd(const char *s, enum opt_cmd *c)
 int opt_parse(int argc, char **argv, struct opts *o, char *err)
 {
 	defaults(o);
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (is_password_opt(argv[i]))
+			return u_err(err, "%s", pw_msg);
 	/* The subcommand is the first word that is not an option or an option's argument. */
 	int cmd_at = 0;
 	for (int i = 1; i < argc; i++) {
@@ -207,9 +228,6 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 		}
 		if (!strcmp(a, "--"))
 			break;
-		if (!strncmp(a, "-p", 2) || !strncmp(a, "--password", 10))
-			if (strncmp(a, "--password-file", 15) && strncmp(a, "--partitions", 12))
-				return u_err(err, "%s", pw_msg);
 		/* short options taking an argument as a separate word */
 		if (a[1] && !a[2] && strchr("hPSuDbXFtnw", a[1]))
 			i++;
@@ -239,8 +257,8 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 		if (c == '?') {
 			if (optopt)
 				return u_err(err, "unknown option '-%c' (see cdctop --help)", optopt);
-			return u_err(err, "unknown option '%.60s' (see cdctop --help)",
-				     argv[optind - 1]);
+			return u_err(err, "unknown option '%.*s' (see cdctop --help)",
+				     (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		}
 		if (c == ':')
 			return u_err(err, "option '%.60s' needs a value (see cdctop --help)",

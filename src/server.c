@@ -180,22 +180,36 @@ static int run_logged(char *const argv[], const char *log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* The last non-empty line of the server's error log containing "ERROR", for messages. */
-static void last_error_line(const char *log, char *out, size_t len)
+/* The first "[ERROR]" line the server wrote to its log after offset from (a later
+   "Aborting" only says that it gave up), for messages; else where the log is. */
+static void first_error_line(const char *log, long from, char *out, size_t len)
 {
 	snprintf(out, len, "see %s", log);
 	FILE *f = fopen(log, "re");
 	if (!f)
 		return;
+	if (from > 0)
+		fseek(f, from, SEEK_SET);
 	char line[512];
+	int found = 0;
 	while (fgets(line, sizeof line, f)) {
-		if (strstr(line, "ERROR")) {
-			line[strcspn(line, "\n")] = 0;
-			const char *m = strstr(line, "[ERROR]");
-			snprintf(out, len, "%.200s (log: %s)", m ? m : line, log);
-		}
+		const char *m = strstr(line, "[ERROR]");
+		if (!m || (found && strstr(m, "Aborting")))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(out, len, "%.200s (log: %s)", m, log);
+		if (!strstr(m, "Aborting"))
+			break;
+		found = 1;
 	}
 	fclose(f);
+}
+
+/* The current size of a file, 0 if absent. */
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
 /* Creates the system tables with mariadb-install-db if the data dir has none. */
@@ -226,10 +240,11 @@ static int init_datadir(const struct srv_paths *p, char *err)
 			"--skip-test-db",
 			"--innodb-log-file-size=8M",
 			NULL};
+	long from = file_size(p->errlog);
 	int rc = run_logged(argv, p->errlog);
 	if (rc != 0) {
 		char why[300];
-		last_error_line(p->errlog, why, sizeof why);
+		first_error_line(p->errlog, from, why, sizeof why);
 		return u_err(err, "cannot initialise data directory '%s' (exit %d): %s",
 			     p->datadir, rc, why);
 	}
@@ -349,13 +364,14 @@ int srv_start(const struct srv_paths *p, unsigned port, int *started, char *err)
 	clean_stale(p);
 	if (init_datadir(p, err) < 0)
 		return -1;
+	long from = file_size(p->errlog);
 	pid_t pid = spawn_server(p, port, err);
 	if (pid < 0)
 		return -1;
 	for (int64_t t0 = u_mono_us(); u_mono_us() - t0 < START_TIMEOUT_US; u_sleep_us(20000)) {
 		if (!live_pid(pid, 0)) { /* not by name: it may not have reached exec yet */
 			char why[300];
-			last_error_line(p->errlog, why, sizeof why);
+			first_error_line(p->errlog, from, why, sizeof why);
 			return u_err(err, "mariadbd exited during start-up: %s", why);
 		}
 		if (access(p->socket, F_OK) == 0 && answers(p->socket)) {
