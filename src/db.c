@@ -290,3 +290,29 @@ int db_query_ll(MYSQL *m, const char *sql, long long *out, char *err)
 	mysql_free_result(r);
 	return 0;
 }
+
+int db_query_ll_arg(MYSQL *m, const char *sql, long long arg, long long *out, char *err)
+{
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	if (!st)
+		return u_err(err, "out of memory");
+	MYSQL_BIND b, rb;
+	my_bool isnull = 0;
+	long long v = 0;
+	memset(&b, 0, sizeof b);
+	memset(&rb, 0, sizeof rb);
+	b.buffer_type = MYSQL_TYPE_LONGLONG;
+	b.buffer = &arg;
+	rb.buffer_type = MYSQL_TYPE_LONGLONG;
+	rb.buffer = &v;
+	rb.is_null = &isnull;
+	int rc = 0;
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_stmt_bind_param(st, &b) ||
+	    mysql_stmt_execute(st) || mysql_stmt_bind_result(st, &rb) ||
+	    mysql_stmt_store_result(st))
+		rc = u_err(err, "%s (%u)", mysql_stmt_error(st), mysql_stmt_errno(st));
+	else
+		*out = mysql_stmt_fetch(st) == 0 && !isnull ? v : 0;
+	mysql_stmt_close(st);
+	return rc;
+}

@@ -37,6 +37,8 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err);
 int db_exec(MYSQL *m, const char *sql, char *err);
 /* Runs a query whose first column of the first row is an integer (NULL -> 0). */
 int db_query_ll(MYSQL *m, const char *sql, long long *out, char *err);
+/* The same as a prepared statement binding one integer parameter (the one '?'). */
+int db_query_ll_arg(MYSQL *m, const char *sql, long long arg, long long *out, char *err);
 
 /*
  * Parses option-file text: calls cb for each key=value (or bare key) in the [client] and

@@ -253,9 +253,9 @@ static int db_open(struct relay *r, char *err)
 	    prepare(r->m, "SELECT " ROW_COLS "WHERE log_id BETWEEN ? AND ? ORDER BY log_id", err);
 	r->save = r->late_sel ? prepare(r->m,
 					"UPDATE latest_cdc_timestamp SET last_log_id = ?, "
-					"last_event_timestamp = IF(? = 0, NULL, "
-					"FROM_UNIXTIME(? / 1000000)), relayed = ?, skipped = ? "
-					"WHERE topic = ?",
+					"last_event_timestamp = IF(? = 0, NULL, TIMESTAMPADD("
+					"MICROSECOND, ?, FROM_UNIXTIME(0))), relayed = ?, "
+					"skipped = ? WHERE topic = ?",
 					err)
 			      : NULL;
 	if (!r->save)
@@ -627,12 +627,10 @@ static int check_lost_topic(struct relay *r, char *err)
 	}
 	/* the first change row inside the horizon */
 	long long from = 0;
-	char sql[200];
-	snprintf(sql, sizeof sql,
-		 "SELECT COALESCE(MIN(log_id), 0) FROM users_change_events WHERE "
-		 "event_timestamp >= NOW(6) - INTERVAL %lld SECOND",
-		 (long long)(r->cfg.horizon_us / 1000000));
-	if (db_query_ll(r->m, sql, &from, err) < 0)
+	if (db_query_ll_arg(r->m,
+			    "SELECT COALESCE(MIN(log_id), 0) FROM users_change_events WHERE "
+			    "event_timestamp >= NOW(6) - INTERVAL ? SECOND",
+			    (long long)(r->cfg.horizon_us / 1000000), &from, err) < 0)
 		return -1;
 	int64_t restart = from > 0 ? from - 1 : r->progress;
 	if (restart > r->cursor)
@@ -947,19 +945,23 @@ static int capture_binlog(struct relay *r, char *err)
    customer table itself (event time = create_date, as in the binlog). */
 static int resend_snapshot(struct relay *r, char *err)
 {
-	char sql[400];
-	snprintf(sql, sizeof sql,
-		 "SELECT customer_id, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED) * 1000000, "
-		 "customer_id, store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS "
-		 "SIGNED), first_name, last_name, email FROM customer WHERE create_date >= "
-		 "UTC_TIMESTAMP() - INTERVAL %lld SECOND ORDER BY customer_id",
-		 (long long)(r->cfg.horizon_us / 1000000));
-	MYSQL_STMT *st = prepare(r->m, sql, err);
+	MYSQL_STMT *st = prepare(
+	    r->m,
+	    "SELECT customer_id, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED) * 1000000, "
+	    "customer_id, store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS "
+	    "SIGNED), first_name, last_name, email FROM customer WHERE create_date >= "
+	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY customer_id",
+	    err);
 	if (!st)
 		return -1;
 	struct row rw;
 	int n = 0, rc = 0;
-	if (mysql_stmt_execute(st) || bind_row(st, &rw) || mysql_stmt_store_result(st)) {
+	long long horizon_s = r->cfg.horizon_us / 1000000;
+	MYSQL_BIND hb;
+	memset(&hb, 0, sizeof hb);
+	bind_ll(&hb, &horizon_s);
+	if (mysql_stmt_bind_param(st, &hb) || mysql_stmt_execute(st) || bind_row(st, &rw) ||
+	    mysql_stmt_store_result(st)) {
 		rc = u_err(err, "mysql: %s", mysql_stmt_error(st));
 		goto out;
 	}
@@ -1013,24 +1015,20 @@ static int refresh_stats(struct relay *r, char *err)
 		return 0;
 	}
 	long long maxid = 0, customers = 0, rows = 0, oldest = 0, backlog = 0;
-	char sql[256];
 	if (db_query_ll(r->m, "SELECT COALESCE(MAX(log_id), 0) FROM users_change_events", &maxid,
 			err) < 0 ||
 	    db_query_ll(r->m, "SELECT COUNT(*) FROM customer", &customers, err) < 0 ||
 	    db_query_ll(r->m, "SELECT COUNT(*) FROM users_change_events", &rows, err) < 0)
 		return -1;
-	snprintf(sql, sizeof sql,
-		 "SELECT COUNT(*) FROM (SELECT 1 FROM users_change_events WHERE log_id > %lld "
-		 "LIMIT 10000000) t",
-		 (long long)r->progress);
-	if (db_query_ll(r->m, sql, &backlog, err) < 0)
-		return -1;
-	snprintf(sql, sizeof sql,
-		 "SELECT COALESCE(CAST(UNIX_TIMESTAMP(MIN(event_timestamp)) * 1000000 AS "
-		 "SIGNED), 0) FROM users_change_events WHERE log_id = (SELECT MIN(log_id) FROM "
-		 "users_change_events WHERE log_id > %lld)",
-		 (long long)r->progress);
-	if (db_query_ll(r->m, sql, &oldest, err) < 0)
+	if (db_query_ll_arg(r->m,
+			    "SELECT COUNT(*) FROM (SELECT 1 FROM users_change_events WHERE log_id > "
+			    "? LIMIT 10000000) t",
+			    r->progress, &backlog, err) < 0 ||
+	    db_query_ll_arg(r->m,
+			    "SELECT COALESCE(CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS "
+			    "SIGNED), 0) FROM users_change_events WHERE log_id > ? ORDER BY log_id "
+			    "LIMIT 1",
+			    r->progress, &oldest, err) < 0)
 		return -1;
 	pthread_mutex_lock(&r->mu);
 	r->st.max_log_id = maxid;
@@ -1241,6 +1239,7 @@ void relay_free(struct relay *r)
 {
 	if (!r)
 		return;
+	r->cfg.verbose = 0; /* the run has ended: its last word was said */
 	if (r->rk) {
 		rd_kafka_flush(r->rk, 100);
 		rd_kafka_destroy(r->rk);
