@@ -18,7 +18,7 @@ struct cons_config {
 	const char *topic;
 	int64_t horizon_us;  /* rebuild from now - horizon */
 	int64_t lateness_us;
-	int fetch_wait_ms;   /* fetch.wait.max.ms; 0: default (10, or the user's -X) */
+	int fetch_wait_ms;   /* fetch.wait.max.ms; 0: default (5, or the user's -X) */
 	int64_t topic_wait_us; /* how long cons_run waits for the topic; 0: until cons_stop */
 };
 

@@ -1,0 +1,446 @@
+/*
+ * cmd_watch.c - `cdctop watch`: consumes the topic (consumer.c on its own thread) and prints
+ * window counts as they change. The main thread only samples cons_view/cons_stats every
+ * 250 ms and prints; it never touches Kafka. Needs no MySQL. Must never print a partial line
+ * or anything but the contract below on stdout (notes and errors go to stderr).
+ *
+ * Output contract (stdout, UTC times, windows [start, end) epoch-aligned):
+ *  --json, streaming (default, and --until-idle D), one JSON object per line:
+ *    {"window_start":"2026-11-25T10:00:00Z","window_end":"2026-11-25T10:00:30Z",
+ *     "store_id":1,"count":12,"final":false}
+ *        when a (window, store)'s count or final flag changed since it was last printed; a
+ *        pair is first printed when its count becomes > 0. "final" true: the watermark
+ *        passed the window's end, it never changes again.
+ *    {"late":{"store_id":1,"count":3}}      when a store's late total changed (cumulative).
+ *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
+ *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."]}  (the summary; rejects
+ *        lists up to 4 rejected messages, lowest (partition, offset) first, so a restart
+ *        shows the same, as "p<partition>@<offset>: <reason>").
+ *  --json --once: nothing while reading; when the topic is read to its end (every partition
+ *    at its high watermark) and nothing new came for 1 s: every (window, store) with a count
+ *    > 0 (oldest window first, store ids ascending; at most the newest 20000 windows), then a
+ *    late line per store with late > 0, then the summary line; exit 0.
+ *  text: a table, "window (UTC)  state  store 1  store 2 ..." (a header again when the store
+ *    columns change or every 40 rows), one row per changed window
+ *    ("2026-11-25 10:00:00-10:00:30   open    12    15"), a "late" row when late totals
+ *    change, and after each block a status line starting with "#" (consumed, rate, counted,
+ *    duplicates, late, rejected, watermark, end-to-end p50/p99). At exit the summary:
+ *    "consumed N, counted N, duplicates N, late N, expired N, rejected N", then a line
+ *    "rejected p0@17: <reason>" per reject shown. Text --once: the whole table (windows with
+ *    a count), the late row if any, the summary, at the end only.
+ *  stderr: in live mode, one line per change of the consumer's last error (e.g. a broker
+ *    down); with no -b, text mode notes that it watches an in-process mock (a demo).
+ * Exit status: 0 on --once/--until-idle end or SIGINT/SIGTERM; 1 on an error (one line on
+ * stderr, e.g. the cluster unreachable or the topic missing within 10 s with --once or
+ * --until-idle: without them watch keeps waiting); 2 on a bad option (main).
+ */
+#include "cmds.h"
+#include "consumer.h"
+#include "kconf.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define W_TICK_US      100000LL
+#define W_PRINT_US     250000LL
+#define W_ONCE_IDLE_US 1000000LL
+#define W_TOPIC_WAIT   (10 * 1000000LL)
+#define W_MAX_WINDOWS  20000
+#define W_HEADER_EVERY 40
+
+static volatile sig_atomic_t w_stop;
+
+/* The consumer thread's outcome. */
+struct w_thread {
+	struct cons *c;
+	atomic_int done;
+	int rc;
+	char err[U_ERRLEN];
+};
+
+/* One sample of the consumer's windows. */
+struct w_view {
+	struct ws_window *win;
+	int n;
+	uint32_t ids[WS_MAX_STORES];
+	int nstores;
+	struct ws_stats ws;
+	int64_t wm;
+};
+
+/* State of the printer: what was printed last, formats. */
+struct w_out {
+	int json;
+	int64_t size_s, slide_s;
+	uint32_t hdr_ids[WS_MAX_STORES]; /* store columns of the last text header */
+	int hdr_n;
+	int rows; /* text rows since the header */
+	uint64_t late_prev[WS_MAX_STORES];
+	uint32_t late_ids[WS_MAX_STORES];
+	int nlate;
+};
+
+/* SIGINT/SIGTERM: ask the main loop to end. */
+static void w_on_signal(int sig)
+{
+	(void)sig;
+	w_stop = 1;
+}
+
+/* Runs cons_run on its own thread and records how it ended. */
+static void *w_cons_main(void *arg)
+{
+	struct w_thread *t = arg;
+	t->rc = cons_run(t->c, t->err);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+/* "2026-11-25T10:00:00Z" for epoch seconds s. */
+static const char *w_iso(int64_t s, char *buf, size_t len)
+{
+	time_t t = (time_t)s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* "HH:MM:SS" (UTC) for epoch seconds s. */
+static const char *w_hms(int64_t s, char *buf, size_t len)
+{
+	time_t t = (time_t)s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+	return buf;
+}
+
+/* Writes s as a JSON string (quoted, escaped) to stdout. */
+static void w_json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* The count of store id in window w of view v (0 if the store is not in the view). */
+static uint64_t w_count(const struct w_view *v, const struct ws_window *w, uint32_t id)
+{
+	for (int s = 0; s < v->nstores; s++)
+		if (v->ids[s] == id)
+			return w->counts[s];
+	return 0;
+}
+
+/* The window of view v starting at start_s, or NULL; *hint keeps the scan position. */
+static const struct ws_window *w_find(const struct w_view *v, int64_t start_s, int *hint)
+{
+	while (*hint < v->n && v->win[*hint].start_s < start_s)
+		(*hint)++;
+	if (*hint < v->n && v->win[*hint].start_s == start_s)
+		return &v->win[*hint];
+	return NULL;
+}
+
+/* One JSON window line. */
+static void w_json_window(const struct ws_window *w, uint32_t id, uint64_t count)
+{
+	char a[32], b[32];
+	printf("{\"window_start\":\"%s\",\"window_end\":\"%s\",\"store_id\":%u,\"count\":%llu,"
+	       "\"final\":%s}\n",
+	       w_iso(w->start_s, a, sizeof a), w_iso(w->end_s, b, sizeof b), id,
+	       (unsigned long long)count, w->final ? "true" : "false");
+}
+
+/* The text header: store columns of view v. */
+static void w_text_header(struct w_out *o, const struct w_view *v)
+{
+	printf("%-30s %-6s", "window (UTC)", "state");
+	for (int s = 0; s < v->nstores; s++) {
+		char col[24];
+		snprintf(col, sizeof col, "store %u", v->ids[s]);
+		printf(" %10s", col);
+	}
+	putchar('\n');
+	memcpy(o->hdr_ids, v->ids, sizeof o->hdr_ids);
+	o->hdr_n = v->nstores;
+	o->rows = 0;
+}
+
+/* One text row for window w of view v (header first when the columns changed). */
+static void w_text_row(struct w_out *o, const struct w_view *v, const struct ws_window *w)
+{
+	if (o->hdr_n != v->nstores ||
+	    memcmp(o->hdr_ids, v->ids, sizeof(uint32_t) * (size_t)v->nstores) ||
+	    o->rows >= W_HEADER_EVERY)
+		w_text_header(o, v);
+	char day[16], a[16], b[16], head[64];
+	time_t t = (time_t)w->start_s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	snprintf(head, sizeof head, "%s %s-%s", day, w_hms(w->start_s, a, sizeof a),
+		 w_hms(w->end_s, b, sizeof b));
+	printf("%-30s %-6s", head, w->final ? "final" : "open");
+	for (int s = 0; s < v->nstores; s++)
+		printf(" %10llu", (unsigned long long)w->counts[s]);
+	putchar('\n');
+	o->rows++;
+}
+
+/* Prints what changed from prev to cur (prev NULL: everything with a count). Returns the
+   number of lines printed. */
+static int w_print_changes(struct w_out *o, const struct w_view *prev, const struct w_view *cur)
+{
+	int lines = 0, hint = 0;
+	for (int i = 0; i < cur->n; i++) {
+		const struct ws_window *w = &cur->win[i];
+		const struct ws_window *pw = prev ? w_find(prev, w->start_s, &hint) : NULL;
+		int row_changed = 0;
+		for (int s = 0; s < cur->nstores; s++) {
+			uint64_t cnt = w->counts[s];
+			uint64_t pc = pw ? w_count(prev, pw, cur->ids[s]) : 0;
+			int pf = pw ? pw->final : 0;
+			if ((cnt == pc && w->final == pf) || (cnt == 0 && pc == 0))
+				continue;
+			row_changed = 1;
+			if (o->json) {
+				w_json_window(w, cur->ids[s], cnt);
+				lines++;
+			}
+		}
+		if (!o->json && row_changed) {
+			w_text_row(o, cur, w);
+			lines++;
+		}
+	}
+	/* late totals per store */
+	int late_changed = 0;
+	for (int s = 0; s < cur->nstores; s++) {
+		uint64_t was = 0;
+		for (int k = 0; k < o->nlate; k++)
+			if (o->late_ids[k] == cur->ids[s])
+				was = o->late_prev[k];
+		if (cur->ws.late_per_store[s] != was) {
+			late_changed = 1;
+			if (o->json) {
+				printf("{\"late\":{\"store_id\":%u,\"count\":%llu}}\n", cur->ids[s],
+				       (unsigned long long)cur->ws.late_per_store[s]);
+				lines++;
+			}
+		}
+	}
+	if (!o->json && late_changed) {
+		printf("%-30s %-6s", "late", "");
+		for (int s = 0; s < cur->nstores; s++)
+			printf(" %10llu", (unsigned long long)cur->ws.late_per_store[s]);
+		putchar('\n');
+		lines++;
+	}
+	o->nlate = cur->nstores;
+	memcpy(o->late_ids, cur->ids, sizeof o->late_ids);
+	memcpy(o->late_prev, cur->ws.late_per_store, sizeof o->late_prev);
+	return lines;
+}
+
+/* The text status line after a block of rows. */
+static void w_text_status(const struct cons_stats *st, const struct w_view *v)
+{
+	char hms[16], a[32], b[32], c[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+	printf("# %s consumed %s (%.0f/s) counted %s dup %llu late %llu rejected %llu", hms,
+	       u_fmt_count((long long)st->consumed, a, sizeof a), st->rate,
+	       u_fmt_count((long long)st->counted, b, sizeof b),
+	       (unsigned long long)st->duplicates, (unsigned long long)st->late,
+	       (unsigned long long)st->rejected);
+	if (v->wm != INT64_MIN)
+		printf(" watermark %s", w_hms(v->wm / 1000000, c, sizeof c));
+	if (st->caught_up)
+		printf(" e2e p50 %.1f ms p99 %.1f ms", (double)st->lat_p50_us / 1000.0,
+		       (double)st->lat_p99_us / 1000.0);
+	putchar('\n');
+}
+
+/* The summary at exit. */
+static void w_summary(int json, const struct cons_stats *st)
+{
+	int nrej = st->rejected < CONS_MAX_REJECTS ? (int)st->rejected : CONS_MAX_REJECTS;
+	if (json) {
+		printf("{\"consumed\":%llu,\"counted\":%llu,\"duplicates\":%llu,\"late\":%llu,"
+		       "\"expired\":%llu,\"rejected\":%llu,\"rejects\":[",
+		       (unsigned long long)st->consumed, (unsigned long long)st->counted,
+		       (unsigned long long)st->duplicates, (unsigned long long)st->late,
+		       (unsigned long long)st->expired, (unsigned long long)st->rejected);
+		for (int i = 0; i < nrej; i++) {
+			if (i)
+				putchar(',');
+			w_json_str(st->rejects[i]);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("consumed %llu, counted %llu, duplicates %llu, late %llu, expired %llu, "
+	       "rejected %llu\n",
+	       (unsigned long long)st->consumed, (unsigned long long)st->counted,
+	       (unsigned long long)st->duplicates, (unsigned long long)st->late,
+	       (unsigned long long)st->expired, (unsigned long long)st->rejected);
+	for (int i = 0; i < nrej; i++)
+		printf("rejected %s\n", st->rejects[i]);
+}
+
+/* Samples the consumer's windows into v. */
+static void w_sample(struct cons *c, const struct w_out *o, struct w_view *v, int max)
+{
+	v->n = cons_view(c, o->size_s, o->slide_s, v->win, max, v->ids, &v->nstores, &v->ws,
+			 &v->wm);
+}
+
+/* 1 when every partition is at its high watermark and the consumer read to the end once. */
+static int w_at_end(const struct cons_stats *st)
+{
+	if (!st->caught_up || st->nparts <= 0)
+		return 0;
+	for (int i = 0; i < st->nparts; i++)
+		if (st->parts[i].lag > 0)
+			return 0;
+	return 1;
+}
+
+int cmd_watch(struct opts *o)
+{
+	char err[U_ERRLEN];
+	int rc = 1;
+	struct kc *kc = kc_new(o, err);
+	if (!kc) {
+		fprintf(stderr, "cdctop: watch: %s\n", err);
+		return 1;
+	}
+	int bounded = o->once || o->until_idle_us > 0;
+	if (kc_is_mock(kc)) {
+		if (kc_ensure_topic(kc, NULL, o->topic, o->partitions, 5000, err) < 0) {
+			fprintf(stderr, "cdctop: watch: %s\n", err);
+			kc_free(kc);
+			return 1;
+		}
+		if (!o->json)
+			u_log("no -b: watching an empty in-process mock cluster at %s (demo only)",
+			      kc_bootstrap(kc));
+	}
+	struct cons_config cfg = {
+	    .topic = o->topic,
+	    .horizon_us = o->horizon_us,
+	    .lateness_us = o->lateness_us,
+	    .fetch_wait_ms = 0,
+	    .topic_wait_us = bounded ? W_TOPIC_WAIT : 0,
+	};
+	struct w_thread th = {.c = cons_new(&cfg, kc, err)};
+	if (!th.c) {
+		fprintf(stderr, "cdctop: watch: %s\n", err);
+		kc_free(kc);
+		return 1;
+	}
+	atomic_init(&th.done, 0);
+
+	struct w_out out = {.json = o->json,
+			    .size_s = o->window_us / 1000000,
+			    .slide_s = o->slide_us ? o->slide_us / 1000000 : o->window_us / 1000000};
+	int64_t maxw64 = o->horizon_us / 1000000 / out.slide_s + out.size_s / out.slide_s + 2;
+	int maxw = maxw64 > W_MAX_WINDOWS ? W_MAX_WINDOWS : (int)maxw64;
+	struct w_view va = {.win = u_calloc((size_t)maxw, sizeof(struct ws_window))};
+	struct w_view vb = {.win = u_calloc((size_t)maxw, sizeof(struct ws_window))};
+	struct w_view *cur = &va, *prev = &vb;
+	int have_prev = 0;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = w_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	pthread_t tid;
+	if (pthread_create(&tid, NULL, w_cons_main, &th)) {
+		fprintf(stderr, "cdctop: watch: cannot start the consumer thread\n");
+		goto out_free;
+	}
+
+	struct cons_stats st;
+	uint64_t last_consumed = 0;
+	int64_t last_change = u_mono_us(), last_print = 0;
+	char last_err[sizeof st.last_error] = "";
+	while (!w_stop && !atomic_load(&th.done)) {
+		u_sleep_us(W_TICK_US);
+		int64_t now = u_mono_us();
+		cons_stats(th.c, &st);
+		if (st.consumed != last_consumed) {
+			last_consumed = st.consumed;
+			last_change = now;
+		}
+		if (strcmp(st.last_error, last_err)) {
+			memcpy(last_err, st.last_error, sizeof last_err);
+			if (*last_err && !bounded)
+				u_log("watch: %s", last_err);
+		}
+		if (o->once) {
+			if (w_at_end(&st) && now - last_change >= W_ONCE_IDLE_US)
+				break;
+			continue;
+		}
+		if (now - last_print >= W_PRINT_US) {
+			last_print = now;
+			w_sample(th.c, &out, cur, maxw);
+			int lines = w_print_changes(&out, have_prev ? prev : NULL, cur);
+			if (lines && !out.json)
+				w_text_status(&st, cur);
+			if (lines)
+				fflush(stdout);
+			struct w_view *t = prev;
+			prev = cur;
+			cur = t;
+			have_prev = 1;
+		}
+		if (o->until_idle_us > 0 && st.nparts > 0 && now - last_change >= o->until_idle_us)
+			break;
+	}
+	cons_stop(th.c);
+	pthread_join(tid, NULL);
+	if (th.rc < 0) {
+		fprintf(stderr, "cdctop: watch: %s\n", th.err);
+		goto out_free;
+	}
+	cons_stats(th.c, &st);
+	w_sample(th.c, &out, cur, maxw);
+	if (o->once) {
+		w_print_changes(&out, NULL, cur);
+	} else {
+		int lines = w_print_changes(&out, have_prev ? prev : NULL, cur);
+		if (lines && !out.json)
+			w_text_status(&st, cur);
+	}
+	w_summary(out.json, &st);
+	fflush(stdout);
+	rc = 0;
+out_free:
+	cons_free(th.c);
+	kc_free(kc);
+	free(va.win);
+	free(vb.win);
+	return rc;
+}
