@@ -1,0 +1,37 @@
+/*
+ * cmd_ui.c - `cdctop` with no command: the pipeline (pipeline.c) and the monitor (ui/) in one
+ * process. Main thread. Start-up errors print one line and exit 1 before the terminal is
+ * touched; after the monitor returns (terminal restored) the pipeline stops, which flushes
+ * the relay and saves its progress.
+ */
+#include "cmds.h"
+#include "pipeline.h"
+#include "ui.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+int cmd_ui(struct opts *o)
+{
+	char err[U_ERRLEN];
+	if (ui_check(err) < 0) {
+		fprintf(stderr, "cdctop: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct pl *pl = pl_new(o, err);
+	if (!pl) {
+		fprintf(stderr, "cdctop: %s\n", err);
+		return 1;
+	}
+	int rc = pl_start(pl, err);
+	if (rc == 0)
+		rc = ui_run(pl, o, err);
+	pl_free_for_exit(pl);
+	if (rc < 0) {
+		fprintf(stderr, "cdctop: %s\n", err);
+		return 1;
+	}
+	return 0;
+}

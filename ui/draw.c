@@ -1,0 +1,706 @@
+/*
+ * draw.c - paints the monitor from the UI's snapshot copy: header, capture and kafka panes,
+ * the per-store histogram with its strip of recent windows, the status line, key hints and
+ * the help overlay. UI thread only. Each pane is its own window, erased and drawn only when
+ * dirty; one doupdate per frame. Never reads anything but the view and its snapshot, never
+ * blocks, and degrades to monochrome attributes and ASCII glyphs when it must.
+ */
+#include "draw.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+
+enum { S_TITLE, S_LABEL, S_OK, S_WARN, S_ERR, S_BAR, S_BARF, S_DIM, S_KEY, S_HEAD, S_COUNT };
+static attr_t at[S_COUNT];
+
+/* Glyphs, Unicode or ASCII. */
+static const char *g_full, *g_part[8], *g_spark[9], *g_sep, *g_dash;
+static const char *const u_part[8] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
+static const char *const u_spark[9] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+static const char *const a_part[8] = {"", ".", ".", ".", "=", "=", "=", "="};
+static const char *const a_spark[9] = {" ", ".", ".", ":", "-", "=", "+", "*", "#"};
+
+void draw_init(struct ui_view *v)
+{
+	const char *cs = setlocale(LC_CTYPE, NULL);
+	v->utf8 = MB_CUR_MAX > 1 && cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8") ||
+					   strstr(cs, "UTF8") || strstr(cs, "utf-8"));
+	g_full = v->utf8 ? "█" : "#";
+	for (int i = 0; i < 8; i++)
+		g_part[i] = v->utf8 ? u_part[i] : a_part[i];
+	for (int i = 0; i < 9; i++)
+		g_spark[i] = v->utf8 ? u_spark[i] : a_spark[i];
+	g_sep = v->utf8 ? "·" : "-";
+	g_dash = v->utf8 ? "–" : "-";
+	v->colors = has_colors();
+	if (v->colors) {
+		start_color();
+		use_default_colors();
+		init_pair(1, COLOR_CYAN, -1);
+		init_pair(2, COLOR_GREEN, -1);
+		init_pair(3, COLOR_YELLOW, -1);
+		init_pair(4, COLOR_RED, -1);
+		init_pair(5, COLOR_BLUE, -1);
+		init_pair(6, COLOR_BLACK, COLOR_CYAN);
+		at[S_TITLE] = COLOR_PAIR(1) | A_BOLD;
+		at[S_LABEL] = A_NORMAL;
+		at[S_OK] = COLOR_PAIR(2);
+		at[S_WARN] = COLOR_PAIR(3) | A_BOLD;
+		at[S_ERR] = COLOR_PAIR(4) | A_BOLD;
+		at[S_BAR] = COLOR_PAIR(3);
+		at[S_BARF] = COLOR_PAIR(2);
+		at[S_DIM] = COLOR_PAIR(5);
+		at[S_KEY] = COLOR_PAIR(6);
+		at[S_HEAD] = A_BOLD;
+	} else {
+		at[S_TITLE] = A_BOLD;
+		at[S_LABEL] = A_NORMAL;
+		at[S_OK] = A_NORMAL;
+		at[S_WARN] = A_BOLD;
+		at[S_ERR] = A_BOLD | A_REVERSE;
+		at[S_BAR] = A_NORMAL;
+		at[S_BARF] = A_NORMAL;
+		at[S_DIM] = A_DIM;
+		at[S_KEY] = A_REVERSE;
+		at[S_HEAD] = A_BOLD;
+	}
+}
+
+/* Display columns of the first bytes of s that fit in maxw columns; *bytes gets their length. */
+static int fit(const char *s, int maxw, size_t *bytes)
+{
+	mbstate_t st;
+	memset(&st, 0, sizeof st);
+	size_t off = 0, len = strlen(s);
+	int w = 0;
+	while (off < len) {
+		wchar_t wc;
+		size_t n = mbrtowc(&wc, s + off, len - off, &st);
+		int cw;
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			n = 1; /* a stray byte: one column, printed as is */
+			cw = 1;
+			memset(&st, 0, sizeof st);
+		} else {
+			cw = wcwidth(wc);
+			if (cw < 0)
+				cw = 1;
+		}
+		if (w + cw > maxw)
+			break;
+		w += cw;
+		off += n;
+	}
+	*bytes = off;
+	return w;
+}
+
+/* Display width of s. */
+static int width(const char *s)
+{
+	size_t b;
+	return fit(s, 1 << 30, &b);
+}
+
+/* Writes s at (y, x) clipped to maxw columns; returns the columns written. */
+static int put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
+{
+	if (maxw <= 0)
+		return 0;
+	size_t b;
+	int cw = fit(s, maxw, &b);
+	if (!b)
+		return 0;
+	wattrset(w, a);
+	mvwaddnstr(w, y, x, s, (int)b);
+	wattrset(w, A_NORMAL);
+	return cw;
+}
+
+/* printf-style put. */
+static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return put(w, y, x, maxw, a, buf);
+}
+
+/* A number with thousands separators, or "-" when negative (unknown). */
+static const char *num(long long v, char *buf, size_t len)
+{
+	if (v < 0)
+		return "-";
+	return u_fmt_count(v, buf, len);
+}
+
+/* A rate: "20/s", "2.5/s". */
+static const char *rate(double r, char *buf, size_t len)
+{
+	if (r > 0 && r < 10 && r != (double)(long long)r)
+		snprintf(buf, len, "%.1f/s", r);
+	else
+		snprintf(buf, len, "%.0f/s", r);
+	return buf;
+}
+
+/* A latency in microseconds: "850 us", "9 ms", "2.1 s". */
+static const char *lat(int64_t us, char *buf, size_t len)
+{
+	if (us <= 0)
+		return "-";
+	if (us < 1000)
+		snprintf(buf, len, "%" PRId64 " us", us);
+	else if (us < 10000)
+		snprintf(buf, len, "%.1f ms", (double)us / 1000);
+	else if (us < 10000000)
+		snprintf(buf, len, "%" PRId64 " ms", us / 1000);
+	else
+		snprintf(buf, len, "%.1f s", (double)us / 1e6);
+	return buf;
+}
+
+/* Local wall-clock time of epoch seconds as HH:MM:SS. */
+static const char *clock_hms(int64_t sec, char *buf, size_t len)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+	return buf;
+}
+
+/* Box and title; extra (may be NULL) follows the title in its own attribute. */
+static void frame(struct ui_view *v, WINDOW *w, const char *title, const char *extra, attr_t ea)
+{
+	if (v->utf8)
+		box(w, 0, 0);
+	else
+		wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
+	int maxw = getmaxx(w) - 4;
+	int x = 1;
+	x += putf(w, 0, x, maxw, at[S_TITLE], " %s ", title);
+	if (extra && *extra)
+		x += putf(w, 0, x, maxw - x + 1, ea, "%s %s ", g_sep, extra);
+}
+
+/* Copies s into buf, eliding its middle with an ellipsis when wider than maxw columns. */
+static const char *elide(const char *s, int maxw, char *buf, size_t len, int utf8)
+{
+	const char *dots = utf8 ? "…" : "...";
+	int dw = utf8 ? 1 : 3;
+	if (width(s) <= maxw || maxw <= dw + 2) {
+		snprintf(buf, len, "%s", s);
+		return buf;
+	}
+	size_t hb, tb = strlen(s);
+	int head = (maxw - dw) / 3, tail = maxw - dw - head;
+	fit(s, head, &hb);
+	/* the tail: the shortest suffix at most tail columns wide */
+	for (size_t off = 0; off <= tb; off++) {
+		size_t b;
+		if ((s[off] & 0xc0) == 0x80)
+			continue;
+		if (fit(s + off, 1 << 30, &b) <= tail) {
+			tb = off;
+			break;
+		}
+	}
+	snprintf(buf, len, "%.*s%s%s", (int)hb, s, dots, s + tb);
+	return buf;
+}
+
+/* Header: targets and clock on the first row, topic and window settings on the second. */
+static void draw_head(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_head;
+	char a[32], b[48], c[32], line[1200], ml[PL_TEXT * 2];
+	werase(w);
+	int cols = getmaxx(w), narrow = cols < 110;
+	clock_hms(u_now_us() / 1000000, c, sizeof c);
+	int x = put(w, 0, 0, cols - 10, at[S_HEAD], " cdctop  ");
+	/* the Kafka address stays whole; the MySQL label gives way, elided in its middle */
+	int room = cols - 10 - x - 1 - (int)strlen("mysql: ") - (int)strlen("   kafka: ") -
+		   width(s->kafka_label);
+	elide(s->mysql_label, room, ml, sizeof ml, v->utf8);
+	snprintf(line, sizeof line, "mysql: %s   kafka: %s", ml, s->kafka_label);
+	put(w, 0, x, cols - 10 - x - 1, A_NORMAL, line);
+	put(w, 0, cols - 9, 9, at[S_HEAD], c);
+	if (s->slide_s && s->slide_s != s->window_s)
+		snprintf(b, sizeof b, narrow ? "hopping/%s" : "hopping every %s",
+			 u_fmt_duration(s->slide_s * 1000000, a, sizeof a));
+	else
+		snprintf(b, sizeof b, "tumbling");
+	char w1[32], l1[32];
+	snprintf(line, sizeof line,
+		 narrow ? " topic %s  window %s %s  lateness %s  %s"
+			: " topic %s   window %s %s   lateness %s   capture: %s",
+		 s->topic, u_fmt_duration(s->window_s * 1000000, w1, sizeof w1), b,
+		 u_fmt_duration(s->lateness_us, l1, sizeof l1),
+		 s->capture_binlog ? "binlog" : "trigger");
+	int used = put(w, 1, 0, cols - (v->paused ? 10 : 0), A_NORMAL, line);
+	if (v->paused)
+		put(w, 1, used + 3 < cols - 8 ? used + 3 : cols - 8, 8, at[S_KEY], " PAUSED ");
+	wnoutrefresh(w);
+}
+
+/* One "label   value   rest" row of the capture pane. */
+static void cap_row(WINDOW *w, int y, int maxw, const char *label, const char *val, attr_t va,
+		    const char *rest, attr_t ra)
+{
+	put(w, y, 2, 11, at[S_LABEL], label);
+	putf(w, y, 13, 8, va, "%8s", val);
+	put(w, y, 23, maxw - 22, ra, rest);
+}
+
+/* The capture pane: MySQL side of the pipeline. */
+static void draw_cap(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_cap;
+	const struct relay_stats *r = &s->relay;
+	char a[32], b[32], rest[96];
+	werase(w);
+	const char *extra = NULL;
+	attr_t ea = at[S_ERR];
+	if (s->mysql == PL_DOWN || (s->relay_running && r->state[0] && !r->mysql_ok))
+		extra = "mysql down";
+	else if (!s->relay_running && s->relay_error[0])
+		extra = "relay stopped";
+	else if (s->mysql == PL_UNKNOWN)
+		extra = "connecting", ea = at[S_DIM];
+	frame(v, w, "capture", extra, ea);
+	int maxw = getmaxx(w) - 2, h = getmaxy(w) - 2;
+
+	rest[0] = 0;
+	if (s->last_batch)
+		snprintf(rest, sizeof rest, "+%d last batch", s->last_batch);
+	cap_row(w, 1, maxw, "customers", num(r->customers, a, sizeof a), A_NORMAL, rest, at[S_OK]);
+	snprintf(rest, sizeof rest, "cursor %s", num(r->cursor, b, sizeof b));
+	cap_row(w, 2, maxw, "change rows", num(r->change_rows, a, sizeof a), A_NORMAL, rest,
+		A_NORMAL);
+	if (r->oldest_us > 0) {
+		int64_t age = u_now_us() - r->oldest_us;
+		snprintf(rest, sizeof rest, "oldest %s",
+			 u_fmt_duration(age > 0 ? age / 1000000 * 1000000 : 0, b, sizeof b));
+	} else {
+		snprintf(rest, sizeof rest, "oldest -");
+	}
+	cap_row(w, 3, maxw, "backlog", num(r->backlog, a, sizeof a),
+		r->backlog > 1000 ? at[S_WARN] : A_NORMAL, rest, A_NORMAL);
+	if (r->gap_id > 0) {
+		snprintf(a, sizeof a, "#%" PRId64, r->gap_id);
+		snprintf(rest, sizeof rest, "%.1fs left  skipped %s",
+			 (double)r->gap_wait_left_us / 1e6, num((long long)r->skipped, b, sizeof b));
+		cap_row(w, 4, maxw, "gap wait", a, at[S_WARN], rest, A_NORMAL);
+	} else {
+		snprintf(rest, sizeof rest, "skipped %s", num((long long)r->skipped, b, sizeof b));
+		cap_row(w, 4, maxw, "gap wait", "none", A_NORMAL, rest, A_NORMAL);
+	}
+	int x = 2;
+	x += put(w, 5, x, maxw - x, at[S_LABEL], "inject ");
+	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-7s", rate(s->inject_rate, a, sizeof a));
+	if (s->auto_on)
+		x += putf(w, 5, x, maxw - x, at[S_OK], "auto %s  ", rate(s->rate, b, sizeof b));
+	else
+		x += put(w, 5, x, maxw - x, at[S_DIM], "auto off  ");
+	x += put(w, 5, x, maxw - x, at[S_LABEL], "relay ");
+	put(w, 5, x, maxw - x, A_NORMAL, rate(r->rate, a, sizeof a));
+	if (h >= 6) {
+		int room = maxw - 22;
+		if (r->resent && room >= 26)
+			snprintf(rest, sizeof rest, "inflight %d  resent %s", r->inflight,
+				 num((long long)r->resent, b, sizeof b));
+		else if (r->resent && !r->inflight)
+			snprintf(rest, sizeof rest, "resent %s", num((long long)r->resent, b, sizeof b));
+		else
+			snprintf(rest, sizeof rest, "inflight %d", r->inflight);
+		cap_row(w, 6, maxw, "progress", num(r->progress, a, sizeof a), A_NORMAL, rest,
+			A_NORMAL);
+	}
+	wnoutrefresh(w);
+}
+
+/* The kafka pane: per partition watermarks, committed offset and lag; rates and latency. */
+static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_kaf;
+	char a[32], b[32], c[32], d[32], e[32];
+	werase(w);
+	const char *extra = NULL;
+	attr_t ea = at[S_ERR];
+	if (s->kafka == PL_DOWN)
+		extra = "unreachable";
+	else if (!s->cons_running && s->cons_error[0])
+		extra = "consumer stopped";
+	else if (s->kafka == PL_UNKNOWN)
+		extra = "connecting", ea = at[S_DIM];
+	frame(v, w, "kafka", extra, ea);
+	int maxw = getmaxx(w) - 3, h = getmaxy(w) - 2;
+	int wide = maxw >= 48;
+	int cl = wide ? 10 : 8, cc = wide ? 12 : 10, cg = 7;
+	attr_t va = s->kafka == PL_DOWN ? at[S_DIM] : A_NORMAL;
+	putf(w, 1, 2, maxw, at[S_LABEL], "%-4s%*s%*s%*s%*s", "part", cl, "low", cl, "high", cc,
+	     "committed", cg, "lag");
+	int rows = h - 2; /* header and the produce line */
+	int total = s->nparts > 1;
+	int shown = s->nparts;
+	if (shown + total > rows) {
+		total = 0;
+		shown = rows;
+	}
+	if (shown < s->nparts && shown > 0)
+		shown--; /* room for "+N more" */
+	int64_t sl = 0, sh = 0, sc = 0, sg = 0;
+	int y = 2;
+	for (int p = 0; p < s->nparts; p++) {
+		const struct pl_part *pp = &s->parts[p];
+		sl += pp->low > 0 ? pp->low : 0;
+		sh += pp->high > 0 ? pp->high : 0;
+		sc += pp->committed > 0 ? pp->committed : 0;
+		sg += pp->lag > 0 ? pp->lag : 0;
+		if (p >= shown)
+			continue;
+		putf(w, y++, 2, maxw, va, "%4d%*s%*s%*s%*s", pp->id, cl, num(pp->low, a, sizeof a),
+		     cl, num(pp->high, b, sizeof b), cc, num(pp->committed, c, sizeof c), cg,
+		     num(pp->lag, d, sizeof d));
+	}
+	if (shown < s->nparts)
+		putf(w, y++, 2, maxw, at[S_DIM], "  +%d more partitions, lag %s",
+		     s->nparts - shown, num(sg, a, sizeof a));
+	else if (total)
+		putf(w, y++, 2, maxw, at[S_DIM], "%-4s%*s%*s%*s%*s", "all", cl, num(sl, a, sizeof a),
+		     cl, num(sh, b, sizeof b), cc, num(sc, c, sizeof c), cg, num(sg, d, sizeof d));
+	int x = 2;
+	y = h;
+	int have = s->cons.consumed > 0;
+	const char *p50 = have ? lat(s->cons.lat_p50_us, c, sizeof c) : "-";
+	const char *p99 = have ? lat(s->cons.lat_p99_us, e, sizeof e) : "-";
+	attr_t eat = s->relay.delivery_errors ? at[S_ERR] : A_NORMAL;
+	const char *errs = num((long long)s->relay.delivery_errors, b, sizeof b);
+	if (wide) {
+		x += putf(w, y, x, maxw - x + 2, A_NORMAL, "produce %s  ",
+			  rate(s->produce_rate, a, sizeof a));
+		x += putf(w, y, x, maxw - x + 2, eat, "errors %s   ", errs);
+		putf(w, y, x, maxw - x + 2, A_NORMAL, "e2e p50 %s  p99 %s", p50, p99);
+	} else {
+		x += putf(w, y, x, maxw - x + 2, A_NORMAL, "prod %s ",
+			  rate(s->produce_rate, a, sizeof a));
+		x += putf(w, y, x, maxw - x + 2, eat, "err %s ", errs);
+		putf(w, y, x, maxw - x + 2, A_NORMAL, "p50 %s p99 %s", p50, p99);
+	}
+	wnoutrefresh(w);
+}
+
+/* A horizontal bar of cells columns for count out of max, in eighths when Unicode. */
+static void bar(WINDOW *w, int y, int x, int cells, uint64_t count, uint64_t max, attr_t a)
+{
+	if (!max || !count || cells <= 0)
+		return;
+	uint64_t eighths = (count * (uint64_t)cells * 8 + max / 2) / max;
+	if (!eighths)
+		eighths = 1; /* a non-zero count always shows */
+	wattrset(w, a);
+	wmove(w, y, x);
+	for (uint64_t i = 0; i < eighths / 8; i++)
+		waddstr(w, g_full);
+	if (eighths % 8)
+		waddstr(w, g_part[eighths % 8]);
+	wattrset(w, A_NORMAL);
+}
+
+/* The store's label, "store 1". */
+static const char *store_label(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "store %u", id);
+	return buf;
+}
+
+/* The bottom row of the histogram: late, rejected and duplicate counts, and the legend. */
+static void hist_footer(WINDOW *w, int y, int iw, const struct pl_snap *s, int legend)
+{
+	char a[32], b[32], c[32], per[160] = "";
+	uint64_t rejected = s->cons.rejected > s->ws.rejected ? s->cons.rejected : s->ws.rejected;
+	uint64_t dups = s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
+	size_t off = 0;
+	for (int i = 0; i < s->nstores && off + 32 < sizeof per; i++)
+		if (s->ws.late_per_store[i])
+			off += (size_t)snprintf(per + off, sizeof per - off, "%sstore %u: %" PRIu64,
+						off ? ", " : " (", s->stores[i],
+						s->ws.late_per_store[i]);
+	if (off)
+		snprintf(per + off, sizeof per - off, ")");
+	int x = 2;
+	x += putf(w, y, x, iw - x, s->ws.late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
+		  num((long long)s->ws.late, a, sizeof a), per);
+	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s   ",
+		  num((long long)rejected, b, sizeof b));
+	x += putf(w, y, x, iw - x, A_NORMAL, "duplicates ignored %s",
+		  num((long long)dups, c, sizeof c));
+	if (legend && x + 18 < iw)
+		put(w, y, iw - 15, 15, at[S_DIM], "* open window");
+}
+
+/* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
+static void draw_hist(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_hist;
+	char t1[16], t2[16], a[32], title[96], lab[32];
+	werase(w);
+	int iw = getmaxx(w) - 2, ih = getmaxy(w) - 2;
+	const struct ws_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
+	if (open)
+		snprintf(title, sizeof title, "window %s%s%s (%s)",
+			 clock_hms(open->start_s, t1, sizeof t1), g_dash,
+			 clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
+	else
+		snprintf(title, sizeof title, "window %s",
+			 u_fmt_duration(s->window_s * 1000000, a, sizeof a));
+	frame(v, w, "registrations per store", title, at[S_TITLE]);
+	if (!open || !s->nstores) {
+		putf(w, 1, 2, iw - 2, at[S_DIM],
+		     "no registrations in the last %s yet: press i to inject a batch",
+		     u_fmt_duration(s->horizon_us, a, sizeof a));
+		hist_footer(w, ih, iw, s, 0);
+		wnoutrefresh(w);
+		return;
+	}
+	int lw = 9;
+	for (int i = 0; i < s->nstores; i++) {
+		int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
+		if (l > lw)
+			lw = l;
+	}
+	int avail = ih - 1; /* the footer takes the last row */
+	int bars = s->nstores < avail ? s->nstores : avail;
+	int more = bars < s->nstores;
+	if (more)
+		bars--; /* a row saying how many are not shown */
+	int rest = avail - bars - more;
+	int strip = rest >= 1 + s->nstores;
+	int blank = strip && rest >= 2 + s->nstores;
+
+	uint64_t max = 0;
+	for (int i = 0; i < s->nstores; i++)
+		if (open->counts[i] > max)
+			max = open->counts[i];
+	int cw = 8, trail = iw >= 100 ? 14 : 2;
+	int cells = iw - 1 - lw - cw - trail;
+	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
+	int y = 1;
+	for (int i = 0; i < bars; i++, y++) {
+		put(w, y, 2, lw, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
+		putf(w, y, 2 + lw + cells, cw, A_BOLD, "%*s", cw,
+		     num((long long)open->counts[i], a, sizeof a));
+	}
+	if (more)
+		putf(w, y++, 2, iw - 2, at[S_DIM], "... %d more stores", s->nstores - bars);
+	if (strip) {
+		y += blank;
+		int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
+		int ncell = (iw - 1 - L) / cellw;
+		if (ncell > s->nwin)
+			ncell = s->nwin;
+		int first = s->nwin - ncell;
+		uint64_t smax = 0;
+		for (int k = first; k < s->nwin; k++)
+			for (int i = 0; i < s->nstores; i++)
+				if (s->win[k].counts[i] > smax)
+					smax = s->win[k].counts[i];
+		put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (final)" : "recent");
+		for (int k = 0; k < ncell; k++)
+			put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
+			    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
+		y++;
+		for (int i = 0; i < s->nstores; i++, y++) {
+			put(w, y, 2, L - 1, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+			for (int k = 0; k < ncell; k++) {
+				const struct ws_window *wi = &s->win[first + k];
+				uint64_t n = wi->counts[i];
+				int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
+				int x0 = 1 + L + k * cellw;
+				attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
+				put(w, y, x0 + 2, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
+				putf(w, y, x0 + 4, 6, A_NORMAL, "%5s%s",
+				     num((long long)n, a, sizeof a), wi->final ? " " : "*");
+			}
+		}
+	}
+	hist_footer(w, ih, iw, s, strip);
+	wnoutrefresh(w);
+}
+
+/* The status line: a UI message for a moment, else the pipeline's status. */
+static void draw_status(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_status;
+	werase(w);
+	int cols = getmaxx(w);
+	if (v->flash[0] && u_mono_us() < v->flash_until) {
+		put(w, 0, 1, cols - 2, at[S_OK], v->flash);
+	} else {
+		attr_t a = s->status_level == PL_ERROR  ? at[S_ERR]
+			   : s->status_level == PL_WARN ? at[S_WARN]
+							: A_NORMAL;
+		put(w, 0, 1, cols - 2, a, s->status);
+	}
+	wnoutrefresh(w);
+}
+
+/* The key hints line, with the current batch size, rate and toggles. */
+static void draw_keys(struct ui_view *v, const struct pl_snap *s)
+{
+	WINDOW *w = v->w_keys;
+	char bt[32], rt[32], rr[32];
+	werase(w);
+	int cols = getmaxx(w), narrow = cols < 110;
+	snprintf(bt, sizeof bt, "batch %d", s->batch);
+	rate(s->rate, rr, sizeof rr);
+	snprintf(rt, sizeof rt, narrow ? "%s" : "rate %s", rr);
+	struct {
+		const char *k, *l, *ln; /* keys, label, narrow label */
+		int on;
+	} it[] = {
+	    {"i", "inject", "inject", 0},  {"I", "auto", "auto", s->auto_on},
+	    {"< >", rt, rt, 0},            {"[ ]", bt, bt + 6, 0},
+	    {"+ -", "window", "win", 0},   {"s", "slide", "slide", 0},
+	    {"p", v->paused ? "resume" : "pause", v->paused ? "resume" : "pause", v->paused},
+	    {"r", "rebuild", "rebuild", 0}, {"?", "help", "help", 0},
+	    {"q", "quit", "quit", 0},
+	};
+	int x = 1;
+	for (size_t i = 0; i < sizeof it / sizeof it[0] && x < cols - 1; i++) {
+		char k[8];
+		snprintf(k, sizeof k, "%s", it[i].k);
+		if (narrow && strlen(k) == 3)
+			memmove(k + 1, k + 2, 2); /* "< >" -> "<>" */
+		x += put(w, 0, x, cols - 1 - x, at[S_KEY], k);
+		x += putf(w, 0, x, cols - 1 - x, it[i].on ? at[S_OK] | A_BOLD : A_NORMAL, " %s%s",
+			  narrow ? it[i].ln : it[i].l, narrow ? " " : "  ");
+	}
+	wnoutrefresh(w);
+}
+
+/* The help overlay, centred, listing every key and pane. */
+static void draw_help(struct ui_view *v)
+{
+	int n = 0;
+	while (v->help_lines && v->help_lines[n])
+		n++;
+	int hw = v->cols - 8 < 84 ? v->cols - 8 : 84, hh = n + 4;
+	if (hh > v->rows - 2)
+		hh = v->rows - 2;
+	if (v->w_help)
+		delwin(v->w_help);
+	v->w_help = newwin(hh, hw, (v->rows - hh) / 2, (v->cols - hw) / 2);
+	if (!v->w_help)
+		return;
+	WINDOW *w = v->w_help;
+	werase(w);
+	frame(v, w, "help", "any key closes", at[S_DIM]);
+	for (int i = 0; i < n && i + 2 < hh - 1; i++)
+		put(w, i + 2, 2, hw - 4, i == 0 ? at[S_TITLE] : A_NORMAL, v->help_lines[i]);
+	touchwin(w);
+	wnoutrefresh(w);
+}
+
+/* The message shown instead of the panes when the terminal is below 80x24. */
+static void draw_small(struct ui_view *v)
+{
+	char msg[96];
+	werase(stdscr);
+	snprintf(msg, sizeof msg, "terminal too small (need %dx%d, have %dx%d)", UI_MIN_COLS,
+		 UI_MIN_ROWS, v->cols, v->rows);
+	int l = (int)strlen(msg), y = v->rows / 2, x = (v->cols - l) / 2;
+	put(stdscr, y > 0 ? y - 1 : 0, x > 0 ? x : 0, v->cols, at[S_WARN], msg);
+	const char *q = "q quits";
+	x = (v->cols - (int)strlen(q)) / 2;
+	if (y + 1 < v->rows)
+		put(stdscr, y + 1, x > 0 ? x : 0, v->cols, A_NORMAL, q);
+	wnoutrefresh(stdscr);
+}
+
+void draw_free(struct ui_view *v)
+{
+	WINDOW **ws[] = {&v->w_head, &v->w_cap, &v->w_kaf, &v->w_hist,
+			 &v->w_status, &v->w_keys, &v->w_help};
+	for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+		if (*ws[i])
+			delwin(*ws[i]);
+		*ws[i] = NULL;
+	}
+}
+
+void draw_layout(struct ui_view *v)
+{
+	draw_free(v);
+	v->rows = LINES;
+	v->cols = COLS;
+	v->too_small = v->cols < UI_MIN_COLS || v->rows < UI_MIN_ROWS;
+	werase(stdscr);
+	wnoutrefresh(stdscr);
+	clearok(curscr, TRUE); /* repaint everything after a resize */
+	if (v->too_small)
+		return;
+	int np = v->snap && v->snap->nparts > 0 ? v->snap->nparts : 3;
+	v->laid_parts = np;
+	int content = np + 2 + (np > 1); /* header, partitions, total, produce line */
+	if (content < 6)
+		content = 6;
+	if (content > v->rows - 13)
+		content = v->rows - 13; /* the histogram keeps at least 5 rows */
+	int top = content + 2;
+	int capw = v->cols * 37 / 100;
+	capw = capw < 39 ? 39 : capw > 48 ? 48 : capw;
+	v->w_head = newwin(2, v->cols, 0, 0);
+	v->w_cap = newwin(top, capw, 2, 0);
+	v->w_kaf = newwin(top, v->cols - capw, 2, capw);
+	v->w_hist = newwin(v->rows - 4 - top, v->cols, 2 + top, 0);
+	v->w_status = newwin(1, v->cols, v->rows - 2, 0);
+	v->w_keys = newwin(1, v->cols, v->rows - 1, 0);
+	if (!v->w_head || !v->w_cap || !v->w_kaf || !v->w_hist || !v->w_status || !v->w_keys) {
+		draw_free(v); /* out of memory: show the small-terminal message instead */
+		v->too_small = 1;
+	}
+}
+
+void draw_frame(struct ui_view *v, unsigned dirty)
+{
+	if (v->too_small) {
+		if (dirty)
+			draw_small(v);
+		doupdate();
+		return;
+	}
+	const struct pl_snap *s = v->snap;
+	if (dirty & UI_D_HEAD)
+		draw_head(v, s);
+	if (dirty & UI_D_CAP)
+		draw_cap(v, s);
+	if (dirty & UI_D_KAF)
+		draw_kaf(v, s);
+	if (dirty & UI_D_HIST)
+		draw_hist(v, s);
+	if (dirty & UI_D_STATUS)
+		draw_status(v, s);
+	if (dirty & UI_D_KEYS)
+		draw_keys(v, s);
+	if (v->help && dirty)
+		draw_help(v);
+	else if (!v->help && v->w_help) {
+		delwin(v->w_help);
+		v->w_help = NULL;
+	}
+	doupdate();
+}

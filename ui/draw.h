@@ -1,0 +1,53 @@
+/*
+ * draw.h - the monitor's panes: header, capture, kafka, histogram, status and key hints, and
+ * the help overlay, drawn from a pl_snap copy into curses windows. Runs on the UI thread only;
+ * reads nothing but the snapshot and the view, never blocks, never calls the pipeline.
+ */
+#ifndef CDCTOP_DRAW_H
+#define CDCTOP_DRAW_H
+
+#include "pipeline.h"
+
+#include <curses.h>
+#include <stdint.h>
+
+#define UI_MIN_COLS 80
+#define UI_MIN_ROWS 24
+
+/* What to redraw; a key action or a new snapshot part sets these. */
+enum {
+	UI_D_HEAD = 1 << 0,
+	UI_D_CAP = 1 << 1,
+	UI_D_KAF = 1 << 2,
+	UI_D_HIST = 1 << 3,
+	UI_D_STATUS = 1 << 4,
+	UI_D_KEYS = 1 << 5,
+	UI_D_HELP = 1 << 6,
+	UI_D_LAYOUT = 1 << 7, /* windows recreated: everything */
+	UI_D_ALL = 0xff,
+};
+
+/* The UI's own state: what is shown and how; the snapshot copy lives here too. */
+struct ui_view {
+	int utf8;   /* locale is UTF-8: Unicode blocks and box glyphs */
+	int colors; /* has_colors(): colour pairs, else attributes only */
+	int paused, help;
+	int rows, cols, too_small;
+	int laid_parts; /* partitions the layout was made for */
+	WINDOW *w_head, *w_cap, *w_kaf, *w_hist, *w_status, *w_keys, *w_help;
+	const char *const *help_lines; /* NULL-terminated, from the key table */
+	char flash[160];               /* UI-local message on the status line */
+	int64_t flash_until;           /* u_mono_us deadline */
+	struct pl_snap *snap;          /* the copy drawn from */
+};
+
+/* Colour pairs (or monochrome attributes) and glyphs; after the screen exists. */
+void draw_init(struct ui_view *v);
+/* (Re)creates the pane windows for the current LINES x COLS. */
+void draw_layout(struct ui_view *v);
+/* Draws the dirty panes (or the too-small message) and updates the terminal. */
+void draw_frame(struct ui_view *v, unsigned dirty);
+/* Deletes the pane windows. */
+void draw_free(struct ui_view *v);
+
+#endif

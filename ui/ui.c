@@ -1,0 +1,398 @@
+/*
+ * ui.c - the monitor's loop on the main thread: poll() on stdin, the pipeline's wake pipe and
+ * the quit-signal pipe, with a timeout that ticks the clock once a second; copies the newest
+ * snapshot (unless paused), turns its changed parts into dirty panes, runs keys through the
+ * table below, and draws. Must never block on I/O: it talks to the pipeline only through
+ * pl_snapshot and pl_send, which take a mutex and return.
+ */
+#include "ui.h"
+#include "draw.h"
+#include "tty.h"
+#include "util.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UI_FLASH_US 2000000
+
+struct ui {
+	struct pl *pl;
+	struct ui_view v;
+	uint64_t gen, g_cap, g_kaf, g_hist, g_st;
+	int64_t window_s, horizon_s; /* the window the user asked for */
+	int hopping;
+	int batch;
+	double rate;
+	int adopt; /* paused: take the next snapshot anyway (the user changed the view) */
+	int quit;
+};
+
+/* A key action: does what the key says, returns the panes to redraw. */
+typedef unsigned (*ui_action)(struct ui *u, int key);
+
+static const int64_t window_ladder[] = {10, 30, 60, 120, 300, 600, 900, 1800, 3600};
+static const double rate_ladder[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+static const int batch_ladder[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Shows a short message on the status line for a moment. */
+static unsigned ui_flash(struct ui *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static unsigned ui_flash(struct ui *u, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(u->v.flash, sizeof u->v.flash, fmt, ap);
+	va_end(ap);
+	u->v.flash_until = u_mono_us() + UI_FLASH_US;
+	return UI_D_STATUS;
+}
+
+/* Sends a command; a full queue is said on the status line (it never blocks). */
+static unsigned ui_send(struct ui *u, enum pl_cmd c, int64_t i, int64_t j, double d)
+{
+	if (pl_send(u->pl, c, i, j, d) < 0)
+		return ui_flash(u, "busy: command dropped, try again");
+	return 0;
+}
+
+/* i: one batch. */
+static unsigned act_inject(struct ui *u, int key)
+{
+	(void)key;
+	unsigned d = ui_send(u, PL_CMD_INJECT, 0, 0, 0);
+	return d ? d : ui_flash(u, "inject: writing %d customers", u->batch);
+}
+
+/* I: continuous injection on or off. */
+static unsigned act_auto(struct ui *u, int key)
+{
+	(void)key;
+	return ui_send(u, PL_CMD_AUTO, -1, 0, 0) | UI_D_KEYS | UI_D_CAP;
+}
+
+/* < >: slower or faster continuous injection, along the ladder. */
+static unsigned act_rate(struct ui *u, int key)
+{
+	int up = key == '>' || key == '.';
+	double r = u->rate;
+	if (up) {
+		for (int i = 0; i < NELEM(rate_ladder); i++)
+			if (rate_ladder[i] > u->rate) {
+				r = rate_ladder[i];
+				break;
+			}
+	} else {
+		for (int i = NELEM(rate_ladder) - 1; i >= 0; i--)
+			if (rate_ladder[i] < u->rate) {
+				r = rate_ladder[i];
+				break;
+			}
+	}
+	if (r == u->rate)
+		return ui_flash(u, "rate stays %g customers/s (ladder 1..5000)", r);
+	u->rate = r;
+	return ui_send(u, PL_CMD_RATE, 0, 0, r) | ui_flash(u, "rate %g customers/s", r) | UI_D_KEYS;
+}
+
+/* [ ]: smaller or larger batches, along the ladder. */
+static unsigned act_batch(struct ui *u, int key)
+{
+	int up = key == ']';
+	int b = u->batch;
+	if (up) {
+		for (int i = 0; i < NELEM(batch_ladder); i++)
+			if (batch_ladder[i] > u->batch) {
+				b = batch_ladder[i];
+				break;
+			}
+	} else {
+		for (int i = NELEM(batch_ladder) - 1; i >= 0; i--)
+			if (batch_ladder[i] < u->batch) {
+				b = batch_ladder[i];
+				break;
+			}
+	}
+	if (b == u->batch)
+		return ui_flash(u, "batch size stays %d (ladder 1..1000)", b);
+	u->batch = b;
+	return ui_send(u, PL_CMD_BATCH, b, 0, 0) | ui_flash(u, "batch size %d", b) | UI_D_KEYS;
+}
+
+/* The hopping slide for a window size: a third of it in whole seconds, at least 1. */
+static int64_t hop_slide(int64_t size)
+{
+	int64_t s = (size + 1) / 3;
+	return s < 1 ? 1 : s;
+}
+
+/* Sends the window the user asked for; when paused, the next snapshot is taken anyway. */
+static unsigned send_window(struct ui *u)
+{
+	int64_t slide = u->hopping ? hop_slide(u->window_s) : u->window_s;
+	if (u->v.paused)
+		u->adopt = 1;
+	return ui_send(u, PL_CMD_WINDOW, u->window_s, slide, 0);
+}
+
+/* + -: window size along the ladder, up to the horizon. */
+static unsigned act_window(struct ui *u, int key)
+{
+	int up = key == '+' || key == '=';
+	int64_t w = u->window_s;
+	char a[32];
+	if (up) {
+		for (int i = 0; i < NELEM(window_ladder); i++)
+			if (window_ladder[i] > u->window_s) {
+				w = window_ladder[i];
+				break;
+			}
+		if (w > u->horizon_s)
+			w = u->window_s;
+	} else {
+		for (int i = NELEM(window_ladder) - 1; i >= 0; i--)
+			if (window_ladder[i] < u->window_s) {
+				w = window_ladder[i];
+				break;
+			}
+	}
+	if (w == u->window_s)
+		return ui_flash(u, "window stays %s (ladder 10s..1h, at most the horizon)",
+			     u_fmt_duration(w * 1000000, a, sizeof a));
+	u->window_s = w;
+	return send_window(u);
+}
+
+/* s: tumbling or hopping. */
+static unsigned act_slide(struct ui *u, int key)
+{
+	(void)key;
+	u->hopping = !u->hopping;
+	return send_window(u);
+}
+
+/* p: freeze the display; the pipeline keeps running. */
+static unsigned act_pause(struct ui *u, int key)
+{
+	(void)key;
+	u->v.paused = !u->v.paused;
+	if (!u->v.paused)
+		u->gen = 0; /* take the newest snapshot at once */
+	return ui_flash(u, u->v.paused ? "display paused (the pipeline keeps running); p resumes"
+				    : "display resumed") |
+	       UI_D_HEAD | UI_D_KEYS;
+}
+
+/* r: rebuild the windows from the topic. */
+static unsigned act_rebuild(struct ui *u, int key)
+{
+	(void)key;
+	return ui_send(u, PL_CMD_REBUILD, 0, 0, 0) | ui_flash(u, "rebuilding the windows from the topic");
+}
+
+/* ? F1: the help overlay. */
+static unsigned act_help(struct ui *u, int key)
+{
+	(void)key;
+	u->v.help = 1;
+	return UI_D_HELP;
+}
+
+/* q F10: quit. */
+static unsigned act_quit(struct ui *u, int key)
+{
+	(void)key;
+	u->quit = 1;
+	return 0;
+}
+
+static const struct ui_key {
+	int keys[3]; /* 0-terminated when shorter */
+	const char *name, *help;
+	ui_action fn;
+} ui_keys[] = {
+    {{'i'}, "i", "inject a batch of customers (one transaction)", act_inject},
+    {{'I'}, "I", "continuous injection on/off at the rate", act_auto},
+    {{'<', ',', 0}, "<", "slower continuous injection (1 2 5 10 20 50 ... 5000/s)", act_rate},
+    {{'>', '.', 0}, ">", "faster continuous injection", act_rate},
+    {{'['}, "[", "smaller batches (1 2 5 10 20 50 ... 1000)", act_batch},
+    {{']'}, "]", "larger batches", act_batch},
+    {{'+', '='}, "+", "larger window (10s 30s 1m 2m 5m 10m 15m 30m 1h)", act_window},
+    {{'-', '_'}, "-", "smaller window", act_window},
+    {{'s'}, "s", "tumbling / hopping windows (hopping slide = size/3)", act_slide},
+    {{'p'}, "p", "pause / resume the display (the pipeline keeps running)", act_pause},
+    {{'r'}, "r", "rebuild the windows from the topic", act_rebuild},
+    {{'?', 'h', KEY_F(1)}, "? F1", "this help", act_help},
+    {{'q', 'Q', KEY_F(10)}, "q F10", "quit (the relay flushes and saves its progress)", act_quit},
+};
+
+static char help_buf[NELEM(ui_keys) + 12][100];
+static const char *help_lines[NELEM(ui_keys) + 13];
+
+/* Builds the help overlay's lines from the key table, plus a word on each pane. */
+static void build_help(void)
+{
+	int n = 0;
+	snprintf(help_buf[n++], sizeof help_buf[0], "keys");
+	for (int i = 0; i < NELEM(ui_keys); i++)
+		snprintf(help_buf[n++], sizeof help_buf[0], "  %-7s %s", ui_keys[i].name,
+			 ui_keys[i].help);
+	static const char *const panes[] = {
+	    "",
+	    "capture: customers, change rows, relay cursor, backlog and its oldest row,",
+	    "         gap wait, inject and relay rates, progress saved after Kafka's ack",
+	    "kafka:   per partition low/high watermark, committed offset, consumer lag;",
+	    "         produce rate, delivery errors, end-to-end latency p50/p99",
+	    "windows: a bar per store for the open (newest) window; recent windows below,",
+	    "         * marks windows still open (the watermark has not passed their end)",
+	};
+	for (int i = 0; i < NELEM(panes) && n < NELEM(help_buf); i++)
+		snprintf(help_buf[n++], sizeof help_buf[0], "%s", panes[i]);
+	for (int i = 0; i < n; i++)
+		help_lines[i] = help_buf[i];
+	help_lines[n] = NULL;
+}
+
+/* Runs one key through the table; with help open, any key closes it (q still quits). */
+static unsigned ui_key(struct ui *u, int ch)
+{
+	const struct ui_key *k = NULL;
+	for (int i = 0; i < NELEM(ui_keys) && !k; i++)
+		for (int j = 0; j < 3 && ui_keys[i].keys[j]; j++)
+			if (ui_keys[i].keys[j] == ch)
+				k = &ui_keys[i];
+	if (u->v.help) {
+		u->v.help = 0;
+		if (k && k->fn == act_quit)
+			return act_quit(u, ch);
+		return UI_D_ALL;
+	}
+	if (!k)
+		return ch == 12 /* ^L */ ? (clearok(curscr, TRUE), UI_D_ALL) : 0;
+	return k->fn(u, ch);
+}
+
+/* Copies a newer snapshot (unless paused) and returns the panes whose parts changed. */
+static unsigned ui_take(struct ui *u)
+{
+	if (u->v.paused && !u->adopt)
+		return 0;
+	uint64_t g = pl_snapshot(u->pl, u->v.snap, u->gen);
+	if (g == u->gen)
+		return 0;
+	const struct pl_snap *s = u->v.snap;
+	unsigned d = 0;
+	if (!u->gen)
+		d = UI_D_ALL;
+	if (s->gen_capture != u->g_cap)
+		d |= UI_D_CAP;
+	if (s->gen_kafka != u->g_kaf)
+		d |= UI_D_KAF;
+	if (s->gen_hist != u->g_hist)
+		d |= UI_D_HIST;
+	if (s->gen_status != u->g_st)
+		d |= UI_D_STATUS | UI_D_HEAD | UI_D_KEYS;
+	u->gen = g;
+	u->g_cap = s->gen_capture;
+	u->g_kaf = s->gen_kafka;
+	u->g_hist = s->gen_hist;
+	u->g_st = s->gen_status;
+	if (u->adopt && s->window_s == u->window_s)
+		u->adopt = 0;
+	return d;
+}
+
+/* Milliseconds until the next whole second (the clock), or the flash's end if sooner. */
+static int ui_timeout(struct ui *u)
+{
+	int64_t now = u_now_us();
+	int ms = (int)(1000 - (now / 1000) % 1000) + 2;
+	if (u->v.flash[0]) {
+		int64_t left = (u->v.flash_until - u_mono_us()) / 1000 + 1;
+		if (left < ms)
+			ms = left > 0 ? (int)left : 0;
+	}
+	return ms;
+}
+
+int ui_check(char *err)
+{
+	return tty_check(err);
+}
+
+int ui_run(struct pl *pl, const struct opts *o, char *err)
+{
+	struct ui *u = u_calloc(1, sizeof *u);
+	u->pl = pl;
+	u->v.snap = u_calloc(1, sizeof *u->v.snap);
+	u->window_s = o->window_us / 1000000;
+	u->hopping = o->slide_us && o->slide_us != o->window_us;
+	u->horizon_s = o->horizon_us / 1000000;
+	u->batch = (int)o->n;
+	u->rate = o->rate > 0 ? o->rate : 20;
+	build_help();
+	u->v.help_lines = help_lines;
+	if (tty_open(err) < 0) {
+		free(u->v.snap);
+		free(u);
+		return -1;
+	}
+	draw_init(&u->v);
+	/* the first snapshot is published right after the threads start */
+	for (int i = 0; i < 50 && !pl_snapshot(pl, u->v.snap, 0); i++)
+		u_sleep_us(10000);
+	u->gen = 0;
+	draw_layout(&u->v);
+	unsigned dirty = UI_D_ALL;
+	int64_t shown_sec = -1;
+	struct pollfd fds[3] = {
+	    {.fd = STDIN_FILENO, .events = POLLIN},
+	    {.fd = pl_wake_fd(pl), .events = POLLIN},
+	    {.fd = tty_fd(), .events = POLLIN},
+	};
+	while (!u->quit && !tty_quit()) {
+		dirty |= ui_take(u);
+		if (!u->v.too_small && u->v.snap->nparts > 0 && u->v.snap->nparts != u->v.laid_parts) {
+			draw_layout(&u->v);
+			dirty = UI_D_ALL;
+		}
+		int64_t sec = u_now_us() / 1000000;
+		if (sec != shown_sec) {
+			dirty |= UI_D_HEAD | UI_D_CAP; /* the clock, the backlog's age */
+			shown_sec = sec;
+		}
+		if (u->v.flash[0] && u_mono_us() >= u->v.flash_until) {
+			u->v.flash[0] = 0;
+			dirty |= UI_D_STATUS;
+		}
+		if (dirty)
+			draw_frame(&u->v, dirty);
+		dirty = 0;
+		if (poll(fds, 3, ui_timeout(u)) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			pl_drain_wake(pl);
+		if (fds[2].revents)
+			tty_drain();
+		int ch;
+		while (!u->quit && (ch = getch()) != ERR) {
+			if (ch == KEY_RESIZE) {
+				draw_layout(&u->v);
+				dirty = UI_D_ALL;
+				continue;
+			}
+			dirty |= ui_key(u, ch);
+		}
+	}
+	draw_free(&u->v);
+	tty_close();
+	free(u->v.snap);
+	free(u);
+	return 0;
+}
