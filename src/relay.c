@@ -381,6 +381,12 @@ static int save_binlog_progress(struct relay *r, int force, char *err)
 	    (!force && !blc_pos_cmp(&r->pos_progress, &r->pos_saved) &&
 	     r->progress == r->saved_progress))
 		return 0;
+	/* a save is itself a binlog event that moves the position: when only the position
+	   moved (no customer relayed), save it once a minute, so an idle relay stays idle
+	   yet never restarts at a file that has since been purged */
+	if (!force && r->progress == r->saved_progress &&
+	    u_mono_us() - r->last_save_us < 60 * 1000000LL)
+		return 0;
 	long long pos = (long long)r->pos_progress.pos, last = r->progress,
 		  rel = (long long)r->relayed_total;
 	MYSQL_BIND b[5];
@@ -905,14 +911,29 @@ static int capture_binlog(struct relay *r, char *err)
 		r->bl = blc_open(&r->db, r->db.db, at, err);
 		if (!r->bl) {
 			if (strstr(err, "purged") || strstr(err, "past the end") ||
-			    strstr(err, "resnapshot"))
+			    strstr(err, "resnapshot")) {
+				char e[U_ERRLEN];
+				snprintf(e, sizeof e,
+					 "%.120s; to resnapshot the horizon: DELETE FROM "
+					 "latest_cdc_binlog WHERE topic = '%.40s'",
+					 err, r->cfg.topic);
+				snprintf(err, U_ERRLEN, "%s", e);
 				r->fatal = 1;
+			}
 			return -1;
 		}
 		if (r->cfg.verbose) {
 			char b[80];
 			u_log("relay: reading the binlog from %s",
 			      at ? blc_pos_fmt(at, b, sizeof b) : "the current position");
+		}
+		if (!at) { /* first run of this topic: the stream starts now, the horizon's
+			      customers come from the table (re-reads are deduplicated) */
+			if (resend_snapshot(r, err) < 0)
+				return -1;
+			struct blc_stats bs;
+			blc_stats(r->bl, &bs);
+			r->pos_progress = bs.safe.file[0] ? bs.safe : bs.read;
 		}
 	}
 	struct blc_row br;
@@ -932,13 +953,31 @@ static int capture_binlog(struct relay *r, char *err)
 		}
 		uint64_t seq = q_push(r, br.row.log_id, br.row.event_us, &br.resume);
 		if (produce(r, &br.row, seq, err) < 0) {
+			/* the row left the stream: reopen where it (or an older unacked one) can
+			   be read again, never past it */
 			r->qn--;
+			r->pos_progress = r->qn ? r->q[r->qhead].resume : br.resume;
+			blc_free(r->bl);
+			r->bl = NULL;
 			return -1;
 		}
 		r->cursor = br.row.log_id;
 		n++;
 	}
 	return n;
+}
+
+/* 1 unless a binlog stream is still behind the server (a heartbeat after the last event
+   says it is not); trigger capture is caught up when a read returns nothing. */
+static int binlog_caught_up(struct relay *r)
+{
+	if (!r->cfg.binlog)
+		return 1;
+	if (!r->bl)
+		return 0;
+	struct blc_stats bs;
+	blc_stats(r->bl, &bs);
+	return bs.caught_up;
 }
 
 /* Binlog capture, lost topic: re-sends the customers registered within the horizon from the
@@ -1213,7 +1252,7 @@ int relay_run(struct relay *r, char *err)
 			last_summary = now;
 		}
 		if (r->cfg.once && n == 0 && !r->gap_id && !r->qn && !r->late_inflight &&
-		    !r->resends)
+		    !r->resends && binlog_caught_up(r))
 			break;
 		if (n > 0)
 			idle_us = 1000;
