@@ -21,7 +21,7 @@
 
 #define BATCH_ROWS   5000        /* rows per SELECT */
 #define MAX_INFLIGHT 200000      /* unacknowledged messages before reading pauses */
-#define MAX_SKIPS    1024        /* skipped id ranges re-checked for late commits */
+#define MAX_SKIPS    128         /* skipped id ranges re-checked for late commits */
 #define LATE_BIT     (1ULL << 63) /* opaque flag: a late row, outside the progress queue */
 #define SAVE_EVERY_US  100000
 #define RECHECK_US     1000000
@@ -60,6 +60,7 @@ struct relay {
 	MYSQL_STMT *sel, *late_sel, *save;
 	rd_kafka_t *rk;
 	int step; /* @@auto_increment_increment */
+	int64_t first_id; /* @@auto_increment_offset: the id expected when nothing was read */
 	struct blc *bl;           /* binlog capture: the replication stream */
 	struct blc_pos pos_progress, pos_saved; /* binlog capture: resume position */
 	MYSQL_STMT *save_bl;
@@ -81,6 +82,7 @@ struct relay {
 
 	struct skip skips[MAX_SKIPS];
 	int nskips;
+	int skips_dirty; /* the ranges changed since the last save */
 	struct resend *resends;
 	int fatal_delivery; /* once mode: a delivery failure ends the run */
 
@@ -89,8 +91,15 @@ struct relay {
 	int64_t last_save_us, last_recheck_us, last_stats_us, stats_every_us;
 	int64_t rate_t0;
 	uint64_t rate_n0;
-	char state[64];
+	char state[64], logged_state[64];
+	int64_t state_since;
+	int kafka_down;     /* all brokers down reported, no delivery since */
+	int64_t last_ack_us; /* when the last delivery report came (mono) */
 };
+
+static void skip_remove(struct relay *r, int64_t id);
+static void skips_fmt(const struct relay *r, char *buf, size_t cap);
+static void skips_parse(struct relay *r, const char *s);
 
 /* Publishes a state change: into the stats, and once to the log when verbose. */
 static void set_state(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -104,11 +113,31 @@ static void set_state(struct relay *r, const char *fmt, ...)
 	if (!strcmp(s, r->state))
 		return;
 	snprintf(r->state, sizeof r->state, "%s", s);
+	r->state_since = u_mono_us();
 	pthread_mutex_lock(&r->mu);
 	snprintf(r->st.state, sizeof r->st.state, "%s", s);
 	pthread_mutex_unlock(&r->mu);
-	if (r->cfg.verbose)
-		u_log("relay: %s", s);
+}
+
+/* Logs the state once it has held for a second (so a busy relay switching between
+   "relaying" and "caught up" every batch says so once, not per batch). */
+static void log_state(struct relay *r, int now_too)
+{
+	if (!r->cfg.verbose || !strcmp(r->state, r->logged_state))
+		return;
+	int first = !r->logged_state[0] || !strcmp(r->logged_state, "connecting");
+	if (!now_too && !first && u_mono_us() - r->state_since < 1000000)
+		return;
+	snprintf(r->logged_state, sizeof r->logged_state, "%s", r->state);
+	if (!strncmp(r->state, "kafka", 5)) { /* say why, once */
+		char why[256];
+		pthread_mutex_lock(&r->mu);
+		snprintf(why, sizeof why, "%s", r->st.last_error);
+		pthread_mutex_unlock(&r->mu);
+		u_log("relay: %s (%s)", r->state, why[0] ? why : "no acknowledgement");
+	} else {
+		u_log("relay: %s", r->state);
+	}
 }
 
 /* Records the last error for the status line (logged once per distinct message). */
@@ -243,6 +272,10 @@ static int db_open(struct relay *r, char *err)
 	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
 		goto fail;
 	r->step = step > 0 ? (int)step : 1;
+	long long offset = 1;
+	if (db_query_ll(r->m, "SELECT @@auto_increment_offset", &offset, err) < 0)
+		goto fail;
+	r->first_id = offset > 0 ? offset : 1;
 	r->sel = prepare(r->m, "SELECT " ROW_COLS "WHERE log_id > ? ORDER BY log_id LIMIT ?", err);
 	if (!r->sel) {
 		if (mysql_errno(r->m) == 1146 || strstr(err, "doesn't exist"))
@@ -255,7 +288,7 @@ static int db_open(struct relay *r, char *err)
 					"UPDATE latest_cdc_timestamp SET last_log_id = ?, "
 					"last_event_timestamp = IF(? = 0, NULL, TIMESTAMPADD("
 					"MICROSECOND, ?, FROM_UNIXTIME(0))), relayed = ?, "
-					"skipped = ? WHERE topic = ?",
+					"skipped = ?, pending_gaps = ? WHERE topic = ?",
 					err)
 			      : NULL;
 	if (!r->save)
@@ -276,16 +309,22 @@ static int db_open(struct relay *r, char *err)
 	if (bad)
 		goto fail;
 	MYSQL_STMT *get = prepare(r->m,
-				  "SELECT last_log_id, relayed, skipped FROM latest_cdc_timestamp "
-				  "WHERE topic = ?",
+				  "SELECT last_log_id, relayed, skipped, pending_gaps FROM "
+				  "latest_cdc_timestamp WHERE topic = ?",
 				  err);
 	if (!get)
 		goto fail;
 	long long v[3] = {0, 0, 0};
-	MYSQL_BIND rb[3];
+	char gaps[4001] = "";
+	unsigned long glen = 0;
+	MYSQL_BIND rb[4];
 	memset(rb, 0, sizeof rb);
 	for (int i = 0; i < 3; i++)
 		bind_ll(&rb[i], &v[i]);
+	rb[3].buffer_type = MYSQL_TYPE_STRING;
+	rb[3].buffer = gaps;
+	rb[3].buffer_length = sizeof gaps - 1;
+	rb[3].length = &glen;
 	bad = mysql_stmt_bind_param(get, b) || mysql_stmt_execute(get) ||
 	      mysql_stmt_bind_result(get, rb) || mysql_stmt_store_result(get);
 	if (!bad && mysql_stmt_fetch(get) != 0)
@@ -300,6 +339,8 @@ static int db_open(struct relay *r, char *err)
 		r->progress = r->saved_progress = r->cursor = v[0];
 		r->relayed_total = (uint64_t)v[1];
 		r->skipped_total = (uint64_t)v[2];
+		gaps[glen < sizeof gaps ? glen : sizeof gaps - 1] = 0;
+		skips_parse(r, gaps);
 	}
 	if (mysql_autocommit(r->m, 1)) {
 		u_err(err, "cannot set autocommit: %s", mysql_error(r->m));
@@ -410,22 +451,26 @@ static int save_progress(struct relay *r, int force, char *err)
 {
 	if (r->m && r->cfg.binlog)
 		return save_binlog_progress(r, force, err);
-	if (!r->m || (!force && r->progress == r->saved_progress))
+	if (!r->m || (!force && r->progress == r->saved_progress && !r->skips_dirty))
 		return 0;
 	long long p = r->progress, ev = r->progress_event_us, rel = (long long)r->relayed_total,
 		  sk = (long long)r->skipped_total;
-	MYSQL_BIND b[6];
-	unsigned long tl;
+	char gaps[4000];
+	skips_fmt(r, gaps, sizeof gaps);
+	MYSQL_BIND b[7];
+	unsigned long tl, gl;
 	memset(b, 0, sizeof b);
 	bind_ll(&b[0], &p);
 	bind_ll(&b[1], &ev);
 	bind_ll(&b[2], &ev);
 	bind_ll(&b[3], &rel);
 	bind_ll(&b[4], &sk);
-	bind_str(&b[5], r->cfg.topic, &tl);
+	bind_str(&b[5], gaps, &gl);
+	bind_str(&b[6], r->cfg.topic, &tl);
 	if (mysql_stmt_bind_param(r->save, b) || mysql_stmt_execute(r->save))
 		return u_err(err, "cannot save progress: %s", mysql_stmt_error(r->save));
 	r->saved_progress = r->progress;
+	r->skips_dirty = 0;
 	r->last_save_us = u_mono_us();
 	return 0;
 }
@@ -516,12 +561,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 		return;
 	}
 	r->relayed_total++;
+	r->kafka_down = 0;
+	r->last_ack_us = u_mono_us();
 	pthread_mutex_lock(&r->mu);
 	r->st.relayed++;
 	r->st.kafka_ok = 1;
 	pthread_mutex_unlock(&r->mu);
 	if (seq & LATE_BIT) {
 		r->late_inflight--;
+		if (!r->cfg.binlog)
+			skip_remove(r, (int64_t)(seq & ~LATE_BIT));
 		return;
 	}
 	if (seq >= r->qhead_seq && seq - r->qhead_seq < r->qn)
@@ -539,9 +588,14 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 		pthread_mutex_lock(&r->mu);
 		r->st.kafka_ok = 0;
 		pthread_mutex_unlock(&r->mu);
+		if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+			r->kafka_down = 1;
 	}
+	/* the status line gets librdkafka's words; the log gets the state change */
 	snprintf(e, sizeof e, "kafka: %.200s", reason);
-	set_error(r, e);
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->st.last_error, sizeof r->st.last_error, "%s", e);
+	pthread_mutex_unlock(&r->mu);
 	if (code == RD_KAFKA_RESP_ERR__FATAL) {
 		char fe[200];
 		rd_kafka_fatal_error(r->rk, fe, sizeof fe);
@@ -764,6 +818,7 @@ static void add_skip(struct relay *r, int64_t lo, int64_t hi)
 		r->nskips--;
 	}
 	r->skips[r->nskips++] = (struct skip){lo, hi, u_mono_us()};
+	r->skips_dirty = 1;
 	uint64_t n = (uint64_t)((hi - lo) / r->step + 1);
 	r->skipped_total += n;
 	pthread_mutex_lock(&r->mu);
@@ -788,16 +843,53 @@ static int conn_lost(MYSQL_STMT *st)
 	       e == 1053 /* server shutdown */ || e == 2013 || e == 2006;
 }
 
-/* Re-checks skipped ranges: rows that committed after the gap wait are relayed late. */
+/* Removes id from the skipped ranges once its late message is acknowledged. */
+static void skip_remove(struct relay *r, int64_t id)
+{
+	for (int i = 0; i < r->nskips; i++) {
+		struct skip *s = &r->skips[i];
+		if (id < s->lo || id > s->hi)
+			continue;
+		if (id == s->lo)
+			s->lo += r->step;
+		else if (id == s->hi)
+			s->hi -= r->step;
+		else if (r->nskips < MAX_SKIPS) { /* split around it */
+			memmove(s + 2, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
+			s[1] = (struct skip){id + r->step, s->hi, s->since_us};
+			s->hi = id - r->step;
+			r->nskips++;
+		}
+		if (s->lo > s->hi) {
+			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
+			r->nskips--;
+		}
+		if (r->skipped_total)
+			r->skipped_total--;
+		pthread_mutex_lock(&r->mu);
+		if (r->st.skipped)
+			r->st.skipped--;
+		pthread_mutex_unlock(&r->mu);
+		r->skips_dirty = 1;
+		return;
+	}
+}
+
+/* Re-checks skipped ranges: rows that committed after the gap wait are produced late; a
+   range shrinks only when Kafka acknowledges them (skip_remove), so a crash in between
+   loses nothing. Ranges older than the horizon are given up. */
 static int recheck_skips(struct relay *r, char *err)
 {
 	int64_t now = u_mono_us();
 	struct row rw;
+	if (r->late_inflight)
+		return 0; /* the last ones are still on their way */
 	for (int i = 0; i < r->nskips; i++) {
 		struct skip *s = &r->skips[i];
 		if (now - s->since_us > r->cfg.horizon_us) {
 			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
 			r->nskips--;
+			r->skips_dirty = 1;
 			i--;
 			continue;
 		}
@@ -817,40 +909,44 @@ static int recheck_skips(struct relay *r, char *err)
 				return -1;
 			}
 			r->late_inflight++;
-			if (r->skipped_total)
-				r->skipped_total--;
-			pthread_mutex_lock(&r->mu);
-			if (r->st.skipped)
-				r->st.skipped--;
-			pthread_mutex_unlock(&r->mu);
-			/* split the range around the id found */
-			if (rw.log_id == s->lo)
-				s->lo += r->step;
-			else if (rw.log_id == s->hi)
-				s->hi -= r->step;
-			else if (r->nskips < MAX_SKIPS) {
-				memmove(s + 2, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
-				s[1] = (struct skip){rw.log_id + r->step, s->hi, s->since_us};
-				s->hi = rw.log_id - r->step;
-				r->nskips++;
-			}
 		}
 		mysql_stmt_free_result(r->late_sel);
 		if (found && r->cfg.verbose)
 			u_log("relay: %d skipped row(s) committed late and were relayed", found);
-		if (s->lo > s->hi) {
-			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
-			r->nskips--;
-			i--;
-		}
 	}
 	return 0;
+}
+
+/* "lo-hi,lo-hi,..." of the skipped ranges, for the progress row. */
+static void skips_fmt(const struct relay *r, char *buf, size_t cap)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	for (int i = 0; i < r->nskips && o + 48 < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s%lld-%lld", i ? "," : "",
+				      (long long)r->skips[i].lo, (long long)r->skips[i].hi);
+}
+
+/* Loads skipped ranges saved by an earlier run: they are re-checked from now on. */
+static void skips_parse(struct relay *r, const char *s)
+{
+	long long lo, hi;
+	int used;
+	while (r->nskips < MAX_SKIPS && sscanf(s, "%lld-%lld%n", &lo, &hi, &used) == 2) {
+		if (lo > 0 && hi >= lo)
+			r->skips[r->nskips++] = (struct skip){lo, hi, u_mono_us()};
+		s += used;
+		if (*s != ',')
+			break;
+		s++;
+	}
 }
 
 /* Reads and produces the next rows. Returns rows produced, or -1 with err (conn lost: -2). */
 static int capture_batch(struct relay *r, char *err)
 {
-	long long after = r->cursor, limit = BATCH_ROWS;
+	/* waiting at a gap, only the next row matters: do not re-read the backlog */
+	long long after = r->cursor, limit = r->gap_id ? 1 : BATCH_ROWS;
 	MYSQL_BIND b[2];
 	memset(b, 0, sizeof b);
 	bind_ll(&b[0], &after);
@@ -868,8 +964,8 @@ static int capture_batch(struct relay *r, char *err)
 			continue; /* drain the rest of the result */
 		if (rw.log_id <= r->cursor)
 			continue;
-		int64_t expect = r->cursor + r->step;
-		if (rw.log_id > expect && r->cursor > 0) {
+		int64_t expect = r->cursor ? r->cursor + r->step : r->first_id;
+		if (rw.log_id > expect) {
 			int64_t now = u_mono_us();
 			if (r->gap_id != expect) {
 				r->gap_id = expect;
@@ -1138,7 +1234,7 @@ static int connect_db(struct relay *r, char *err)
 		pthread_mutex_unlock(&r->mu);
 		if (r->cfg.once || r->fatal || strstr(err, "run cdctop init"))
 			return -1;
-		set_state(r, "mysql down, retrying");
+		set_state(r, "mysql down, retrying"); log_state(r, 1);
 		set_error(r, err);
 		idle(r, backoff);
 		if (r->stop)
@@ -1151,6 +1247,8 @@ int relay_run(struct relay *r, char *err)
 {
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
+	log_state(r, 1);
+	r->last_ack_us = u_mono_us();
 	int c = connect_db(r, err);
 	if (c)
 		return c < 0 ? -1 : 0;
@@ -1188,7 +1286,7 @@ int relay_run(struct relay *r, char *err)
 		if (!r->m) {
 			if (connect_db(r, e) != 0)
 				break;
-			set_state(r, "mysql reconnected");
+			set_state(r, "mysql reconnected"); log_state(r, 1);
 		}
 		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
 			n = r->cfg.binlog ? capture_binlog(r, e) : capture_batch(r, e);
@@ -1198,7 +1296,7 @@ int relay_run(struct relay *r, char *err)
 			}
 			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
 				set_error(r, e);
-				set_state(r, "mysql down, retrying");
+				set_state(r, "mysql down, retrying"); log_state(r, 1);
 				db_close(r);
 				continue;
 			}
@@ -1208,7 +1306,7 @@ int relay_run(struct relay *r, char *err)
 				continue;
 			}
 		} else {
-			set_state(r, "waiting for kafka (%zu in flight)", r->qn);
+			set_state(r, "waiting for kafka (in-flight limit)");
 			rd_kafka_poll(r->rk, 10);
 		}
 		int64_t now = u_mono_us();
@@ -1221,7 +1319,12 @@ int relay_run(struct relay *r, char *err)
 		if (now - r->last_save_us >= SAVE_EVERY_US || n == 0) {
 			if (save_progress(r, 0, e) < 0) {
 				set_error(r, e);
+				if (r->cfg.once) {
+					rc = u_err(err, "%s", e);
+					break;
+				}
 				db_close(r);
+				idle(r, 1000000); /* a save that keeps failing must not spin */
 				continue;
 			}
 		}
@@ -1233,7 +1336,12 @@ int relay_run(struct relay *r, char *err)
 			}
 		}
 		publish(r);
-		if (r->gap_id)
+		int waiting = r->qn || r->late_inflight;
+		if (!waiting)
+			r->last_ack_us = now;
+		if (waiting && (r->kafka_down || now - r->last_ack_us > 3000000))
+			set_state(r, "kafka unreachable, rows waiting");
+		else if (r->gap_id)
 			set_state(r, "waiting for gap at log_id %lld", (long long)r->gap_id);
 		else if (n > 0)
 			set_state(r, "relaying");
@@ -1241,6 +1349,7 @@ int relay_run(struct relay *r, char *err)
 			set_state(r, "waiting for acks");
 		else
 			set_state(r, "caught up");
+		log_state(r, r->gap_id && now - r->gap_since >= 100000);
 		if (r->cfg.verbose && now - last_summary >= 10000000) {
 			struct relay_stats s;
 			relay_stats(r, &s);
