@@ -47,6 +47,20 @@ inject() {
 	"$CDCTOP" inject --datadir "$DBDIR" -n "$1" --batches 1 >/dev/null || fail "inject"
 }
 
+# --- (0) the very first id held open while later ones commit: the gap rule applies before
+# the first row too (log_id 1 in flight, 2.. visible)
+txn_bg First "SELECT SLEEP(1); COMMIT;"
+wait_for 10 '[ "$(sleeping)" = 1 ]' || fail "the first transaction never reached its SLEEP"
+inject 5
+timeout 60 "$CDCTOP" relay --once -b "$BOOT" --datadir "$DBDIR" 2>"$T/relay0.log" ||
+	fail "relay --once failed: $(tail -n 5 "$T/relay0.log")"
+wait "$TXN" || fail "the first transaction failed: $(cat "$T/txn.First.out")"
+FIRST=$(id_of First)
+assert_eq "$FIRST" 1 "log_id of the first registration"
+on_topic "$FIRST" || fail "the first row (log_id 1, held open) is not on the topic: $(cat "$T/relay0.log")"
+assert_eq "$(skipped)" 0 "skipped counter after the first-id gap"
+note "(0) log_id 1 held open 1 s before any row was relayed: waited for and relayed"
+
 # --- (1) a transaction held open for 1 s while later rows commit: waited for, relayed
 inject 20
 bg "$CDCTOP" relay -b "$BOOT" --datadir "$DBDIR" 2>"$T/relay1.log"
@@ -117,3 +131,22 @@ sql_ids >"$T/ids3"
 check_ids_on_topic "$T/ids3" "$T/topic3" "after the late commit"
 assert_eq "$(skipped)" 1 "skipped counter (the rolled-back id only; the late one was relayed)"
 note "(3) --gap-wait 200ms: log_id $LATE skipped, then relayed late: $(grep -o 'relay: [0-9]* skipped row.*' "$T/relay3.log" | head -n 1)"
+
+# --- (4) a skipped id survives a restart: relay --once skips an open transaction's id and
+# exits; the transaction commits afterwards; the next relay finds it (pending_gaps)
+before=$(max_id)
+txn_bg Restart "SELECT SLEEP(3); COMMIT;"
+wait_for 10 '[ "$(sleeping)" = 1 ]' || fail "the restart transaction never reached its SLEEP"
+inject 5
+RID=$((before + 1))
+timeout 60 "$CDCTOP" relay --once --gap-wait 200ms -b "$BOOT" --datadir "$DBDIR" 2>"$T/relay4.log" ||
+	fail "relay --once failed: $(tail -n 5 "$T/relay4.log")"
+grep -q "skipped log_id $RID\b" "$T/relay4.log" || fail "log_id $RID was not skipped: $(cat "$T/relay4.log")"
+[ "$(sleeping)" = 1 ] || fail "the transaction committed before the relay exited: the test proves nothing"
+sql "SELECT pending_gaps FROM latest_cdc_timestamp WHERE topic = '$TOPIC'" | grep -q "$RID" ||
+	fail "the skipped id $RID is not saved in pending_gaps"
+wait "$TXN" || fail "the restart transaction failed: $(cat "$T/txn.Restart.out")"
+timeout 60 "$CDCTOP" relay --once -b "$BOOT" --datadir "$DBDIR" 2>"$T/relay5.log" ||
+	fail "second relay --once failed: $(tail -n 5 "$T/relay5.log")"
+wait_for 10 "on_topic $RID" || fail "log_id $RID, committed after a restart, never reached the topic: $(cat "$T/relay5.log")"
+note "(4) log_id $RID skipped by one run, committed, relayed by the next run"
