@@ -62,6 +62,7 @@ struct relay {
 	int step; /* @@auto_increment_increment */
 	int64_t first_id; /* @@auto_increment_offset: the id expected when nothing was read */
 	struct blc *bl;           /* binlog capture: the replication stream */
+	struct env_enc *enc;      /* the envelope, built once, updated per row */
 	struct blc_pos pos_progress, pos_saved; /* binlog capture: resume position */
 	MYSQL_STMT *save_bl;
 	int fatal; /* a configuration error retrying cannot fix: relay_run returns it */
@@ -166,6 +167,12 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 	pthread_mutex_init(&r->mu, NULL);
 	r->qcap = 1024;
 	r->q = u_malloc(r->qcap * sizeof *r->q);
+	r->enc = env_enc_new();
+	if (!r->enc) {
+		u_err(err, "out of memory for the envelope encoder");
+		relay_free(r);
+		return NULL;
+	}
 	r->stats_every_us = STATS_EVERY_US;
 	snprintf(r->st.state, sizeof r->st.state, "starting");
 	return r;
@@ -749,7 +756,7 @@ static int bind_row(MYSQL_STMT *st, struct row *rw)
 static int produce(struct relay *r, const struct cdc_row *c, uint64_t seq, char *err)
 {
 	char buf[ENV_MAX], key[24];
-	int n = env_encode(c, r->db.db, u_now_us(), buf, sizeof buf);
+	int n = env_enc_encode(r->enc, c, r->db.db, u_now_us(), buf, sizeof buf);
 	int kn = env_key(c, key, sizeof key);
 	if (n < 0)
 		return u_err(err, "cannot encode log_id %lld", (long long)c->log_id);
@@ -1402,6 +1409,7 @@ void relay_free(struct relay *r)
 		free(s);
 	}
 	free(r->q);
+	env_enc_free(r->enc);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

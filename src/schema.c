@@ -201,6 +201,15 @@ int schema_init_ex(MYSQL *m, const char *db, int with_trigger, struct schema_rep
 			return -1;
 		r->created_tables = missing;
 	}
+	/* cdctop's own progress table from an earlier version: add the skipped-ranges column */
+	int hc = schema_has_column(m, db, "latest_cdc_timestamp", "pending_gaps", err);
+	if (hc < 0)
+		return -1;
+	if (!hc && mysql_query(m, "ALTER TABLE latest_cdc_timestamp ADD COLUMN pending_gaps "
+				  "VARCHAR(4000) NOT NULL DEFAULT '' AFTER skipped"))
+		return u_err(err, "cannot add latest_cdc_timestamp.pending_gaps: %s", mysql_error(m));
+	if (!hc)
+		r->created_tables++;
 	int ht = with_trigger ? schema_has_trigger(m, db, SCHEMA_TRIGGER, err) : 1;
 	if (ht < 0)
 		return -1;
