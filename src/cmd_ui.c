@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+/* Checks the terminal, starts the pipeline, runs the monitor, stops the pipeline. */
 int cmd_ui(struct opts *o)
 {
 	char err[U_ERRLEN];

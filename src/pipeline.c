@@ -35,6 +35,7 @@
 #define PL_EVENT_US     4000000 /* an event stays on the status line this long */
 #define PL_RATE_N       21      /* rate samples: 2 s at the publisher's tick */
 #define PL_MAX_PENDING  1000    /* queued manual batches */
+#define PL_EXIT_WAIT_US 700000  /* how long quitting waits for the threads */
 
 /* A counter sampled at each tick; the rate is the slope over the samples held. */
 struct pl_rate {
@@ -61,7 +62,7 @@ struct pl {
 	uint64_t seed;
 
 	pthread_t th_inj, th_relay, th_cons, th_probe, th_pub;
-	int started, joined;
+	int started, joined; /* bits, in pl_stop0's order */
 
 	pthread_mutex_t mu; /* guards everything down to snap_mu */
 	pthread_cond_t cond_pub, cond_inj, cond_probe;
@@ -111,7 +112,7 @@ static void pl_copy_line(char *dst, size_t len, const char *src)
 
 /* Records an event for the status line (caller holds mu). */
 static void pl_event_locked(struct pl *pl, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void pl_event_locked(struct pl *pl, int level, const char *fmt, ...)
 {
 	char buf[PL_TEXT];
@@ -148,6 +149,7 @@ static void pl_wake(struct pl *pl)
 	(void)r;
 }
 
+/* Empties the wake pipe; the UI calls it when poll says the pipe is readable. */
 void pl_drain_wake(struct pl *pl)
 {
 	char buf[64];
@@ -155,6 +157,7 @@ void pl_drain_wake(struct pl *pl)
 		;
 }
 
+/* The wake pipe's read end, for the UI's poll. */
 int pl_wake_fd(const struct pl *pl)
 {
 	return pl->wake[0];
@@ -276,11 +279,11 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 		size_t off = 0;
 		for (int i = 0; i < r.nstores && off < sizeof per - 24; i++)
 			if (r.store_counts[i])
-				off += (size_t)snprintf(per + off, sizeof per - off, "%sstore %u: %d",
-							off ? ", " : "", r.store_ids[i],
-							r.store_counts[i]);
+				off += (size_t)snprintf(per + off, sizeof per - off,
+				                        "%sstore %u: %d", off ? ", " : "",
+				                        r.store_ids[i], r.store_counts[i]);
 		pl_event_locked(pl, PL_INFO, "inject: wrote %d customers in %.1f ms (%s)", r.n,
-				(double)r.us / 1000.0, per);
+		                (double)r.us / 1000.0, per);
 	}
 	pthread_cond_signal(&pl->cond_pub); /* show it now, not at the next tick */
 	pthread_mutex_unlock(&pl->mu);
@@ -318,7 +321,8 @@ static void *inj_main(void *arg)
 		} else if (pl->auto_on && pl->rate > 0) {
 			double due = pl->rate * (double)(now - pl->auto_t0) / 1e6;
 			int64_t owed = (int64_t)due - (int64_t)pl->auto_done;
-			if (owed > 10LL * pl->batch + (int64_t)pl->rate) { /* fell behind: restart */
+			if (owed >
+			    10LL * pl->batch + (int64_t)pl->rate) { /* fell behind: restart */
 				pl->auto_t0 = now;
 				pl->auto_done = 0;
 				owed = 0;
@@ -327,8 +331,8 @@ static void *inj_main(void *arg)
 				n = owed < pl->batch ? (int)owed : pl->batch;
 				pl->auto_done += (uint64_t)n;
 			} else {
-				int64_t next = pl->auto_t0 +
-					       (int64_t)((double)(pl->auto_done + 1) * 1e6 / pl->rate);
+				int64_t next = pl->auto_t0 + (int64_t)((double)(pl->auto_done + 1) *
+				                                       1e6 / pl->rate);
 				if (next < wake_at)
 					wake_at = next;
 			}
@@ -422,7 +426,7 @@ static int probe_offsets(struct pl *pl, int64_t ts, int64_t *off, char *err, siz
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e)
 		snprintf(err, len, "%s watermarks: %s", ts == -2 ? "low" : "high",
-			 rd_kafka_err2str(e));
+		         rd_kafka_err2str(e));
 	return e ? -1 : 0;
 }
 
@@ -456,9 +460,8 @@ static void probe_once(struct pl *pl)
 			for (int i = 0; i < l->cnt; i++) {
 				int p = l->elems[i].partition;
 				if (p >= 0 && p < pl->nparts && !l->elems[i].err)
-					parts[p].committed = l->elems[i].offset >= 0
-								 ? l->elems[i].offset
-								 : -1;
+					parts[p].committed =
+					    l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
 			}
 		}
 		/* an unanswered OffsetFetch only blanks the column: watermarks decide health */
@@ -505,9 +508,9 @@ static void *probe_main(void *arg)
 /* Publisher-private state carried between ticks. */
 struct pl_pubstate {
 	struct pl_rate inj_rate, prod_rate;
-	int64_t view_at;              /* when the windows were last computed */
+	int64_t view_at; /* when the windows were last computed */
 	int64_t view_size, view_slide;
-	uint64_t view_sig;            /* consumer counters at that time */
+	uint64_t view_sig; /* consumer counters at that time */
 	int rebuild;
 };
 
@@ -526,7 +529,7 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 		pl->auto_t0 = u_mono_us();
 		pl->auto_done = 0;
 		pl_event_locked(pl, PL_INFO, "continuous injection %s (%g customers/s)",
-				pl->auto_on ? "on" : "off", pl->rate);
+		                pl->auto_on ? "on" : "off", pl->rate);
 		pthread_cond_signal(&pl->cond_inj);
 		break;
 	case PL_CMD_RATE:
@@ -548,18 +551,18 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 		int64_t size = c->i, slide = c->j ? c->j : c->i;
 		if (size < 1 || size * 1000000 > pl->o.horizon_us || slide < 1 || slide > size) {
 			pl_event_locked(pl, PL_WARN, "window %s: outside 1s..the horizon",
-					u_fmt_duration(size * 1000000, a, sizeof a));
+			                u_fmt_duration(size * 1000000, a, sizeof a));
 			break;
 		}
 		pl->window_s = size;
 		pl->slide_s = slide;
 		if (slide == size)
 			pl_event_locked(pl, PL_INFO, "window %s tumbling",
-					u_fmt_duration(size * 1000000, a, sizeof a));
+			                u_fmt_duration(size * 1000000, a, sizeof a));
 		else
 			pl_event_locked(pl, PL_INFO, "window %s hopping every %s",
-					u_fmt_duration(size * 1000000, a, sizeof a),
-					u_fmt_duration(slide * 1000000, b, sizeof b));
+			                u_fmt_duration(size * 1000000, a, sizeof a),
+			                u_fmt_duration(slide * 1000000, b, sizeof b));
 		break;
 	}
 	case PL_CMD_REBUILD:
@@ -585,11 +588,11 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 	char out[PL_TEXT * 2];
 	if (s->mysql == PL_DOWN) {
 		snprintf(out, sizeof out, "mysql: down, inject and relay wait (%s)",
-			 s->inject_error);
+		         s->inject_error);
 		lvl = PL_ERROR;
 	} else if (s->kafka == PL_DOWN) {
 		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",
-			 u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
+		         u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
 		lvl = PL_ERROR;
 	} else if (*ev) {
 		snprintf(out, sizeof out, "%s", ev);
@@ -605,7 +608,7 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 		lvl = PL_WARN;
 	} else if (s->relay.state[0]) {
 		snprintf(out, sizeof out, "relay: %s (%s rows relayed)", s->relay.state,
-			 u_fmt_count((long long)s->relay.relayed, a, sizeof a));
+		         u_fmt_count((long long)s->relay.relayed, a, sizeof a));
 	} else {
 		snprintf(out, sizeof out, "starting");
 	}
@@ -668,24 +671,23 @@ static void pub_publish(struct pl *pl, struct pl_snap *s)
 	struct pl_snap *p = &pl->pub;
 	int first = p->gen == 0;
 	int cap = first || PL_DIFF(s, p, relay) || PL_DIFF(s, p, injected) ||
-		  PL_DIFF(s, p, inject_errors) || PL_DIFF(s, p, last_batch) ||
-		  PL_DIFF(s, p, last_batch_us) || PL_DIFF(s, p, inject_rate) ||
-		  PL_DIFF(s, p, mysql) || PL_DIFF(s, p, relay_running) || PL_DIFF(s, p, auto_on) ||
-		  PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
-	int kaf = first || PL_DIFF(s, p, kafka) || PL_DIFF(s, p, nparts) ||
-		  PL_DIFF(s, p, parts) || PL_DIFF(s, p, produce_rate) ||
-		  PL_DIFF(s, p, relay.delivery_errors) || PL_DIFF(s, p, cons.lat_p50_us) ||
-		  PL_DIFF(s, p, cons.lat_p99_us) || PL_DIFF(s, p, cons.kafka_ok) ||
-		  PL_DIFF(s, p, cons_running);
+	          PL_DIFF(s, p, inject_errors) || PL_DIFF(s, p, last_batch) ||
+	          PL_DIFF(s, p, last_batch_us) || PL_DIFF(s, p, inject_rate) ||
+	          PL_DIFF(s, p, mysql) || PL_DIFF(s, p, relay_running) || PL_DIFF(s, p, auto_on) ||
+	          PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
+	int kaf = first || PL_DIFF(s, p, kafka) || PL_DIFF(s, p, nparts) || PL_DIFF(s, p, parts) ||
+	          PL_DIFF(s, p, produce_rate) || PL_DIFF(s, p, relay.delivery_errors) ||
+	          PL_DIFF(s, p, cons.lat_p50_us) || PL_DIFF(s, p, cons.lat_p99_us) ||
+	          PL_DIFF(s, p, cons.kafka_ok) || PL_DIFF(s, p, cons_running);
 	int hist = first || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-		   PL_DIFF(s, p, nstores) || PL_DIFF(s, p, stores) || PL_DIFF(s, p, nwin) ||
-		   PL_DIFF(s, p, ws) || PL_DIFF(s, p, watermark_us) ||
-		   PL_DIFF(s, p, cons.rejected) || PL_DIFF(s, p, cons.duplicates) ||
-		   PL_DIFF(s, p, cons.late) ||
-		   memcmp(s->win, p->win, sizeof s->win[0] * (size_t)s->nwin) != 0;
+	           PL_DIFF(s, p, nstores) || PL_DIFF(s, p, stores) || PL_DIFF(s, p, nwin) ||
+	           PL_DIFF(s, p, ws) || PL_DIFF(s, p, watermark_us) ||
+	           PL_DIFF(s, p, cons.rejected) || PL_DIFF(s, p, cons.duplicates) ||
+	           PL_DIFF(s, p, cons.late) ||
+	           memcmp(s->win, p->win, sizeof s->win[0] * (size_t)s->nwin) != 0;
 	int st = first || PL_DIFF(s, p, status) || PL_DIFF(s, p, status_level) ||
-		 PL_DIFF(s, p, lateness_us) || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-		 PL_DIFF(s, p, auto_on) || PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
+	         PL_DIFF(s, p, lateness_us) || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
+	         PL_DIFF(s, p, auto_on) || PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
 	if (!(cap || kaf || hist || st)) {
 		pthread_mutex_unlock(&pl->snap_mu);
 		return;
@@ -736,9 +738,9 @@ static void *pub_main(void *arg)
 		if (sig != ps.view_sig || s->window_s != ps.view_size ||
 		    s->slide_s != ps.view_slide || now - ps.view_at >= PL_VIEW_US || rebuild) {
 			s->nwin = cons_view(pl->cons, s->window_s,
-					    s->slide_s == s->window_s ? 0 : s->slide_s, s->win,
-					    PL_MAX_WINDOWS, s->stores, &s->nstores, &s->ws,
-					    &s->watermark_us);
+			                    s->slide_s == s->window_s ? 0 : s->slide_s, s->win,
+			                    PL_MAX_WINDOWS, s->stores, &s->nstores, &s->ws,
+			                    &s->watermark_us);
 			if (s->nwin < 0)
 				s->nwin = 0;
 			ps.view_sig = sig;
@@ -763,6 +765,8 @@ static void *pub_main(void *arg)
 /* The mock cluster of a pipeline freed with pl_free_for_exit: process exit ends it. Kept here
  * so that it stays reachable (not a leak) until then. */
 static struct kc *pl_exit_kc;
+/* A pipeline whose threads did not stop in time for exit: left whole to process exit. */
+static struct pl *pl_exit_pl;
 
 /* ThreadSanitizer reports threads alive at exit: its builds take the slow, full teardown. */
 #if defined(__SANITIZE_THREAD__)
@@ -796,9 +800,10 @@ static int pl_check_db(struct pl *pl, char *err)
 		if (has < 0)
 			rc = u_err(err, "%s: %s", pl->db.label, e);
 		else if (!has)
-			rc = u_err(err, "%s has no change table: run cdctop init (with the same "
-					"options) first",
-				   pl->db.label);
+			rc = u_err(err,
+			           "%s has no change table: run cdctop init (with the same "
+			           "options) first",
+			           pl->db.label);
 	}
 	mysql_close(m);
 	return rc;
@@ -842,6 +847,7 @@ static void pl_kafka_label(struct pl *pl, char *buf, size_t len)
 	}
 }
 
+/* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
 struct pl *pl_new(const struct opts *o, char *err)
 {
 	char e[U_ERRLEN];
@@ -926,6 +932,7 @@ fail:
 	return NULL;
 }
 
+/* Starts the five threads with every signal blocked in them. */
 int pl_start(struct pl *pl, char *err)
 {
 	sigset_t all, old;
@@ -956,6 +963,7 @@ int pl_start(struct pl *pl, char *err)
 	return rc;
 }
 
+/* Copies the published snapshot if it is newer than have (only the windows in use). */
 uint64_t pl_snapshot(struct pl *pl, struct pl_snap *dst, uint64_t have)
 {
 	pthread_mutex_lock(&pl->snap_mu);
@@ -970,6 +978,7 @@ uint64_t pl_snapshot(struct pl *pl, struct pl_snap *dst, uint64_t have)
 	return gen;
 }
 
+/* Queues a command for the publisher thread; never waits for it. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 {
 	pthread_mutex_lock(&pl->mu);
@@ -988,33 +997,53 @@ int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 	return 0;
 }
 
-void pl_stop(struct pl *pl)
+/* Stops every thread and joins it; with wait_us >= 0, joins only until that much time has
+ * passed. Returns how many threads are still running. */
+static int pl_stop0(struct pl *pl, int64_t wait_us)
 {
-	if (!pl || pl->joined)
-		return;
+	if (!pl)
+		return 0;
 	pthread_mutex_lock(&pl->mu);
+	int first = !pl->stopping;
 	pl->stopping = 1;
 	pthread_cond_broadcast(&pl->cond_pub);
 	pthread_cond_broadcast(&pl->cond_inj);
 	pthread_cond_broadcast(&pl->cond_probe);
 	pthread_mutex_unlock(&pl->mu);
-	if (pl->relay)
+	if (first && pl->relay)
 		relay_stop(pl->relay);
-	if (pl->cons)
+	if (first && pl->cons)
 		cons_stop(pl->cons);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl); /* pthread_timedjoin_np's clock */
+	int64_t ns = (int64_t)dl.tv_nsec + (wait_us > 0 ? wait_us : 0) * 1000;
+	dl.tv_sec += (time_t)(ns / 1000000000);
+	dl.tv_nsec = (long)(ns % 1000000000);
 	pthread_t *th[] = {&pl->th_pub, &pl->th_inj, &pl->th_relay, &pl->th_cons, &pl->th_probe};
-	for (size_t i = 0; i < sizeof th / sizeof th[0]; i++)
-		if (pl->started & (1 << i))
-			pthread_join(*th[i], NULL);
-	pl->joined = 1;
+	int left = 0;
+	for (int i = 0; i < (int)(sizeof th / sizeof th[0]); i++) {
+		if (!(pl->started & (1 << i)) || (pl->joined & (1 << i)))
+			continue;
+		int e = wait_us < 0 ? pthread_join(*th[i], NULL)
+		                    : pthread_timedjoin_np(*th[i], NULL, &dl);
+		if (e == 0)
+			pl->joined |= 1 << i;
+		else
+			left++;
+	}
+	return left;
 }
 
-/* Frees everything; with keep_mock, an in-process mock cluster is left to process exit. */
+/* Stops and joins every thread, however long that takes. */
+void pl_stop(struct pl *pl)
+{
+	pl_stop0(pl, -1);
+}
+
+/* Frees everything (the threads are joined); with keep_mock, an in-process mock cluster is
+ * left to process exit. */
 static void pl_free0(struct pl *pl, int keep_mock)
 {
-	if (!pl)
-		return;
-	pl_stop(pl);
 	relay_free(pl->relay);
 	cons_free(pl->cons);
 	if (pl->probe_rk)
@@ -1035,12 +1064,28 @@ static void pl_free0(struct pl *pl, int keep_mock)
 	free(pl);
 }
 
+/* Stops, joins and frees everything. */
 void pl_free(struct pl *pl)
 {
+	if (!pl)
+		return;
+	pl_stop0(pl, -1);
 	pl_free0(pl, 0);
 }
 
+/* Stops within PL_EXIT_WAIT_US and frees what may be freed; see pipeline.h. */
 void pl_free_for_exit(struct pl *pl)
 {
-	pl_free0(pl, !PL_FULL_TEARDOWN);
+	if (!pl)
+		return;
+	if (PL_FULL_TEARDOWN) {
+		pl_free(pl);
+		return;
+	}
+	if (pl_stop0(pl, PL_EXIT_WAIT_US) > 0) {
+		/* a thread is still inside a library call: it may use anything here */
+		pl_exit_pl = pl;
+		return;
+	}
+	pl_free0(pl, 1);
 }

@@ -58,9 +58,9 @@ struct pl_snap {
 	/* injector */
 	int mysql; /* enum pl_health, as the injector's connection sees it */
 	uint64_t injected, inject_batches, inject_errors;
-	int last_batch;         /* customers in the last batch written */
-	int64_t last_batch_us;  /* its wall time */
-	double inject_rate;     /* customers/s, recent */
+	int last_batch;        /* customers in the last batch written */
+	int64_t last_batch_us; /* its wall time */
+	double inject_rate;    /* customers/s, recent */
 	char inject_error[PL_TEXT];
 
 	/* relay */
@@ -123,9 +123,11 @@ int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d);
 void pl_stop(struct pl *pl);
 /* Stops if needed and frees everything (clients before the mock cluster). Accepts NULL. */
 void pl_free(struct pl *pl);
-/* The same, right before the process exits, except an in-process mock cluster: librdkafka
- * 2.0.2's mock teardown can sleep out a 1 s timed wait in an internal broker thread, so exit
- * ends it (it stays reachable, not leaked). Keeps quitting well under a second. */
+/* The same right before the process exits, bounded in time: threads get 0.7 s to stop (a
+ * relay flush or a library call stuck on a dead broker does not hold the exit; such a pipeline
+ * is left whole to process exit), and an in-process mock cluster is left to exit too, as
+ * librdkafka 2.0.2's mock teardown can sleep out a 1 s timed wait. Both stay reachable, not
+ * leaked. Sanitizer (TSan) builds take the full, unbounded pl_free. */
 void pl_free_for_exit(struct pl *pl);
 
 #endif

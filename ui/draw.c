@@ -27,11 +27,13 @@ static const char *const u_spark[9] = {" ", "▁", "▂", "▃", "▄", "▅", "
 static const char *const a_part[8] = {"", ".", ".", ".", "=", "=", "=", "="};
 static const char *const a_spark[9] = {" ", ".", ".", ":", "-", "=", "+", "*", "#"};
 
+/* Picks glyphs by the locale and colour pairs (or attributes) by the terminal. */
 void draw_init(struct ui_view *v)
 {
 	const char *cs = setlocale(LC_CTYPE, NULL);
-	v->utf8 = MB_CUR_MAX > 1 && cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8") ||
-					   strstr(cs, "UTF8") || strstr(cs, "utf-8"));
+	v->utf8 = MB_CUR_MAX > 1 && cs &&
+	          (strstr(cs, "UTF-8") || strstr(cs, "utf8") || strstr(cs, "UTF8") ||
+	           strstr(cs, "utf-8"));
 	g_full = v->utf8 ? "█" : "#";
 	for (int i = 0; i < 8; i++)
 		g_part[i] = v->utf8 ? u_part[i] : a_part[i];
@@ -126,7 +128,7 @@ static int put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
 
 /* printf-style put. */
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
 {
 	char buf[512];
@@ -232,23 +234,23 @@ static void draw_head(struct ui_view *v, const struct pl_snap *s)
 	int x = put(w, 0, 0, cols - 10, at[S_HEAD], " cdctop  ");
 	/* the Kafka address stays whole; the MySQL label gives way, elided in its middle */
 	int room = cols - 10 - x - 1 - (int)strlen("mysql: ") - (int)strlen("   kafka: ") -
-		   width(s->kafka_label);
+	           width(s->kafka_label);
 	elide(s->mysql_label, room, ml, sizeof ml, v->utf8);
 	snprintf(line, sizeof line, "mysql: %s   kafka: %s", ml, s->kafka_label);
 	put(w, 0, x, cols - 10 - x - 1, A_NORMAL, line);
 	put(w, 0, cols - 9, 9, at[S_HEAD], c);
 	if (s->slide_s && s->slide_s != s->window_s)
 		snprintf(b, sizeof b, narrow ? "hopping/%s" : "hopping every %s",
-			 u_fmt_duration(s->slide_s * 1000000, a, sizeof a));
+		         u_fmt_duration(s->slide_s * 1000000, a, sizeof a));
 	else
 		snprintf(b, sizeof b, "tumbling");
 	char w1[32], l1[32];
 	snprintf(line, sizeof line,
-		 narrow ? " topic %s  window %s %s  lateness %s  %s"
-			: " topic %s   window %s %s   lateness %s   capture: %s",
-		 s->topic, u_fmt_duration(s->window_s * 1000000, w1, sizeof w1), b,
-		 u_fmt_duration(s->lateness_us, l1, sizeof l1),
-		 s->capture_binlog ? "binlog" : "trigger");
+	         narrow ? " topic %s  window %s %s  lateness %s  %s"
+	                : " topic %s   window %s %s   lateness %s   capture: %s",
+	         s->topic, u_fmt_duration(s->window_s * 1000000, w1, sizeof w1), b,
+	         u_fmt_duration(s->lateness_us, l1, sizeof l1),
+	         s->capture_binlog ? "binlog" : "trigger");
 	int used = put(w, 1, 0, cols - (v->paused ? 10 : 0), A_NORMAL, line);
 	if (v->paused)
 		put(w, 1, used + 3 < cols - 8 ? used + 3 : cols - 8, 8, at[S_KEY], " PAUSED ");
@@ -257,7 +259,7 @@ static void draw_head(struct ui_view *v, const struct pl_snap *s)
 
 /* One "label   value   rest" row of the capture pane. */
 static void cap_row(WINDOW *w, int y, int maxw, const char *label, const char *val, attr_t va,
-		    const char *rest, attr_t ra)
+                    const char *rest, attr_t ra)
 {
 	put(w, y, 2, 11, at[S_LABEL], label);
 	putf(w, y, 13, 8, va, "%8s", val);
@@ -288,20 +290,21 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 	cap_row(w, 1, maxw, "customers", num(r->customers, a, sizeof a), A_NORMAL, rest, at[S_OK]);
 	snprintf(rest, sizeof rest, "cursor %s", num(r->cursor, b, sizeof b));
 	cap_row(w, 2, maxw, "change rows", num(r->change_rows, a, sizeof a), A_NORMAL, rest,
-		A_NORMAL);
+	        A_NORMAL);
 	if (r->oldest_us > 0) {
 		int64_t age = u_now_us() - r->oldest_us;
 		snprintf(rest, sizeof rest, "oldest %s",
-			 u_fmt_duration(age > 0 ? age / 1000000 * 1000000 : 0, b, sizeof b));
+		         u_fmt_duration(age > 0 ? age / 1000000 * 1000000 : 0, b, sizeof b));
 	} else {
 		snprintf(rest, sizeof rest, "oldest -");
 	}
 	cap_row(w, 3, maxw, "backlog", num(r->backlog, a, sizeof a),
-		r->backlog > 1000 ? at[S_WARN] : A_NORMAL, rest, A_NORMAL);
+	        r->backlog > 1000 ? at[S_WARN] : A_NORMAL, rest, A_NORMAL);
 	if (r->gap_id > 0) {
 		snprintf(a, sizeof a, "#%" PRId64, r->gap_id);
 		snprintf(rest, sizeof rest, "%.1fs left  skipped %s",
-			 (double)r->gap_wait_left_us / 1e6, num((long long)r->skipped, b, sizeof b));
+		         (double)r->gap_wait_left_us / 1e6,
+		         num((long long)r->skipped, b, sizeof b));
 		cap_row(w, 4, maxw, "gap wait", a, at[S_WARN], rest, A_NORMAL);
 	} else {
 		snprintf(rest, sizeof rest, "skipped %s", num((long long)r->skipped, b, sizeof b));
@@ -320,13 +323,14 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 		int room = maxw - 22;
 		if (r->resent && room >= 26)
 			snprintf(rest, sizeof rest, "inflight %d  resent %s", r->inflight,
-				 num((long long)r->resent, b, sizeof b));
+			         num((long long)r->resent, b, sizeof b));
 		else if (r->resent && !r->inflight)
-			snprintf(rest, sizeof rest, "resent %s", num((long long)r->resent, b, sizeof b));
+			snprintf(rest, sizeof rest, "resent %s",
+			         num((long long)r->resent, b, sizeof b));
 		else
 			snprintf(rest, sizeof rest, "inflight %d", r->inflight);
 		cap_row(w, 6, maxw, "progress", num(r->progress, a, sizeof a), A_NORMAL, rest,
-			A_NORMAL);
+		        A_NORMAL);
 	}
 	wnoutrefresh(w);
 }
@@ -376,11 +380,12 @@ static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
 		     num(pp->lag, d, sizeof d));
 	}
 	if (shown < s->nparts)
-		putf(w, y++, 2, maxw, at[S_DIM], "  +%d more partitions, lag %s",
-		     s->nparts - shown, num(sg, a, sizeof a));
+		putf(w, y++, 2, maxw, at[S_DIM], "  +%d more partitions, lag %s", s->nparts - shown,
+		     num(sg, a, sizeof a));
 	else if (total)
-		putf(w, y++, 2, maxw, at[S_DIM], "%-4s%*s%*s%*s%*s", "all", cl, num(sl, a, sizeof a),
-		     cl, num(sh, b, sizeof b), cc, num(sc, c, sizeof c), cg, num(sg, d, sizeof d));
+		putf(w, y++, 2, maxw, at[S_DIM], "%-4s%*s%*s%*s%*s", "all", cl,
+		     num(sl, a, sizeof a), cl, num(sh, b, sizeof b), cc, num(sc, c, sizeof c), cg,
+		     num(sg, d, sizeof d));
 	int x = 2;
 	y = h;
 	int have = s->cons.consumed > 0;
@@ -390,12 +395,12 @@ static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
 	const char *errs = num((long long)s->relay.delivery_errors, b, sizeof b);
 	if (wide) {
 		x += putf(w, y, x, maxw - x + 2, A_NORMAL, "produce %s  ",
-			  rate(s->produce_rate, a, sizeof a));
+		          rate(s->produce_rate, a, sizeof a));
 		x += putf(w, y, x, maxw - x + 2, eat, "errors %s   ", errs);
 		putf(w, y, x, maxw - x + 2, A_NORMAL, "e2e p50 %s  p99 %s", p50, p99);
 	} else {
 		x += putf(w, y, x, maxw - x + 2, A_NORMAL, "prod %s ",
-			  rate(s->produce_rate, a, sizeof a));
+		          rate(s->produce_rate, a, sizeof a));
 		x += putf(w, y, x, maxw - x + 2, eat, "err %s ", errs);
 		putf(w, y, x, maxw - x + 2, A_NORMAL, "p50 %s p99 %s", p50, p99);
 	}
@@ -431,22 +436,23 @@ static void hist_footer(WINDOW *w, int y, int iw, const struct pl_snap *s, int l
 {
 	char a[32], b[32], c[32], per[160] = "";
 	uint64_t rejected = s->cons.rejected > s->ws.rejected ? s->cons.rejected : s->ws.rejected;
-	uint64_t dups = s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
+	uint64_t dups =
+	    s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
 	size_t off = 0;
 	for (int i = 0; i < s->nstores && off + 32 < sizeof per; i++)
 		if (s->ws.late_per_store[i])
 			off += (size_t)snprintf(per + off, sizeof per - off, "%sstore %u: %" PRIu64,
-						off ? ", " : " (", s->stores[i],
-						s->ws.late_per_store[i]);
+			                        off ? ", " : " (", s->stores[i],
+			                        s->ws.late_per_store[i]);
 	if (off)
 		snprintf(per + off, sizeof per - off, ")");
 	int x = 2;
 	x += putf(w, y, x, iw - x, s->ws.late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
-		  num((long long)s->ws.late, a, sizeof a), per);
+	          num((long long)s->ws.late, a, sizeof a), per);
 	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s   ",
-		  num((long long)rejected, b, sizeof b));
+	          num((long long)rejected, b, sizeof b));
 	x += putf(w, y, x, iw - x, A_NORMAL, "duplicates ignored %s",
-		  num((long long)dups, c, sizeof c));
+	          num((long long)dups, c, sizeof c));
 	if (legend && x + 18 < iw)
 		put(w, y, iw - 15, 15, at[S_DIM], "* open window");
 }
@@ -461,11 +467,11 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 	const struct ws_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
 	if (open)
 		snprintf(title, sizeof title, "window %s%s%s (%s)",
-			 clock_hms(open->start_s, t1, sizeof t1), g_dash,
-			 clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
+		         clock_hms(open->start_s, t1, sizeof t1), g_dash,
+		         clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
 	else
 		snprintf(title, sizeof title, "window %s",
-			 u_fmt_duration(s->window_s * 1000000, a, sizeof a));
+		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
 	frame(v, w, "registrations per store", title, at[S_TITLE]);
 	if (!open || !s->nstores) {
 		putf(w, 1, 2, iw - 2, at[S_DIM],
@@ -524,7 +530,8 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 			    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
 		y++;
 		for (int i = 0; i < s->nstores; i++, y++) {
-			put(w, y, 2, L - 1, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+			put(w, y, 2, L - 1, at[S_LABEL],
+			    store_label(s->stores[i], lab, sizeof lab));
 			for (int k = 0; k < ncell; k++) {
 				const struct ws_window *wi = &s->win[first + k];
 				uint64_t n = wi->counts[i];
@@ -551,8 +558,8 @@ static void draw_status(struct ui_view *v, const struct pl_snap *s)
 		put(w, 0, 1, cols - 2, at[S_OK], v->flash);
 	} else {
 		attr_t a = s->status_level == PL_ERROR  ? at[S_ERR]
-			   : s->status_level == PL_WARN ? at[S_WARN]
-							: A_NORMAL;
+		           : s->status_level == PL_WARN ? at[S_WARN]
+		                                        : A_NORMAL;
 		put(w, 0, 1, cols - 2, a, s->status);
 	}
 	wnoutrefresh(w);
@@ -572,11 +579,15 @@ static void draw_keys(struct ui_view *v, const struct pl_snap *s)
 		const char *k, *l, *ln; /* keys, label, narrow label */
 		int on;
 	} it[] = {
-	    {"i", "inject", "inject", 0},  {"I", "auto", "auto", s->auto_on},
-	    {"< >", rt, rt, 0},            {"[ ]", bt, bt + 6, 0},
-	    {"+ -", "window", "win", 0},   {"s", "slide", "slide", 0},
+	    {"i", "inject", "inject", 0},
+	    {"I", "auto", "auto", s->auto_on},
+	    {"< >", rt, rt, 0},
+	    {"[ ]", bt, bt + 6, 0},
+	    {"+ -", "window", "win", 0},
+	    {"s", "slide", "slide", 0},
 	    {"p", v->paused ? "resume" : "pause", v->paused ? "resume" : "pause", v->paused},
-	    {"r", "rebuild", "rebuild", 0}, {"?", "help", "help", 0},
+	    {"r", "rebuild", "rebuild", 0},
+	    {"?", "help", "help", 0},
 	    {"q", "quit", "quit", 0},
 	};
 	int x = 1;
@@ -587,7 +598,7 @@ static void draw_keys(struct ui_view *v, const struct pl_snap *s)
 			memmove(k + 1, k + 2, 2); /* "< >" -> "<>" */
 		x += put(w, 0, x, cols - 1 - x, at[S_KEY], k);
 		x += putf(w, 0, x, cols - 1 - x, it[i].on ? at[S_OK] | A_BOLD : A_NORMAL, " %s%s",
-			  narrow ? it[i].ln : it[i].l, narrow ? " " : "  ");
+		          narrow ? it[i].ln : it[i].l, narrow ? " " : "  ");
 	}
 	wnoutrefresh(w);
 }
@@ -621,7 +632,7 @@ static void draw_small(struct ui_view *v)
 	char msg[96];
 	werase(stdscr);
 	snprintf(msg, sizeof msg, "terminal too small (need %dx%d, have %dx%d)", UI_MIN_COLS,
-		 UI_MIN_ROWS, v->cols, v->rows);
+	         UI_MIN_ROWS, v->cols, v->rows);
 	int l = (int)strlen(msg), y = v->rows / 2, x = (v->cols - l) / 2;
 	put(stdscr, y > 0 ? y - 1 : 0, x > 0 ? x : 0, v->cols, at[S_WARN], msg);
 	const char *q = "q quits";
@@ -631,10 +642,11 @@ static void draw_small(struct ui_view *v)
 	wnoutrefresh(stdscr);
 }
 
+/* Deletes every pane window. */
 void draw_free(struct ui_view *v)
 {
-	WINDOW **ws[] = {&v->w_head, &v->w_cap, &v->w_kaf, &v->w_hist,
-			 &v->w_status, &v->w_keys, &v->w_help};
+	WINDOW **ws[] = {&v->w_head,   &v->w_cap,  &v->w_kaf, &v->w_hist,
+	                 &v->w_status, &v->w_keys, &v->w_help};
 	for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
 		if (*ws[i])
 			delwin(*ws[i]);
@@ -642,6 +654,7 @@ void draw_free(struct ui_view *v)
 	}
 }
 
+/* Cuts the screen into panes; below 80x24 only the too-small message is shown. */
 void draw_layout(struct ui_view *v)
 {
 	draw_free(v);
@@ -675,6 +688,7 @@ void draw_layout(struct ui_view *v)
 	}
 }
 
+/* Draws the dirty panes, the help on top, and sends one update to the terminal. */
 void draw_frame(struct ui_view *v, unsigned dirty)
 {
 	if (v->too_small) {

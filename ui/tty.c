@@ -48,8 +48,9 @@ static void on_quit(int sig)
 }
 
 /* Crash signals: restore the terminal raw, then hand over to the previous handler. */
-static void on_crash(int sig)
+static void on_crash(int sig, siginfo_t *si, void *uc)
 {
+	(void)uc;
 	if (active) {
 		active = 0;
 		if (reset_len) {
@@ -62,8 +63,9 @@ static void on_crash(int sig)
 	for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
 		if (crash_sigs[i] == sig)
 			sigaction(sig, &old_crash[i], NULL);
-	/* returning re-runs the faulting instruction (or abort's raise) under that handler */
-	if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL)
+	/* a fault re-runs its instruction under that handler on return; a sent signal
+	   (kill, raise, abort: si_code <= 0) is sent again */
+	if (!si || si->si_code <= 0)
 		raise(sig);
 }
 
@@ -88,23 +90,25 @@ static void add_cap(const char *name)
 	}
 }
 
+/* Checks stdin/stdout are a terminal with a known TERM, without touching it. */
 int tty_check(char *err)
 {
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
 		return u_err(err, "the monitor needs a terminal on stdin and stdout; headless, "
-				  "use cdctop relay and cdctop watch");
+		                  "use cdctop relay and cdctop watch");
 	const char *t = getenv("TERM");
 	if (!t || !*t)
 		return u_err(err, "TERM is not set: the monitor cannot drive this terminal");
 	int e = 0;
 	if (setupterm(NULL, STDOUT_FILENO, &e) != OK)
 		return u_err(err, "unknown terminal type '%.40s' (TERM): try TERM=xterm-256color",
-			     t);
+		             t);
 	del_curterm(cur_term);
 	cur_term = NULL;
 	return 0;
 }
 
+/* Takes the terminal for curses and installs the quit and crash handlers. */
 int tty_open(char *err)
 {
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -116,7 +120,7 @@ int tty_open(char *err)
 		close(sig_pipe[1]);
 		sig_pipe[0] = sig_pipe[1] = -1;
 		return u_err(err, "cannot start curses on this terminal (TERM=%.40s)",
-			     getenv("TERM") ? getenv("TERM") : "");
+		             getenv("TERM") ? getenv("TERM") : "");
 	}
 	set_term(scr);
 	active = 1;
@@ -143,13 +147,15 @@ int tty_open(char *err)
 	sa.sa_handler = on_quit;
 	for (size_t i = 0; i < sizeof quit_sigs / sizeof quit_sigs[0]; i++)
 		sigaction(quit_sigs[i], &sa, &old_quit[i]);
-	sa.sa_handler = on_crash;
-	sa.sa_flags = SA_NODEFER;
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_crash;
+	sa.sa_flags = SA_NODEFER | SA_SIGINFO;
 	for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
 		sigaction(crash_sigs[i], &sa, &old_crash[i]);
 	return 0;
 }
 
+/* Gives the terminal back and puts the crash handlers back. */
 void tty_close(void)
 {
 	if (!scr)
@@ -164,11 +170,13 @@ void tty_close(void)
 	/* quit signals keep setting the flag during shutdown: the pipeline is stopping anyway */
 }
 
+/* The self-pipe the quit handler writes to. */
 int tty_fd(void)
 {
 	return sig_pipe[0];
 }
 
+/* Empties the self-pipe. */
 void tty_drain(void)
 {
 	char buf[16];
@@ -176,6 +184,7 @@ void tty_drain(void)
 		;
 }
 
+/* Whether a quit signal arrived. */
 int tty_quit(void)
 {
 	return quit_flag;

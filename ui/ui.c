@@ -164,7 +164,7 @@ static unsigned act_window(struct ui *u, int key)
 	}
 	if (w == u->window_s)
 		return ui_flash(u, "window stays %s (ladder 10s..1h, at most the horizon)",
-			     u_fmt_duration(w * 1000000, a, sizeof a));
+		                u_fmt_duration(w * 1000000, a, sizeof a));
 	u->window_s = w;
 	return send_window(u);
 }
@@ -185,7 +185,7 @@ static unsigned act_pause(struct ui *u, int key)
 	if (!u->v.paused)
 		u->gen = 0; /* take the newest snapshot at once */
 	return ui_flash(u, u->v.paused ? "display paused (the pipeline keeps running); p resumes"
-				    : "display resumed") |
+	                               : "display resumed") |
 	       UI_D_HEAD | UI_D_KEYS;
 }
 
@@ -193,7 +193,8 @@ static unsigned act_pause(struct ui *u, int key)
 static unsigned act_rebuild(struct ui *u, int key)
 {
 	(void)key;
-	return ui_send(u, PL_CMD_REBUILD, 0, 0, 0) | ui_flash(u, "rebuilding the windows from the topic");
+	return ui_send(u, PL_CMD_REBUILD, 0, 0, 0) |
+	       ui_flash(u, "rebuilding the windows from the topic");
 }
 
 /* ? F1: the help overlay. */
@@ -242,7 +243,7 @@ static void build_help(void)
 	snprintf(help_buf[n++], sizeof help_buf[0], "keys");
 	for (int i = 0; i < NELEM(ui_keys); i++)
 		snprintf(help_buf[n++], sizeof help_buf[0], "  %-7s %s", ui_keys[i].name,
-			 ui_keys[i].help);
+		         ui_keys[i].help);
 	static const char *const panes[] = {
 	    "",
 	    "capture: customers, change rows, relay cursor, backlog and its oldest row,",
@@ -303,8 +304,9 @@ static unsigned ui_take(struct ui *u)
 	u->g_kaf = s->gen_kafka;
 	u->g_hist = s->gen_hist;
 	u->g_st = s->gen_status;
-	if (u->adopt && s->window_s == u->window_s)
-		u->adopt = 0;
+	if (u->adopt && s->window_s == u->window_s &&
+	    s->slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
+		u->adopt = 0; /* the view the user asked for has arrived */
 	return d;
 }
 
@@ -321,11 +323,13 @@ static int ui_timeout(struct ui *u)
 	return ms;
 }
 
+/* Whether the monitor can run here; touches nothing. */
 int ui_check(char *err)
 {
 	return tty_check(err);
 }
 
+/* The UI loop: snapshot, keys, draw, poll; returns with the terminal restored. */
 int ui_run(struct pl *pl, const struct opts *o, char *err)
 {
 	struct ui *u = u_calloc(1, sizeof *u);
@@ -358,7 +362,8 @@ int ui_run(struct pl *pl, const struct opts *o, char *err)
 	};
 	while (!u->quit && !tty_quit()) {
 		dirty |= ui_take(u);
-		if (!u->v.too_small && u->v.snap->nparts > 0 && u->v.snap->nparts != u->v.laid_parts) {
+		if (!u->v.too_small && u->v.snap->nparts > 0 &&
+		    u->v.snap->nparts != u->v.laid_parts) {
 			draw_layout(&u->v);
 			dirty = UI_D_ALL;
 		}

@@ -1,0 +1,199 @@
+/*
+ * bench_ui.c - frame time of the monitor: a snapshot copy (under a mutex, as pl_snapshot does)
+ * plus drawing into a curses screen, for 10 stores and 120 recent windows, on a 120x40
+ * pseudo-terminal (drained by a reader thread) and on /dev/null. Prints one line per figure
+ * (bench/README.md): full frame, data frame, clock tick; p99 above 2 ms is marked BELOW.
+ * Single process, no MySQL, no Kafka. The Makefile links bench programs with libcdctop.a only,
+ * so the drawing code is compiled in from ui/draw.c.
+ */
+#include "draw.c"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define NSTORES 10
+#define NWIN    120
+#define FRAMES  3000
+
+static pthread_mutex_t bench_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The published snapshot: 10 stores, 120 windows of 30 s ending now, the newest two open. */
+static void fill(struct pl_snap *s)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->mysql_label, sizeof s->mysql_label,
+	         "private /home/u/.local/state/cdctop (sakila)");
+	snprintf(s->kafka_label, sizeof s->kafka_label, "mock 127.0.0.1:40831 (3 brokers)");
+	snprintf(s->topic, sizeof s->topic, "cdc.sakila.customer");
+	s->horizon_us = 3600 * 1000000LL;
+	s->window_s = s->slide_s = 30;
+	s->lateness_us = 60 * 1000000LL;
+	s->batch = 20;
+	s->rate = 20;
+	s->auto_on = 1;
+	s->mysql = s->kafka = PL_UP;
+	s->relay_running = s->cons_running = 1;
+	s->relay.customers = s->relay.change_rows = s->relay.cursor = s->relay.progress = 24000;
+	s->relay.rate = 20;
+	snprintf(s->relay.state, sizeof s->relay.state, "caught up");
+	s->nparts = 3;
+	for (int p = 0; p < 3; p++) {
+		s->parts[p] = (struct pl_part){p, 0, 8000 + p, 8000 + p, 8000 + p, 0};
+	}
+	s->cons.consumed = 24000;
+	s->cons.lat_p50_us = 9000;
+	s->cons.lat_p99_us = 21000;
+	s->nstores = NSTORES;
+	for (int i = 0; i < NSTORES; i++)
+		s->stores[i] = (uint32_t)i + 1;
+	int64_t now = u_now_us() / 1000000 / 30 * 30;
+	s->nwin = NWIN;
+	for (int k = 0; k < NWIN; k++) {
+		struct ws_window *w = &s->win[k];
+		w->start_s = now - (NWIN - 1 - k) * 30;
+		w->end_s = w->start_s + 30;
+		w->final = k < NWIN - 2;
+		for (int i = 0; i < NSTORES; i++)
+			w->counts[i] = (uint64_t)((k * 7 + i * 13) % 60);
+	}
+	snprintf(s->status, sizeof s->status, "relay: caught up (24,000 rows relayed)");
+}
+
+/* Copies the snapshot the way pl_snapshot does: under the lock, only the windows in use. */
+static void copy(struct pl_snap *dst, const struct pl_snap *p)
+{
+	pthread_mutex_lock(&bench_mu);
+	memcpy(dst, p, offsetof(struct pl_snap, win));
+	memcpy(dst->win, p->win, sizeof p->win[0] * (size_t)p->nwin);
+	memcpy(&dst->ws, &p->ws, sizeof *p - offsetof(struct pl_snap, ws));
+	pthread_mutex_unlock(&bench_mu);
+}
+
+/* Reads and discards the pty's output, as a terminal would. */
+static void *drain(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	return NULL;
+}
+
+/* Sorts int64s ascending (for percentiles). */
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Per-case figures: p50, p99 and max frame time in microseconds. */
+struct bench_fig {
+	int64_t p50, p99, max;
+};
+
+/* Runs FRAMES frames on the current screen; dirty is what each frame redraws. */
+static struct bench_fig run(struct ui_view *v, struct pl_snap *pub, unsigned dirty)
+{
+	static int64_t t[FRAMES];
+	for (int f = 0; f < FRAMES; f++) {
+		/* the pipeline moved on: the open window grows, the partitions advance */
+		pub->win[NWIN - 1].counts[f % NSTORES] += 1 + (uint64_t)(f % 3);
+		pub->parts[f % 3].high++;
+		pub->parts[f % 3].committed++;
+		pub->relay.customers++;
+		int64_t t0 = u_mono_us();
+		copy(v->snap, pub);
+		draw_frame(v, dirty);
+		t[f] = u_mono_us() - t0;
+	}
+	qsort(t, FRAMES, sizeof t[0], cmp64);
+	return (struct bench_fig){t[FRAMES / 2], t[FRAMES * 99 / 100], t[FRAMES - 1]};
+}
+
+/* Opens a curses screen on out/in and measures a full frame, a data frame and a clock tick. */
+static void bench_screen(const char *what, FILE *out, FILE *in, struct pl_snap *pub,
+                         struct bench_fig fig[3])
+{
+	SCREEN *scr = newterm("xterm-256color", out, in);
+	if (!scr) {
+		fprintf(stderr, "bench_ui: newterm failed on %s\n", what);
+		exit(1);
+	}
+	set_term(scr);
+	struct ui_view v;
+	memset(&v, 0, sizeof v);
+	v.snap = u_calloc(1, sizeof *v.snap);
+	copy(v.snap, pub);
+	draw_init(&v);
+	draw_layout(&v);
+	if (v.too_small) {
+		fprintf(stderr, "bench_ui: %s is %dx%d, too small\n", what, COLS, LINES);
+		exit(1);
+	}
+	fig[0] = run(&v, pub, UI_D_ALL & ~UI_D_LAYOUT);
+	fig[1] = run(&v, pub, UI_D_CAP | UI_D_KAF | UI_D_HIST);
+	fig[2] = run(&v, pub, UI_D_HEAD);
+	draw_free(&v);
+	endwin();
+	delscreen(scr);
+	free(v.snap);
+}
+
+/* Runs the cases on a 120x40 pty and on /dev/null; exit 1 if the target is missed. */
+int main(void)
+{
+	if (!setlocale(LC_ALL, "C.UTF-8"))
+		setlocale(LC_ALL, "");
+	setenv("TERM", "xterm-256color", 1);
+	struct pl_snap *pub = u_calloc(1, sizeof *pub);
+	fill(pub);
+
+	/* a pseudo-terminal of 120x40, its output drained by a thread */
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+		perror("bench_ui: posix_openpt");
+		return 1;
+	}
+	int sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+	if (sl < 0) {
+		perror("bench_ui: open pty");
+		return 1;
+	}
+	struct winsize ws = {.ws_row = 40, .ws_col = 120};
+	ioctl(sl, TIOCSWINSZ, &ws);
+	pthread_t th;
+	pthread_create(&th, NULL, drain, &m);
+	FILE *out = fdopen(sl, "w"), *in = fdopen(dup(sl), "r");
+	struct bench_fig pty[3], dn[3];
+	bench_screen("pty", out, in, pub, pty);
+
+	/* /dev/null: curses' own work, no terminal behind it */
+	setenv("LINES", "40", 1);
+	setenv("COLUMNS", "120", 1);
+	use_env(TRUE);
+	FILE *dno = fopen("/dev/null", "w"), *dni = fopen("/dev/null", "r");
+	bench_screen("/dev/null", dno, dni, pub, dn);
+	fclose(dno);
+	fclose(dni);
+	fclose(out);
+	fclose(in);
+	close(m);
+	pthread_join(th, NULL);
+	free(pub);
+
+	static const char *const what[3] = {"every pane", "capture, kafka and histogram panes",
+	                                    "the header (clock tick)"};
+	static const char *const name[3] = {"ui.frame_full", "ui.frame_data", "ui.frame_clock"};
+	for (int i = 0; i < 3; i++)
+		printf("%s_p99 %" PRId64 " us (snapshot copy + drawing %s, 120x40 pty, %d stores, "
+		       "%d recent windows, %d frames; p50 %" PRId64 " us, max %" PRId64
+		       " us; on /dev/null p50 %" PRId64 " us, p99 %" PRId64 " us%s)%s\n",
+		       name[i], pty[i].p99, what[i], NSTORES, NWIN, FRAMES, pty[i].p50, pty[i].max,
+		       dn[i].p50, dn[i].p99, i == 0 ? "; target p99 <= 2000 us" : "",
+		       i == 0 && pty[i].p99 > 2000 ? " BELOW" : "");
+	return 0;
+}

@@ -1,0 +1,143 @@
+# tests/screen.sh - the monitor tests' one screen helper, sourced after tests/lib.sh: a private
+# tmux server per test, keys, capture, bounded waits for text, numbers parsed off the screen,
+# and the SQL ground truth for the newest window. Every wait is a bounded poll.
+command -v tmux >/dev/null || fail "tmux is not installed (make deps)"
+SCR_N=0
+SCR_SOCK=
+SCR="$T/screen.txt"
+
+# The tmux server is killed at exit along with the test's other background processes.
+scr_tmux() { tmux -L "$SCR_SOCK" "$@"; }
+
+# scr_start COLS ROWS ARGS...: runs cdctop ARGS in a fresh tmux server and session of that
+# size, inside a shell that prints "EXITED <status>" and then waits at a prompt
+# ("cdct-prompt$ "). Each call gets its own server, so an old one may still be going away.
+scr_start() {
+	_c=$1 _r=$2
+	shift 2
+	SCR_N=$((SCR_N + 1))
+	SCR_SOCK="cdct-$$-$SCR_N-$(date +%s%N)"
+	_cmd="LANG=C.UTF-8 TZ=UTC \"\$@\" 2>\"$T/ui.err\"; echo EXITED \$?; PS1='cdct-prompt\$ ' exec sh -i"
+	scr_tmux new-session -d -x "$_c" -y "$_r" sh -c "$_cmd" sh "$CDCTOP" "$@" ||
+		fail "tmux new-session"
+	BG_PIDS="$BG_PIDS $(scr_tmux display-message -p '#{pid}')"
+}
+
+# scr_cap: the screen as plain text, also kept in $SCR.
+scr_cap() {
+	scr_tmux capture-pane -p >"$SCR" 2>/dev/null || : >"$SCR"
+	cat "$SCR"
+}
+
+# scr_keys KEY...: tmux send-keys (literal keys; names such as F1 or Escape work too).
+scr_keys() { scr_tmux send-keys "$@"; }
+
+# scr_resize COLS ROWS
+scr_resize() { scr_tmux resize-window -x "$1" -y "$2"; }
+
+# scr_wait SECONDS 'ERE' [WHAT]: polls every 0.1 s until the screen matches; fails with the
+# screen shown when it does not within the time.
+scr_wait() {
+	_lim=$(($1 * 10)) _i=0
+	while :; do
+		scr_cap >/dev/null
+		grep -Eq -- "$2" "$SCR" && return 0
+		_i=$((_i + 1))
+		if [ $_i -ge $_lim ]; then
+			echo "--- screen:" >&2
+			cat "$SCR" >&2
+			echo "--- stderr:" >&2
+			cat "$T/ui.err" >&2 2>/dev/null || true
+			fail "${3:-screen} did not show /$2/ within $1 s"
+		fi
+		sleep 0.1
+	done
+}
+
+# scr_wait_gone SECONDS 'ERE' [WHAT]: the same, until the screen no longer matches.
+scr_wait_gone() {
+	_lim=$(($1 * 10)) _i=0
+	while :; do
+		scr_cap >/dev/null
+		grep -Eq -- "$2" "$SCR" || return 0
+		_i=$((_i + 1))
+		if [ $_i -ge $_lim ]; then
+			cat "$SCR" >&2
+			fail "${3:-screen} still shows /$2/ after $1 s"
+		fi
+		sleep 0.1
+	done
+}
+
+# scr_num 'ERE': the last number (thousands separators dropped) on the first screen line
+# matching ERE, from the last capture; empty if no line matches.
+scr_num() {
+	grep -E -m1 -- "$1" "$SCR" | tr -d ',' | grep -Eo '[0-9]+' | tail -n 1
+}
+
+# scr_bars: "store count" per line, from the histogram's bars (the first row per store).
+scr_bars() {
+	awk '/registrations per store/ { on = 1; next }
+	     on && /recent|late [0-9]/ { exit }
+	     on && /store [0-9]+ / {
+		line = $0; gsub(/,/, "", line)
+		match(line, /store [0-9]+/); id = substr(line, RSTART + 6, RLENGTH - 6)
+		n = split(line, f, /[^0-9]+/); last = ""
+		for (i = n; i >= 1; i--) if (f[i] != "") { last = f[i]; break }
+		print id, last
+	     }' "$SCR"
+}
+
+# sql_newest SIZE [SLIDE]: "store count" per store for the newest window of SIZE seconds
+# (epoch-aligned; hopping every SLIDE seconds: the newest window holding the newest event).
+sql_newest() {
+	_sl=${2:-$1}
+	sql "SELECT store_id, COUNT(*) FROM users_change_events,
+	       (SELECT FLOOR(UNIX_TIMESTAMP(MAX(event_timestamp)) / $_sl) * $_sl AS s
+	          FROM users_change_events) w
+	     WHERE UNIX_TIMESTAMP(event_timestamp) >= w.s
+	       AND UNIX_TIMESTAMP(event_timestamp) < w.s + $1
+	     GROUP BY store_id ORDER BY store_id" | tr '\t' ' '
+}
+
+# sql_label SIZE [SLIDE]: the newest window's label as the monitor shows it (UTC), "HH:MM:SS–HH:MM:SS".
+sql_label() {
+	_sl=${2:-$1}
+	sql "SET time_zone = '+00:00';
+	     SELECT CONCAT(DATE_FORMAT(FROM_UNIXTIME(s), '%H:%i:%s'), '–',
+	                   DATE_FORMAT(FROM_UNIXTIME(s + $1), '%H:%i:%s'))
+	       FROM (SELECT FLOOR(UNIX_TIMESTAMP(MAX(event_timestamp)) / $_sl) * $_sl AS s
+	               FROM users_change_events) w"
+}
+
+# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the histogram's bars equal sql_newest (stores
+# without events in the window must show 0).
+scr_bars_equal() {
+	_lim=$(($1 * 10)) _i=0
+	while :; do
+		_want=$(sql_newest "$2" "${3:-}")
+		scr_cap >/dev/null
+		_got=$(scr_bars | awk '$2 != 0')
+		[ -n "$_want" ] && [ "$_got" = "$_want" ] && return 0
+		_i=$((_i + 1))
+		if [ $_i -ge $_lim ]; then
+			cat "$SCR" >&2
+			fail "histogram '$(echo $_got)' != SQL truth '$(echo $_want)' for window $2 s"
+		fi
+		sleep 0.1
+	done
+}
+
+# scr_pid: the pid of cdctop under the session's shell.
+scr_pid() {
+	ps -o pid= --ppid "$(scr_tmux display-message -p '#{pane_pid}')" | tr -d ' ' | head -n 1
+}
+
+# ms_now: milliseconds of the monotonic-ish wall clock, for exit-time checks.
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# The exit-time limit: 1 s, more under sanitizers (they slow every thread's shutdown).
+case "${BUILD_DIR:-}" in
+*asan* | *tsan*) EXIT_MS=${EXIT_MS:-3000} ;;
+*) EXIT_MS=${EXIT_MS:-1000} ;;
+esac

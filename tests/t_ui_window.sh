@@ -1,0 +1,59 @@
+#!/bin/sh
+# Re-windowing from the held buckets: with registrations spread over three minutes, `+` and
+# `-` move the window along the ladder (30s -> 1m -> 30s) and `s` makes it hopping (slide =
+# size/3); each time the header and the histogram's label change and the per-store counts of
+# the open window equal SQL's count for that window size, at once. `r` rebuilds the windows
+# from the topic: the same counts come back.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/screen.sh"
+t_db
+
+# 36 change rows 5 s apart ending now, stores 1 and 2 unevenly, in log_id (= time) order
+sql "INSERT INTO users_change_events (event_type, event_timestamp, customer_id, store_id,
+       first_name, last_name, email, address_id, active, create_date)
+     WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 35)
+     SELECT 'INSERT', NOW(6) - INTERVAL (175 - 5 * i) SECOND, 1000 + i, 1 + (i % 3 = 0),
+            'Test', CONCAT('Row', i), NULL, 1, 1, NOW() FROM n ORDER BY i"
+
+scr_start 120 40 --datadir "$DBDIR" -w 30s
+scr_wait 30 'window 30s tumbling' "start-up"
+scr_wait 15 "window $(sql_label 30) \\(open\\)" "the 30s window's label"
+scr_bars_equal 15 30
+note "30s: $(scr_bars | tr '\n' ' ')"
+
+note "+: 1m"
+scr_keys +
+scr_wait 5 'window 1m tumbling' "header after +"
+scr_wait 5 "window $(sql_label 60) \\(open\\)" "the 1m window's label"
+scr_bars_equal 5 60
+note "1m: $(scr_bars | tr '\n' ' ')"
+
+note "-: back to 30s"
+scr_keys -
+scr_wait 5 'window 30s tumbling' "header after -"
+scr_wait 5 "window $(sql_label 30) \\(open\\)" "the 30s window's label again"
+scr_bars_equal 5 30
+
+note "s: hopping 30s every 10s"
+scr_keys s
+scr_wait 5 'window 30s hopping every 10s' "header after s"
+scr_wait 5 "window $(sql_label 30 10) \\(open\\)" "the hopping window's label"
+scr_bars_equal 5 30 10
+note "hopping: $(scr_bars | tr '\n' ' ')"
+scr_keys s
+scr_wait 5 'window 30s tumbling' "header after s again"
+
+note "r: rebuild from the topic"
+scr_keys r
+scr_wait 3 'rebuilding the windows from the topic' "the rebuild's message"
+scr_bars_equal 20 30
+
+note "the strip of recent windows: several, the newest marked open"
+scr_wait 5 'recent windows' "the strip"
+[ "$(grep -Ec '[0-9]{2}:[0-9]{2}:[0-9]{2} +[0-9]{2}:[0-9]{2}:[0-9]{2} +[0-9]{2}:[0-9]{2}:[0-9]{2}' "$SCR")" -ge 1 ] ||
+	fail "fewer than three recent windows in the strip"
+grep -Eq '[0-9]+\*' "$SCR" || fail "no open window marked with *"
+[ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
+scr_keys q
+scr_wait 10 'EXITED 0' "exit"
+note "ok"
