@@ -22,6 +22,8 @@ UI_SRC   := $(wildcard ui/*.c)
 SQL      := $(sort $(wildcard sql/*.sql))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/sql_embed.o
 UI_OBJ   := $(UI_SRC:%.c=$(BUILD)/%.o)
+EXTRA_SRC ?=
+EXTRA_OBJ := $(EXTRA_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -39,7 +41,7 @@ all: $(BUILD)/cdctop $(UNIT_BIN) $(TOOL_BIN)
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/cdctop: $(BUILD)/src/main.o $(UI_OBJ) $(BUILD)/libcdctop.a
+$(BUILD)/cdctop: $(BUILD)/src/main.o $(UI_OBJ) $(EXTRA_OBJ) $(BUILD)/libcdctop.a
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 	@[ "$(BUILD)" != build ] || ln -sf build/cdctop cdctop
@@ -61,30 +63,32 @@ $(BUILD)/sql_embed.c: $(SQL) scripts/embed-sql.sh
 $(BUILD)/sql_embed.o: $(BUILD)/sql_embed.c
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdctop.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcdctop.a $(EXTRA_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(EXTRA_OBJ) $(BUILD)/libcdctop.a $(LIBS)
 
 # Test tools (tests/tools/*.c), driven by the shell tests.
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcdctop.a
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libcdctop.a $(EXTRA_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(EXTRA_OBJ) $(BUILD)/libcdctop.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libcdctop.a
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libcdctop.a $(LIBS)
 
-# Every test: the normal build, then the same suite built with ASan+UBSan.
+# Every test: the normal build, then the same suite built with ASan+UBSan, then the threaded
+# tests (TSAN_TESTS) under ThreadSanitizer; also a warning-free clang build and the fuzzers.
 check: deps
 	@$(MAKE) --no-print-directory all
 	@echo "== clang build (warnings are errors)"
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all >/dev/null
 	@$(MAKE) --no-print-directory check-asan-build
 	@$(MAKE) --no-print-directory fuzz-build
-	@BUILDS="build build-asan" sh tests/run.sh
+	@$(MAKE) --no-print-directory check-tsan-build
+	@BUILDS="build build-asan build-tsan" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run.sh
 
 check-asan: deps check-asan-build
 	@BUILDS="build-asan" sh tests/run.sh
@@ -93,9 +97,15 @@ check-asan-build:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 
-check-tsan: deps
-	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" all
-	@BUILDS="build-tsan" TESTS="$(TESTS)" sh tests/run.sh
+# The threads under ThreadSanitizer: librdkafka's C11 threads go through tests/tsan/thrd_shim.c.
+# TSAN_TESTS picks the tests (default: unit tests, relay, watch and monitor tests).
+TSAN_TESTS ?= test_* t_relay t_relay_kill t_watch_dups t_ui_counts t_ui_kafka t_ui_mysql
+check-tsan: deps check-tsan-build
+	@BUILDS="build-tsan" TESTS="$(TSAN_TESTS)" sh tests/run.sh
+
+check-tsan-build:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
+		EXTRA_SRC=tests/tsan/thrd_shim.c all
 
 # libFuzzer targets (clang): the core built with fuzzer instrumentation, one binary per target.
 fuzz-build:
@@ -116,6 +126,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@sh bench/run.sh
+
+# The chaos suite at full scale (tests/chaos/run.sh; CHAOS_SEED, CHAOS_SCALE=short, CHAOS_ONLY).
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@CDCTOP="$(abspath $(BUILD))/cdctop" BUILD_DIR="$(abspath $(BUILD))" sh tests/chaos/run.sh
 
 install: $(BUILD)/cdctop
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

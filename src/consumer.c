@@ -809,13 +809,16 @@ static void tick(struct cons *c, int64_t mono)
 		c->rate_t0 = mono;
 		if (!ok && c->nparts > 0 && mono - c->probe_t0 >= PROBE_EVERY_US) {
 			c->probe_t0 = mono;
-			int64_t lo, hi;
-			if (!rd_kafka_query_watermark_offsets(c->rk, c->topic, 0, &lo, &hi, 500)) {
+			/* not query_watermark_offsets: in 2.0.2 it blocks while brokers are down */
+			const struct rd_kafka_metadata *md = NULL;
+			if (!rd_kafka_metadata(c->rk, 0, NULL, &md, 500) && md && md->broker_cnt > 0) {
 				pthread_mutex_lock(&c->mu);
 				c->st.kafka_ok = 1;
 				c->st.last_error[0] = 0;
 				pthread_mutex_unlock(&c->mu);
 			}
+			if (md)
+				rd_kafka_metadata_destroy(md);
 		}
 	}
 }

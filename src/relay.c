@@ -15,6 +15,7 @@
 #include <errmsg.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ struct relay {
 	struct relay_config cfg;
 	struct kc *kc;
 	struct db_target db;
-	volatile sig_atomic_t stop;
+	atomic_int stop; /* lock-free: set from signal handlers and other threads */
 
 	MYSQL *m;
 	MYSQL_STMT *sel, *late_sel, *save;
@@ -180,7 +181,7 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 
 void relay_stop(struct relay *r)
 {
-	r->stop = 1;
+	atomic_store_explicit(&r->stop, 1, memory_order_relaxed);
 }
 
 void relay_stats(struct relay *r, struct relay_stats *out)
@@ -194,7 +195,7 @@ void relay_stats(struct relay *r, struct relay_stats *out)
 static void idle(struct relay *r, int64_t us)
 {
 	int64_t end = u_mono_us() + us;
-	while (!r->stop) {
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		int64_t left = end - u_mono_us();
 		if (left <= 0)
 			break;
@@ -1244,7 +1245,7 @@ static int connect_db(struct relay *r, char *err)
 		set_state(r, "mysql down, retrying"); log_state(r, 1);
 		set_error(r, err);
 		idle(r, backoff);
-		if (r->stop)
+		if (atomic_load_explicit(&r->stop, memory_order_relaxed))
 			return 1;
 		backoff = backoff * 2 > 10000000 ? 10000000 : backoff * 2;
 	}
@@ -1277,7 +1278,7 @@ int relay_run(struct relay *r, char *err)
 	int rc = 0;
 	int64_t last_summary = u_mono_us();
 	uint64_t summary_n = 0;
-	while (!r->stop) {
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		rd_kafka_poll(r->rk, 0);
 		q_advance(r);
 		if (r->cfg.once && r->fatal_delivery) {

@@ -2,7 +2,8 @@
 # Runs every test, each in its own process: the unit binaries (build/tests/test_*) and the
 # shell tests (tests/t_*.sh, given CDCTOP=<binary>), for each build dir in $BUILDS (default
 # "build"). TESTS='pattern' runs only matching names. Prints one line per test and, last,
-# "N passed, N failed". Exit status 0 only when nothing failed.
+# "N passed, N failed". Exit status 0 only when nothing failed. TESTS='t_relay* test_*' runs
+# only the tests matching one of the space-separated patterns.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILDS=${BUILDS:-build}
@@ -32,9 +33,14 @@ run_one() { # build name cmd...
 	fi
 }
 
-matches() {
+matches() { # TESTS (or TSAN_TESTS for a tsan build): space-separated shell patterns
+	case "$b" in *tsan*) [ -n "${TSAN_TESTS:-}" ] && TESTS=$TSAN_TESTS ;; esac
 	[ -z "$TESTS" ] && return 0
-	case "$1" in $TESTS) return 0 ;; esac
+	set -f # the patterns are for case, not for the file system
+	for pat in $TESTS; do
+		case "$1" in $pat) set +f; return 0 ;; esac
+	done
+	set +f
 	return 1
 }
 
@@ -48,7 +54,7 @@ for b in $BUILDS; do
 	*asan*) export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86" \
 		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 		LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0" ;;
-	*tsan*) export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1" ;;
+	*tsan*) export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan/tsan.supp" ;;
 	esac
 	for t in "$b"/tests/test_*; do
 		[ -x "$t" ] || continue
