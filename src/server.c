@@ -267,6 +267,11 @@ static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
 	snprintf(a_pid, sizeof a_pid, "--pid-file=%s", p->pidfile);
 	snprintf(a_log, sizeof a_log, "--log-error=%s", p->errlog);
 	snprintf(a_port, sizeof a_port, "--port=%u", port);
+	char tmpdir[PATH_MAX], a_tmp[PATH_MAX + 16];
+	snprintf(tmpdir, sizeof tmpdir, "%.4000s/tmp", p->base);
+	if (mkdir(tmpdir, 0700) < 0 && errno != EEXIST)
+		return u_err(err, "cannot create directory '%s': %s", tmpdir, strerror(errno));
+	snprintf(a_tmp, sizeof a_tmp, "--tmpdir=%s", tmpdir);
 	const char *argv[32];
 	int n = 0;
 	argv[n++] = exe;
@@ -294,6 +299,7 @@ static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
 	argv[n++] = "--server-id=1";
 	argv[n++] = "--log-bin-trust-function-creators=1";
 	argv[n++] = "--skip-name-resolve";
+	argv[n++] = a_tmp; /* its own temp dir: nothing else's /tmp clean-up can break it */
 	argv[n] = NULL;
 
 	int fds[2];
