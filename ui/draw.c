@@ -266,6 +266,24 @@ static void cap_row(WINDOW *w, int y, int maxw, const char *label, const char *v
 	put(w, y, 23, maxw - 22, ra, rest);
 }
 
+/* The capture pane's rows 2-4 with --capture=binlog: where the stream has read to, the
+   server's position, and the lag in bytes and seconds. */
+static void draw_cap_binlog(WINDOW *w, int maxw, const struct relay_stats *r)
+{
+	char a[32], rest[96];
+	put(w, 2, 2, 11, at[S_LABEL], "binlog read");
+	put(w, 2, 14, maxw - 13, A_NORMAL, r->binlog_read[0] ? r->binlog_read : "-");
+	put(w, 3, 2, 11, at[S_LABEL], "server at");
+	put(w, 3, 14, maxw - 13, A_NORMAL, r->binlog_server[0] ? r->binlog_server : "-");
+	put(w, 4, 2, 11, at[S_LABEL], "lag");
+	if (r->binlog_lag_bytes >= 0)
+		snprintf(rest, sizeof rest, "%s bytes, %llds", num(r->binlog_lag_bytes, a, sizeof a),
+		         (long long)r->binlog_lag_s);
+	else
+		snprintf(rest, sizeof rest, "%llds", (long long)r->binlog_lag_s);
+	put(w, 4, 14, maxw - 13, r->binlog_lag_s > 5 ? at[S_WARN] : A_NORMAL, rest);
+}
+
 /* The capture pane: MySQL side of the pipeline. */
 static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 {
@@ -288,6 +306,10 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 	if (s->last_batch)
 		snprintf(rest, sizeof rest, "+%d last batch", s->last_batch);
 	cap_row(w, 1, maxw, "customers", num(r->customers, a, sizeof a), A_NORMAL, rest, at[S_OK]);
+	if (r->binlog) { /* binlog capture: positions instead of change rows and gaps */
+		draw_cap_binlog(w, maxw, r);
+		goto rates;
+	}
 	snprintf(rest, sizeof rest, "cursor %s", num(r->cursor, b, sizeof b));
 	cap_row(w, 2, maxw, "change rows", num(r->change_rows, a, sizeof a), A_NORMAL, rest,
 	        A_NORMAL);
@@ -310,6 +332,7 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 		snprintf(rest, sizeof rest, "skipped %s", num((long long)r->skipped, b, sizeof b));
 		cap_row(w, 4, maxw, "gap wait", "none", A_NORMAL, rest, A_NORMAL);
 	}
+rates:;
 	int x = 2;
 	x += put(w, 5, x, maxw - x, at[S_LABEL], "inject ");
 	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-7s", rate(s->inject_rate, a, sizeof a));
