@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* Checks the terminal, starts the pipeline, runs the monitor, stops the pipeline. */
 int cmd_ui(struct opts *o)
@@ -29,10 +30,12 @@ int cmd_ui(struct opts *o)
 	int rc = pl_start(pl, err);
 	if (rc == 0)
 		rc = ui_run(pl, o, err);
-	pl_free_for_exit(pl);
-	if (rc < 0) {
+	int left = pl_free_for_exit(pl);
+	if (rc < 0)
 		fprintf(stderr, "cdctop: %s\n", err);
-		return 1;
+	if (left) { /* a library is still tearing down on another thread: do not wait */
+		fflush(NULL);
+		_exit(rc < 0 ? 1 : 0);
 	}
-	return 0;
+	return rc < 0 ? 1 : 0;
 }

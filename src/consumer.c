@@ -342,14 +342,11 @@ void cons_free(struct cons *c)
 		rd_kafka_queue_destroy(c->q);
 	}
 	if (c->rk) {
-		int ok;
-		pthread_mutex_lock(&c->mu);
-		ok = c->st.kafka_ok;
-		pthread_mutex_unlock(&c->mu);
-		/* closing commits offsets; with the cluster gone that would only wait */
-		if (ok)
-			rd_kafka_consumer_close(c->rk);
-		rd_kafka_destroy_flags(c->rk, ok ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		/* the committed offsets only feed the monitor's lag column: commit them without
+		   waiting, and skip the consumer close, which waits for the group coordinator
+		   without a bound and hangs the quit while the cluster is unreachable */
+		rd_kafka_commit(c->rk, NULL, 1);
+		rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	}
 	for (int i = 0; i < 2; i++)
 		if (c->wake[i] >= 0)

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1074,19 +1075,46 @@ void pl_free(struct pl *pl)
 	pl_free0(pl, 0);
 }
 
+/* The teardown thread of pl_free_for_exit. */
+static atomic_int pl_reaped;
+static void *pl_reap(void *arg)
+{
+	pl_free0(arg, 1);
+	atomic_store(&pl_reaped, 1);
+	return NULL;
+}
+
 /* Stops within PL_EXIT_WAIT_US and frees what may be freed; see pipeline.h. */
-void pl_free_for_exit(struct pl *pl)
+int pl_free_for_exit(struct pl *pl)
 {
 	if (!pl)
-		return;
+		return 0;
 	if (PL_FULL_TEARDOWN) {
 		pl_free(pl);
-		return;
+		return 0;
 	}
+	int64_t deadline = u_mono_us() + PL_EXIT_WAIT_US + 200000; /* quit within a second */
 	if (pl_stop0(pl, PL_EXIT_WAIT_US) > 0) {
 		/* a thread is still inside a library call: it may use anything here */
 		pl_exit_pl = pl;
-		return;
+		return 1;
 	}
-	pl_free0(pl, 1);
+	/* librdkafka's destroy can wait without bound for a cluster that is gone (2.0.2):
+	   free on a thread, and leave what is not done in time to process exit */
+	pl_exit_pl = pl;
+	pthread_t t;
+	if (pthread_create(&t, NULL, pl_reap, pl) != 0) {
+		pl_free0(pl, 1);
+		pl_exit_pl = NULL;
+		return 0;
+	}
+	while (!atomic_load(&pl_reaped) && u_mono_us() < deadline)
+		u_sleep_us(5000);
+	if (!atomic_load(&pl_reaped)) {
+		pthread_detach(t);
+		return 1;
+	}
+	pthread_join(t, NULL);
+	pl_exit_pl = NULL;
+	return 0;
 }

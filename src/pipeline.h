@@ -127,7 +127,10 @@ void pl_free(struct pl *pl);
  * relay flush or a library call stuck on a dead broker does not hold the exit; such a pipeline
  * is left whole to process exit), and an in-process mock cluster is left to exit too, as
  * librdkafka 2.0.2's mock teardown can sleep out a 1 s timed wait. Both stay reachable, not
- * leaked. Sanitizer (TSan) builds take the full, unbounded pl_free. */
-void pl_free_for_exit(struct pl *pl);
+ * leaked. The Kafka handles are destroyed on a thread for the same time, as destroy can wait
+ * without bound for a cluster that is gone. Returns 1 when something is left to process exit
+ * (the caller should then _exit), 0 when all is freed. Sanitizer (TSan) builds take the full,
+ * unbounded pl_free. */
+int pl_free_for_exit(struct pl *pl);
 
 #endif
