@@ -84,7 +84,7 @@ mock_fifo() {
 mock_cmd() {
 	_n=$(wc -l <"$T/mock.out")
 	echo "$1" >&3
-	wait_for 10 '[ "$(wc -l <"$T/mock.out")" -gt "$_n" ]' || fail "kafka-mock did not answer '$1'"
+	wait_for 30 '[ "$(wc -l <"$T/mock.out")" -gt "$_n" ]' || fail "kafka-mock did not answer '$1' within 30 s"
 	_r=$(sed -n "$((_n + 1))p" "$T/mock.out")
 	[ "$_r" = ok ] || fail "kafka-mock '$1': $_r"
 }
