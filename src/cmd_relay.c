@@ -64,10 +64,6 @@ int cmd_relay(struct opts *o)
 		kc_free(kc);
 		return 1;
 	}
-	if (kc_is_mock(kc))
-		u_log("relay: no -b given: in-process mock cluster at %s (it ends with this "
-		      "process)",
-		      kc_bootstrap(kc));
 	running = r;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);

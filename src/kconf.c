@@ -62,7 +62,8 @@ unsigned long kc_last_log(char *buf, size_t len)
 
 int kc_secret_key(const char *key)
 {
-	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas");
+	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
+	       strstr(key, "key.pem");
 }
 
 /* Copies s[0..n) with surrounding whitespace removed into a new string. */

@@ -5,6 +5,7 @@
  * the places passwords go.
  */
 #include "opts.h"
+#include "kconf.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -147,8 +148,7 @@ static int secret_key(const char *kv)
 		klen = sizeof key - 1;
 	memcpy(key, kv, klen);
 	key[klen] = 0;
-	return strstr(key, "password") || strstr(key, "secret") || strstr(key, "sasl.jaas") ||
-	       strstr(key, "key.pem");
+	return kc_secret_key(key);
 }
 
 static void usage(void)

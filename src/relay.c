@@ -1255,7 +1255,6 @@ int relay_run(struct relay *r, char *err)
 {
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
-	log_state(r, 1);
 	r->last_ack_us = u_mono_us();
 	int c = connect_db(r, err);
 	if (c)
@@ -1272,7 +1271,9 @@ int relay_run(struct relay *r, char *err)
 		return -1;
 	}
 	if (r->cfg.verbose && !r->cfg.binlog)
-		u_log("relay: from log_id %lld to %s (%s)", (long long)r->cursor, r->cfg.topic,
+		u_log("relay: from log_id %lld to %s (%s%s)", (long long)r->cursor, r->cfg.topic,
+		      kc_is_mock(r->kc) ? "in-process mock cluster, it ends with this process: "
+					: "",
 		      kc_bootstrap(r->kc));
 	int64_t idle_us = 1000;
 	int rc = 0;
