@@ -85,6 +85,8 @@ struct relay {
 	struct skip skips[MAX_SKIPS];
 	int nskips;
 	int skips_dirty; /* the ranges changed since the last save */
+	struct skip seen[MAX_SKIPS]; /* gaps seen ahead of the cursor, with when first seen */
+	int nseen;
 	struct resend *resends;
 	int fatal_delivery; /* once mode: a delivery failure ends the run */
 
@@ -950,6 +952,27 @@ static void skips_parse(struct relay *r, const char *s)
 	}
 }
 
+/* Notes that ids [lo, hi] were seen missing at now (a gap below a visible id) and returns
+   when they were first seen, so that gaps found behind the one being waited for have waited
+   too when the cursor reaches them. Forgets gaps the cursor has passed. */
+static int64_t seen_gap(struct relay *r, int64_t lo, int64_t hi, int64_t now)
+{
+	int64_t first = now;
+	int j = 0;
+	for (int i = 0; i < r->nseen; i++) {
+		struct skip *g = &r->seen[i];
+		if (g->hi <= r->cursor)
+			continue; /* passed: drop */
+		if (g->lo <= lo && lo <= g->hi && g->since_us < first)
+			first = g->since_us;
+		r->seen[j++] = *g;
+	}
+	r->nseen = j;
+	if (first == now && r->nseen < MAX_SKIPS)
+		r->seen[r->nseen++] = (struct skip){lo, hi, now};
+	return first;
+}
+
 /* Reads and produces the next rows. Returns rows produced, or -1 with err (conn lost: -2). */
 static int capture_batch(struct relay *r, char *err)
 {
@@ -967,20 +990,25 @@ static int capture_batch(struct relay *r, char *err)
 	}
 	int n = 0, rc;
 	int held = 0;
+	int64_t prev = 0, now = u_mono_us();
 	while ((rc = mysql_stmt_fetch(r->sel)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		if (held)
-			continue; /* drain the rest of the result */
+		if (held) { /* note the later gaps in the rest of the result: their wait starts now */
+			if (rw.log_id > prev + r->step)
+				seen_gap(r, prev + r->step, rw.log_id - r->step, now);
+			prev = rw.log_id;
+			continue;
+		}
 		if (rw.log_id <= r->cursor)
 			continue;
 		int64_t expect = r->cursor ? r->cursor + r->step : r->first_id;
 		if (rw.log_id > expect) {
-			int64_t now = u_mono_us();
 			if (r->gap_id != expect) {
 				r->gap_id = expect;
-				r->gap_since = now;
+				r->gap_since = seen_gap(r, expect, rw.log_id - r->step, now);
 			}
 			if (now - r->gap_since < r->cfg.gap_wait_us) {
 				held = 1;
+				prev = rw.log_id;
 				continue;
 			}
 			add_skip(r, expect, rw.log_id - r->step);
