@@ -221,6 +221,9 @@ wait_for 10 "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\",
 t0=$(date +%s)
 bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$hp'" inject -h 127.0.0.1 -P "$hp"
 note "http.server: error after $(($(date +%s) - t0)) s"
+# a Kafka address that is not Kafka (the same HTTP server): bounded, one line
+bad "cannot reach kafka at '127\\.0\\.0\\.1:$hp'" watch --once -b "127.0.0.1:$hp"
+bad "kafka at '127\\.0\\.0\\.1:$hp' did not answer" relay --once -b "127.0.0.1:$hp" --datadir "$DBDIR"
 
 # password files: missing, a directory, too large, unreadable (not as root: root reads anything)
 bad "--password-file: cannot open '$T/missing\\.pw'" inject -S "$SOCK" --password-file "$T/missing.pw"
