@@ -185,8 +185,13 @@ out_free:
 out:
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
-	rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
-	fflush(stdout);
-	return rc;
+	/*
+	 * The output is complete here. librdkafka 2.0.2's teardown of a short-lived client can
+	 * abort on its own assertion (rd_kafka_broker_destroy_final: thrd_is_current, upstream
+	 * librdkafka#3608), most often under ThreadSanitizer's slower threads; a test instrument
+	 * must not turn that into a verdict on the code under test, so it exits without it.
+	 */
+	if (fflush(stdout) || ferror(stdout))
+		rc = 2;
+	_exit(rc);
 }
