@@ -161,38 +161,6 @@ static int64_t to_ms(int64_t us)
 	return us / 1000 - (us % 1000 < 0);
 }
 
-int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *buf, size_t cap)
-{
-	char date[20], first[3 * 46], last[3 * 46], email[3 * 51], dbs[3 * 65];
-	if (cap < 2)
-		return -1;
-	env_fmt_datetime(r->create_us, date);
-	size_t fl = utf8_fix(r->first_name, sizeof r->first_name, first);
-	size_t ll = utf8_fix(r->last_name, sizeof r->last_name, last);
-	size_t el = utf8_fix(r->email, sizeof r->email, email);
-	size_t dl = utf8_fix(db ? db : "", 64, dbs);
-	json_error_t jerr;
-	json_t *root = json_pack_ex(
-	    &jerr, 0,
-	    "{s:n, s:{s:I, s:I, s:s%, s:s%, s:s%, s:I, s:i, s:s}, "
-	    "s:{s:s, s:s, s:s, s:s%, s:s, s:I, s:I, s:I}, s:s, s:I}",
-	    "before", "after", "customer_id", (json_int_t)r->customer_id, "store_id",
-	    (json_int_t)r->store_id, "first_name", first, fl, "last_name", last, ll, "email", email,
-	    el, "address_id", (json_int_t)r->address_id, "active", r->active ? 1 : 0,
-	    "create_date", date, "source", "version", "cdctop-0.1", "connector", "cdctop", "name",
-	    "cdctop", "db", dbs, dl, "table", "customer", "log_id", (json_int_t)r->log_id, "ts_ms",
-	    (json_int_t)to_ms(r->event_us), "ts_us", (json_int_t)r->event_us, "op", "c", "ts_ms",
-	    (json_int_t)to_ms(now_us));
-	if (!root)
-		return -1;
-	size_t n = json_dumpb(root, buf, cap - 1, JSON_COMPACT);
-	json_decref(root);
-	if (n == 0 || n > cap - 1)
-		return -1;
-	buf[n] = 0;
-	return (int)n;
-}
-
 /* The envelope's value nodes, updated in place by env_enc_encode. */
 struct env_enc {
 	json_t *root;
@@ -266,6 +234,16 @@ void env_enc_free(struct env_enc *e)
 		return;
 	json_decref(e->root);
 	free(e);
+}
+
+int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *buf, size_t cap)
+{
+	struct env_enc *e = env_enc_new();
+	if (!e)
+		return -1;
+	int n = env_enc_encode(e, r, db, now_us, buf, cap);
+	env_enc_free(e);
+	return n;
 }
 
 int env_key(const struct cdc_row *r, char *buf, size_t cap)

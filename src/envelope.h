@@ -1,7 +1,7 @@
 /*
  * envelope.h - the Kafka message of one captured registration: a Debezium-style JSON envelope
  * ({"before":null,"after":{...},"source":{...,"log_id":..},"op":"c","ts_ms":..}) and its key.
- * Pure functions on caller buffers, safe from any thread; no I/O, no allocation.
+ * Functions on caller buffers, safe from any thread, no I/O; decoding allocates nothing.
  * Decoding must never crash on any input: the consumer reads whatever is on the topic.
  */
 #ifndef CDCTOP_ENVELOPE_H
