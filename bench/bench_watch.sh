@@ -1,0 +1,187 @@
+#!/bin/sh
+# bench/bench_watch.sh - `cdctop watch` live: end-to-end latency and the window store's memory.
+# A fresh private MariaDB (capture trigger on), a standalone `cdctop kafka-mock` (3 brokers, 3
+# partitions), `cdctop relay -b <mock>` (trigger capture) and `cdctop watch -b <mock>` (text
+# mode, default 1 h horizon) in the background; after a 20-customer warm-up has been counted,
+# `cdctop inject -n 20 --rate 1000` writes 1,000 customers/s (batches of 20, as the monitor
+# does) for DURATION seconds while watch's VmRSS is sampled from /proc/<pid>/status every
+# second (every 5 s when DURATION > 600). Then, one line per figure:
+#   watch.latency_p50  ms, watch's own end-to-end p50 (consume time - event time, its histogram
+#                      over the last 10-20 s of events) from its last "#" status line before
+#                      the injection ended; event time is the trigger's event_timestamp, set
+#                      before COMMIT, so it slightly overstates COMMIT -> counted; target <= 10
+#   watch.latency_p99  the same line's p99; target <= 50
+#   watch.rss_peak     MiB, watch's VmHWM (peak RSS) at the end of the injection; target <= 32
+#   watch.rss_growth   KiB/min, least-squares slope of the sampled RSS over the second half of
+#                      the injection; no target: "flat" means near 0 (the detail gives the first
+#                      and last samples)
+# Correctness: once the injection is over, the relay must have relayed every change row and
+# watch must have counted exactly `SELECT COUNT(*) FROM users_change_events` within 30 s, else
+# the bench fails (exit 1) with one line saying so.
+# Env: CDCTOP (default build/cdctop), DURATION (seconds of injection, default 60: about 80 s in
+# all). `DURATION=3600 sh bench/bench_watch.sh` measures the memory figures over the full 1-hour
+# horizon (through bench/run.sh, raise BENCH_TIMEOUT above 3600 too).
+set -eu
+cd "$(dirname "$0")/.."
+C=${CDCTOP:-$(pwd)/build/cdctop}
+DURATION=${DURATION:-60}
+TOPIC=cdc.sakila.customer
+RATE=1000
+BATCH=20
+P50_TARGET=10
+P99_TARGET=50
+RSS_TARGET=32
+CHECK_S=30
+
+die() {
+	echo "bench_watch: $*" >&2
+	exit 1
+}
+[ -x "$C" ] || die "$C is not built (make all)"
+case "$DURATION" in '' | *[!0-9]*) die "DURATION must be a whole number of seconds" ;; esac
+[ "$DURATION" -ge 2 ] || die "DURATION must be at least 2 seconds"
+BATCHES=$((RATE * DURATION / BATCH))
+SAMPLE_S=1
+[ "$DURATION" -le 600 ] || SAMPLE_S=5
+
+T=$(mktemp -d /tmp/cdcb.XXXXXX)
+export HOME="$T/home" # no ~/.my.cnf of the user's redirects the bench
+mkdir -p "$HOME"
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SOCK="$T/db/mysqld.sock"
+sql() {
+	mariadb --no-defaults -S "$SOCK" -uroot -N -B sakila -e "$1"
+}
+now() { date +%s.%N; }
+# elapsed T0 T1: seconds between two now()s
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# verdict OK-CONDITION-AS-AWK-EXPR TEXT: "target TEXT: ok" or "target TEXT: BELOW"
+verdict() { awk "BEGIN { print ($1) ? \"target $2: ok\" : \"target $2: BELOW\" }"; }
+# fig NAME VALUE UNIT DETAILS [VERDICT]: one figure line
+fig() { printf '%-20s %9s %-7s (%s)%s\n' "$1" "$2" "$3" "$4" "${5:+  $5}"; }
+# wait_for SECONDS 'shell condition': polls every 0.1 s until it holds; 1 if it never did
+wait_for() {
+	_i=0
+	while ! eval "$2" >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		[ $_i -lt $(($1 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+# status_of FILE [LINES]: watch's last "#" status line (within the first LINES lines)
+status_of() { head -n "${2:-2147483647}" "$1" | grep '^#' | tail -n 1; }
+# counted_of LINE: the "counted N" of a status line, without separators
+counted_of() { echo "$1" | sed -n 's/.* counted \([0-9,]*\) .*/\1/p' | tr -d ,; }
+# counted_now: what watch's last status line says it counted (empty before the first one)
+counted_now() { counted_of "$(status_of "$T/watch.out")"; }
+# relayed_all: the relay's saved progress is the newest change row
+relayed_all() {
+	[ "$(sql "SELECT last_log_id FROM latest_cdc_timestamp WHERE topic = '$TOPIC'")" = \
+		"$(sql 'SELECT MAX(log_id) FROM users_change_events')" ]
+}
+# rss_kb PID FIELD: VmRSS or VmHWM of a process, in KiB
+rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+"$C" server start --datadir "$T/db" >/dev/null
+"$C" init --datadir "$T/db" >/dev/null
+
+"$C" kafka-mock --brokers 3 --partitions 3 </dev/null >"$T/mock.out" 2>"$T/mock.err" &
+PIDS="$PIDS $!"
+wait_for 20 '[ -s "$T/mock.out" ]' || die "kafka-mock printed no address: $(cat "$T/mock.err")"
+BOOT=$(head -n 1 "$T/mock.out")
+
+"$C" relay -b "$BOOT" --datadir "$T/db" </dev/null 2>"$T/relay.log" &
+RP=$!
+PIDS="$PIDS $RP"
+"$C" watch -b "$BOOT" </dev/null >"$T/watch.out" 2>"$T/watch.err" &
+WP=$!
+PIDS="$PIDS $WP"
+wait_for 60 'grep -q "relay: caught up" "$T/relay.log"' ||
+	die "the relay never caught up: $(tail -n 3 "$T/relay.log")"
+
+# warm-up: one batch through the whole pipeline, so watch is reading before the measurement
+"$C" inject --datadir "$T/db" -n "$BATCH" --batches 1 </dev/null >"$T/warm.out" 2>&1 ||
+	die "the warm-up inject failed: $(tail -n 3 "$T/warm.out")"
+wait_for 30 '[ "$(counted_now)" = "$BATCH" ]' ||
+	die "watch did not count the $BATCH warm-up customers in 30 s (status: '$(status_of "$T/watch.out")'; $(tail -n 2 "$T/watch.err"))"
+sleep 1
+
+# the measurement: inject at RATE for DURATION s, watch's RSS sampled meanwhile
+t0=$(now)
+(
+	while kill -0 "$WP" 2>/dev/null; do
+		r=$(rss_kb "$WP" VmRSS) || break
+		echo "$(elapsed "$t0" "$(now)") $r"
+		sleep "$SAMPLE_S"
+	done
+) >"$T/rss" &
+SP=$!
+PIDS="$PIDS $SP"
+timeout -k 5 $((DURATION * 2 + 60)) "$C" inject --datadir "$T/db" -n "$BATCH" --batches "$BATCHES" --rate "$RATE" \
+	</dev/null >"$T/inject.out" 2>"$T/inject.err" || die "inject failed: $(tail -n 3 "$T/inject.err")"
+inject_s=$(elapsed "$t0" "$(now)")
+lines=$(wc -l <"$T/watch.out" | tr -d ' ')
+kill -0 "$WP" 2>/dev/null || die "watch exited during the injection: $(tail -n 3 "$T/watch.err")"
+hwm=$(rss_kb "$WP" VmHWM)
+kill -TERM "$SP" 2>/dev/null || true
+wait "$SP" 2>/dev/null || true
+inject_rate=$(tail -n 1 "$T/inject.out" | sed -n 's/.*, \([0-9,]*\) customers\/s$/\1/p' | tr -d ,)
+
+# correctness: every change row relayed and counted, within CHECK_S s of the injection's end
+rows=$(sql 'SELECT COUNT(*) FROM users_change_events')
+[ "$rows" = $((BATCHES * BATCH + BATCH)) ] || die "users_change_events holds $rows rows, not $((BATCHES * BATCH + BATCH))"
+t1=$(now)
+wait_for $CHECK_S relayed_all ||
+	die "the relay did not relay all $rows change rows within $CHECK_S s: $(tail -n 2 "$T/relay.log")"
+left=$((CHECK_S + ${t1%.*} - $(date +%s)))
+[ $left -gt 0 ] || left=1
+wait_for $left '[ "$(counted_now)" = "$rows" ]' || true # the last status line may lag the last event: the summary decides
+catch_s=$(elapsed "$t1" "$(now)")
+kill -TERM "$WP"
+wait_for 10 '! kill -0 "$WP"' || die "watch did not exit within 10 s of SIGTERM"
+summary=$(grep '^consumed [0-9]*, counted' "$T/watch.out" | tail -n 1)
+[ "$(echo "$summary" | sed -n 's/^consumed [0-9]*, counted \([0-9]*\),.*/\1/p')" = "$rows" ] ||
+	die "watch did not count the $rows change rows within $CHECK_S s of the injection's end: '${summary:-no summary}' (last status: '$(status_of "$T/watch.out")')"
+
+# the figures
+st=$(status_of "$T/watch.out" "$lines")
+# shellcheck disable=SC2046 # "P50 P99" as words
+set -- $(echo "$st" | sed -n 's/.* e2e p50 \([0-9.]*\) ms p99 \([0-9.]*\) ms$/\1 \2/p')
+[ $# = 2 ] || die "no e2e figures in watch's last status line before the injection ended: '$st'"
+p50=$1
+p99=$2
+at=$(echo "$st" | cut -d' ' -f2)
+how="$DURATION s at $RATE/s (inject ${inject_rate:-?}/s, batches of $BATCH) via relay (trigger) and a 3x3 mock"
+fig watch.latency_p50 "$p50" ms "watch's own e2e histogram over its last 10-20 s of events, status line of $at UTC; $how; event time = the trigger's event_timestamp, set before COMMIT, so slightly over COMMIT -> counted" \
+	"$(verdict "$p50 <= $P50_TARGET" "<= $P50_TARGET ms")"
+fig watch.latency_p99 "$p99" ms "the same status line's p99; all $rows change rows counted (watch's summary = COUNT(*) of users_change_events) $catch_s s after the injection ended" \
+	"$(verdict "$p99 <= $P99_TARGET" "<= $P99_TARGET ms")"
+n=$(wc -l <"$T/rss" | tr -d ' ')
+[ "$n" -ge 2 ] || die "only $n RSS samples of watch"
+peak=$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')
+smax=$(awk '$2 > m { m = $2 } END { printf "%.1f", m / 1024 }' "$T/rss")
+fig watch.rss_peak "$peak" MiB "VmHWM of watch (text mode, 1 h horizon) after $DURATION s at $RATE events/s; sampled VmRSS max $smax MiB ($n samples every $SAMPLE_S s)" \
+	"$(verdict "$peak <= $RSS_TARGET" "<= $RSS_TARGET MiB")"
+# shellcheck disable=SC2046 # "SLOPE N FIRST LAST" as words
+set -- $(awk -v h="$(awk -v s="$inject_s" 'BEGIN { print s / 2 }')" '
+	NR == 1 { first = $2 } { last = $2 }
+	$1 >= h { n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
+	END {
+		d = n * sxx - sx * sx
+		v = (n >= 2 && d > 0) ? (n * sxy - sx * sy) / d * 60 : 0
+		printf "%.1f %d %d %d\n", (v > -0.05 && v < 0.05) ? 0 : v, n, first, last
+	}' "$T/rss")
+fig watch.rss_growth "$1" KiB/min "least-squares slope of watch's VmRSS over the second half of the $inject_s s injection ($2 samples); flat means near 0; first sample $3 KiB, last $4 KiB"
