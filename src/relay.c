@@ -27,6 +27,7 @@
 #define SAVE_EVERY_US  100000
 #define RECHECK_US     1000000
 #define IDLE_MAX_US    50000
+#define ACTIVE_US      1000000 /* rows seen this recently: keep polling every ms */
 #define STATS_EVERY_US 1000000
 
 /* A produced change row waiting for its acknowledgement. */
@@ -1303,7 +1304,7 @@ int relay_run(struct relay *r, char *err)
 		      kc_is_mock(r->kc) ? "in-process mock cluster, it ends with this process: "
 					: "",
 		      kc_bootstrap(r->kc));
-	int64_t idle_us = 1000;
+	int64_t idle_us = 1000, last_rows_us = 0;
 	int rc = 0;
 	int64_t last_summary = u_mono_us();
 	uint64_t summary_n = 0;
@@ -1400,11 +1401,16 @@ int relay_run(struct relay *r, char *err)
 		if (r->cfg.once && n == 0 && !r->gap_id && !r->qn && !r->late_inflight &&
 		    !r->resends && binlog_caught_up(r))
 			break;
-		if (n > 0)
+		if (n > 0) {
 			idle_us = 1000;
-		else {
+			last_rows_us = now;
+		} else {
 			idle(r, r->gap_id ? 10000 : idle_us);
-			idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
+			/* while rows flow (inject's batches come every few ms) a row waiting for
+			   the next poll is pure latency: poll every ms until a second passes with
+			   none, then back off so an idle relay costs next to nothing */
+			if (now - last_rows_us >= ACTIVE_US)
+				idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
 		}
 	}
 	/* stop: flush what is in flight, save progress */
