@@ -164,11 +164,14 @@ t0=$(date +%s%N)
 dump --idle 1 >/dev/null 2>"$T/f.err" || fail "idle dump: $(cat "$T/f.err")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -lt 3000 ] || fail "an idle dump with --idle 1 took $ms ms"
+# the dump thread to kill is this dump's: an earlier dump's thread can outlive its client by a
+# heartbeat, and connection ids only grow, so it is the one above this connection's id
+BASE_ID=$(sql "SELECT CONNECTION_ID()")
+DUMP_ID_SQL="SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND ID > $BASE_ID"
 bg "$DUMP" -S "$SOCK" --idle 60 >/dev/null 2>"$T/f1.err"
 F1=$!
-wait_for 10 '[ -n "$(sql "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE \"Binlog Dump%\"")" ]' ||
-	fail "no Binlog Dump thread on the server"
-sql "KILL $(sql "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' LIMIT 1")"
+wait_for 10 '[ -n "$(sql "$DUMP_ID_SQL")" ]' || fail "no Binlog Dump thread on the server"
+sql "KILL $(sql "$DUMP_ID_SQL")"
 wait_for 10 "! kill -0 $F1" || fail "the dump did not notice its killed stream within 10 s"
 grep -q "^binlog connection to .* lost at mysql-bin\.[0-9]*:[0-9]* (.*): reopen at the saved position$" "$T/f1.err" ||
 	fail "killed stream: $(cat "$T/f1.err")"
