@@ -10,6 +10,7 @@
 #include "relay.h"
 #include "binlog.h"
 #include "envelope.h"
+#include "tablestats.h"
 #include "util.h"
 
 #include <errmsg.h>
@@ -28,7 +29,6 @@
 #define RECHECK_US     1000000
 #define IDLE_MAX_US    50000
 #define ACTIVE_US      1000000 /* rows seen this recently: keep polling every ms */
-#define STATS_EVERY_US 1000000
 
 /* A produced change row waiting for its acknowledgement. */
 struct entry {
@@ -93,7 +93,8 @@ struct relay {
 
 	pthread_mutex_t mu; /* guards st */
 	struct relay_stats st;
-	int64_t last_save_us, last_recheck_us, last_stats_us, stats_every_us;
+	int64_t last_save_us, last_recheck_us;
+	struct tstats *ts; /* the pane's table figures, looked up on their own thread */
 	int64_t rate_t0;
 	uint64_t rate_n0;
 	char state[64], logged_state[64];
@@ -177,7 +178,6 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 		relay_free(r);
 		return NULL;
 	}
-	r->stats_every_us = STATS_EVERY_US;
 	snprintf(r->st.state, sizeof r->st.state, "starting");
 	return r;
 }
@@ -1155,64 +1155,42 @@ out:
 	return rc;
 }
 
-/* Queries the figures the capture pane shows; the interval grows if they are slow. */
-static int refresh_stats(struct relay *r, char *err)
+/* Copies the table figures of the lookup thread (tablestats) into the shared stats. */
+static void publish_tables(struct relay *r)
 {
-	int64_t t0 = u_mono_us();
+	struct ts_figures f;
+	ts_set_progress(r->ts, r->progress);
+	ts_get(r->ts, &f);
+	if (!f.valid)
+		return;
 	if (r->cfg.binlog) {
-		long long customers = 0;
-		struct blc_pos sp;
-		if (db_query_ll(r->m, "SELECT COUNT(*) FROM customer", &customers, err) < 0 ||
-		    blc_server_pos(r->m, &sp, err) < 0)
-			return -1;
 		struct blc_stats bs;
 		memset(&bs, 0, sizeof bs);
 		if (r->bl)
 			blc_stats(r->bl, &bs);
 		pthread_mutex_lock(&r->mu);
 		r->st.binlog = 1;
-		r->st.customers = customers;
+		r->st.customers = f.customers;
 		r->st.backlog = (int64_t)r->qn;
 		blc_pos_fmt(&bs.read, r->st.binlog_read, sizeof r->st.binlog_read);
-		blc_pos_fmt(&sp, r->st.binlog_server, sizeof r->st.binlog_server);
+		blc_pos_fmt(&f.server_pos, r->st.binlog_server, sizeof r->st.binlog_server);
 		blc_pos_fmt(&r->pos_saved, r->st.binlog_saved, sizeof r->st.binlog_saved);
-		r->st.binlog_lag_bytes = !strcmp(bs.read.file, sp.file)
-					     ? (int64_t)sp.pos - (int64_t)bs.read.pos
+		r->st.binlog_lag_bytes = !strcmp(bs.read.file, f.server_pos.file)
+					     ? (int64_t)f.server_pos.pos - (int64_t)bs.read.pos
 					     : -1;
 		r->st.binlog_lag_s = bs.caught_up || !bs.last_event_s
 					 ? 0
 					 : u_now_us() / 1000000 - bs.last_event_s;
 		pthread_mutex_unlock(&r->mu);
-		r->last_stats_us = u_mono_us();
-		return 0;
+		return;
 	}
-	long long maxid = 0, customers = 0, rows = 0, oldest = 0, backlog = 0;
-	if (db_query_ll(r->m, "SELECT COALESCE(MAX(log_id), 0) FROM users_change_events", &maxid,
-			err) < 0 ||
-	    db_query_ll(r->m, "SELECT COUNT(*) FROM customer", &customers, err) < 0 ||
-	    db_query_ll(r->m, "SELECT COUNT(*) FROM users_change_events", &rows, err) < 0)
-		return -1;
-	if (db_query_ll_arg(r->m,
-			    "SELECT COUNT(*) FROM (SELECT 1 FROM users_change_events WHERE log_id > "
-			    "? LIMIT 10000000) t",
-			    r->progress, &backlog, err) < 0 ||
-	    db_query_ll_arg(r->m,
-			    "SELECT COALESCE(CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS "
-			    "SIGNED), 0) FROM users_change_events WHERE log_id > ? ORDER BY log_id "
-			    "LIMIT 1",
-			    r->progress, &oldest, err) < 0)
-		return -1;
 	pthread_mutex_lock(&r->mu);
-	r->st.max_log_id = maxid;
-	r->st.customers = customers;
-	r->st.change_rows = rows;
-	r->st.backlog = backlog;
-	r->st.oldest_us = oldest;
+	r->st.max_log_id = f.max_log_id;
+	r->st.customers = f.customers;
+	r->st.change_rows = f.change_rows;
+	r->st.backlog = f.backlog;
+	r->st.oldest_us = f.oldest_us;
 	pthread_mutex_unlock(&r->mu);
-	int64_t took = u_mono_us() - t0;
-	r->stats_every_us = took * 20 > STATS_EVERY_US ? took * 20 : STATS_EVERY_US;
-	r->last_stats_us = u_mono_us();
-	return 0;
 }
 
 /* Copies the loop's own figures into the shared stats. */
@@ -1235,6 +1213,8 @@ static void publish(struct relay *r)
 	}
 	r->st.mysql_ok = r->m != NULL;
 	pthread_mutex_unlock(&r->mu);
+	if (r->ts)
+		publish_tables(r);
 }
 
 /* Waits for every in-flight message (bounded), then saves progress. */
@@ -1304,6 +1284,11 @@ int relay_run(struct relay *r, char *err)
 		      kc_is_mock(r->kc) ? "in-process mock cluster, it ends with this process: "
 					: "",
 		      kc_bootstrap(r->kc));
+	if (!r->cfg.once) { /* counting rows is slow on big tables: never on this thread */
+		r->ts = ts_start(&r->db, r->cfg.binlog, e);
+		if (!r->ts)
+			set_error(r, e);
+	}
 	int64_t idle_us = 1000, last_rows_us = 0;
 	int rc = 0;
 	int64_t last_summary = u_mono_us();
@@ -1366,13 +1351,6 @@ int relay_run(struct relay *r, char *err)
 				continue;
 			}
 		}
-		if (!r->cfg.once && now - r->last_stats_us >= r->stats_every_us) {
-			if (refresh_stats(r, e) < 0) {
-				set_error(r, e);
-				db_close(r);
-				continue;
-			}
-		}
 		publish(r);
 		int waiting = r->qn || r->late_inflight;
 		if (!waiting)
@@ -1413,6 +1391,8 @@ int relay_run(struct relay *r, char *err)
 				idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
 		}
 	}
+	ts_stop(r->ts);
+	r->ts = NULL;
 	/* stop: flush what is in flight, save progress */
 	drain(r, r->cfg.once ? 30000000 : 5000000, e);
 	publish(r);
