@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.." || exit 1
 BUILDS=${BUILDS:-build}
 TESTS=${TESTS:-}
 TIMEOUT=${TEST_TIMEOUT:-900}
-OUT=tests/out
+OUT=${TEST_OUT:-tests/out} # a separate TEST_OUT lets two runs share a checkout
 rm -rf "$OUT"
 mkdir -p "$OUT"
 pass=0
