@@ -1,7 +1,8 @@
 #!/bin/sh
 # The monitor starts with every pane, names the private server and the in-process mock
-# cluster, quits on q within a second with the terminal given back (the shell prompt works),
-# quits on SIGTERM the same way, gives the terminal back when it crashes (SIGSEGV), and
+# cluster, quits on q (a hang check, not the 1 s bench figure) with the terminal given back
+# (`stty -a` in the pane after the exit equals `stty -a` before the start), quits on SIGTERM
+# the same way, gives the terminal back the same way when it crashes (SIGSEGV), and
 # refuses to start (one line, non-zero, no curses) when there is no terminal or a start-up
 # step fails.
 . "$(dirname "$0")/lib.sh"
@@ -24,16 +25,14 @@ done
 # the three partitions appear with watermarks once the probe has answered
 scr_wait 10 '│ +2 +[0-9]+ +[0-9]+ ' "partition 2's row"
 
-note "q: exit 0 within ${EXIT_MS} ms, terminal restored"
-t0=$(ms_now)
+note "q: exit 0 (hang check ${EXIT_MS} ms), terminal restored"
+scr_exit_mark
 scr_keys q
-scr_wait 10 'EXITED 0' "exit status"
-dt=$(($(ms_now) - t0))
-note "exited after $dt ms"
-[ "$dt" -le "$EXIT_MS" ] || fail "q took $dt ms to exit (limit $EXIT_MS)"
+scr_exit_wait 0 "q"
 scr_wait 5 'cdct-prompt\$' "shell prompt"
 scr_cap >/dev/null
 ! grep -q 'registrations per store' "$SCR" || fail "the monitor's screen stayed after exit"
+scr_stty_same "q"
 scr_keys 'echo typed-$((6*7))' Enter
 scr_wait 5 'typed-42' "the shell (cooked mode, echo)"
 [ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
@@ -44,13 +43,11 @@ scr_start 100 30 --datadir "$DBDIR"
 scr_wait 30 '┌ capture ' "second start"
 pid=$(scr_pid)
 [ -n "$pid" ] || fail "no cdctop process under the session"
-t0=$(ms_now)
+scr_exit_mark
 kill -TERM "$pid"
-scr_wait 10 'EXITED 0' "exit status after SIGTERM"
-dt=$(($(ms_now) - t0))
-note "exited after $dt ms"
-[ "$dt" -le "$EXIT_MS" ] || fail "SIGTERM took $dt ms to exit (limit $EXIT_MS)"
+scr_exit_wait 0 "SIGTERM"
 scr_wait 5 'cdct-prompt\$' "shell prompt after SIGTERM"
+scr_stty_same "SIGTERM"
 
 note "a crash (SIGSEGV): the terminal is given back"
 scr_tmux kill-server
@@ -62,6 +59,7 @@ pid=$(scr_pid)
 kill -SEGV "$pid"
 scr_wait 20 'EXITED [1-9][0-9]*' "a non-zero exit after SIGSEGV"
 scr_wait 5 'cdct-prompt\$' "shell prompt after the crash"
+scr_stty_same "SIGSEGV"
 scr_keys 'echo crashed-$((6*7))' Enter
 scr_wait 5 'crashed-42' "the shell after the crash (cooked mode, echo)"
 

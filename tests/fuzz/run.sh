@@ -6,20 +6,21 @@
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
+D=${FUZZ_DIR:-build-fuzz} # the dir of the fuzz binaries (make fuzz-build)
 rc=0
-for bin in build-fuzz/fuzz_*; do
+for bin in "$D"/fuzz_*; do
 	[ -x "$bin" ] || continue
 	n=$(basename "$bin")
-	mkdir -p "build-fuzz/corpus-$n"
-	[ -d "tests/fuzz/corpus/$n" ] && cp -n tests/fuzz/corpus/$n/* "build-fuzz/corpus-$n/" 2>/dev/null || true
+	mkdir -p "$D/corpus-$n"
+	[ -d "tests/fuzz/corpus/$n" ] && cp -n tests/fuzz/corpus/$n/* "$D/corpus-$n/" 2>/dev/null || true
 	if [ -d "tests/fuzz/regress/$n" ]; then
 		"$bin" tests/fuzz/regress/$n/* >/dev/null 2>&1 || { echo "FAIL $n: a regression input crashes"; rc=1; continue; }
 	fi
 	if "$bin" -max_total_time="$secs" -max_len=4096 -timeout=5 -rss_limit_mb=1024 \
-		-artifact_prefix="build-fuzz/crash-$n-" "build-fuzz/corpus-$n" >"build-fuzz/$n.log" 2>&1; then
-		echo "ok   $n: $(grep -o 'Done [0-9]* runs' "build-fuzz/$n.log" | tail -n 1 | grep -o '[0-9]*' || echo '?') runs in ${secs}s"
+		-artifact_prefix="$D/crash-$n-" "$D/corpus-$n" >"$D/$n.log" 2>&1; then
+		echo "ok   $n: $(grep -o 'Done [0-9]* runs' "$D/$n.log" | tail -n 1 | grep -o '[0-9]*' || echo '?') runs in ${secs}s"
 	else
-		echo "FAIL $n: see build-fuzz/$n.log"; tail -n 20 "build-fuzz/$n.log"
+		echo "FAIL $n: see $D/$n.log"; tail -n 20 "$D/$n.log"
 		rc=1
 	fi
 done
