@@ -28,11 +28,14 @@ struct ws {
 	int64_t max_sec;   /* its second: the ring's newest */
 	int64_t max_idx;   /* ring index of max_sec */
 	int64_t first_sec; /* oldest second ever added (the ring may have dropped it) */
+	int64_t clock_us;  /* the source's clock (ws_set_clock); INT64_MIN before any */
+	int has_time;      /* the ring has a newest second: an event or the clock set it */
 
 	int nstores;
 	uint32_t ids[WS_MAX_STORES]; /* ascending */
 	uint32_t *ring[WS_MAX_STORES];
 	uint64_t late[WS_MAX_STORES];
+	uint32_t *late_ring; /* late events per second, all stores: where they belonged */
 	int hit_slot; /* slot of the last store looked up, or -1 */
 
 	struct ws_iv *iv; /* sorted, disjoint, never adjacent */
@@ -63,12 +66,17 @@ static int ws_adjacent(int64_t a, int64_t b)
 /* Moves the watermark up to min(max event, cap) - lateness if that is higher. */
 static void ws_wm_update(struct ws *w)
 {
-	if (w->max_us == INT64_MIN)
-		return;
-	int64_t t = w->max_us < w->cap ? w->max_us : w->cap;
-	int64_t c = ws_sub_sat(t, w->lateness);
-	if (c > w->wm)
-		w->wm = c;
+	if (w->max_us != INT64_MIN) {
+		int64_t t = w->max_us < w->cap ? w->max_us : w->cap;
+		int64_t c = ws_sub_sat(t, w->lateness);
+		if (c > w->wm)
+			w->wm = c;
+	}
+	if (w->clock_us != INT64_MIN) { /* the source said no older row is still to come */
+		int64_t c = ws_sub_sat(w->clock_us, w->lateness);
+		if (c > w->wm)
+			w->wm = c;
+	}
 }
 
 /* Clears the time state and every counter; frees store rings and the id set. */
@@ -82,6 +90,10 @@ static void ws_clear(struct ws *w)
 	w->nstores = 0;
 	w->hit_slot = -1;
 	memset(w->late, 0, sizeof(w->late));
+	if (w->late_ring)
+		memset(w->late_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
+	w->clock_us = INT64_MIN;
+	w->has_time = 0;
 	w->cap = INT64_MAX;
 	w->wm = INT64_MIN;
 	w->max_us = INT64_MIN;
@@ -96,6 +108,7 @@ struct ws *ws_new(int64_t horizon_s, int64_t lateness_us)
 	struct ws *w = u_calloc(1, sizeof(*w));
 	w->horizon = horizon_s;
 	w->lateness = lateness_us > 0 ? lateness_us : 0;
+	w->late_ring = u_calloc((size_t)horizon_s, sizeof(uint32_t));
 	ws_clear(w);
 	return w;
 }
@@ -105,6 +118,7 @@ void ws_free(struct ws *w)
 	if (!w)
 		return;
 	ws_clear(w);
+	free(w->late_ring);
 	free(w);
 }
 
@@ -229,6 +243,13 @@ static int ws_slot(struct ws *w, uint32_t id)
 	return w->hit_slot = a;
 }
 
+/* The ring index of second sec, which must lie in (max_sec - horizon, max_sec]. */
+static int64_t ws_index(const struct ws *w, int64_t sec)
+{
+	int64_t i = w->max_idx - (w->max_sec - sec);
+	return i < 0 ? i + w->horizon : i;
+}
+
 /* Moves the ring's newest second forward to sec, zeroing the seconds that enter it. */
 static void ws_advance(struct ws *w, int64_t sec)
 {
@@ -236,6 +257,7 @@ static void ws_advance(struct ws *w, int64_t sec)
 	if (d >= w->horizon) {
 		for (int s = 0; s < w->nstores; s++)
 			memset(w->ring[s], 0, (size_t)w->horizon * sizeof(uint32_t));
+		memset(w->late_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
 		w->max_idx = (w->max_idx + d % w->horizon) % w->horizon;
 	} else {
 		int64_t i = w->max_idx;
@@ -244,20 +266,23 @@ static void ws_advance(struct ws *w, int64_t sec)
 				i = 0;
 			for (int s = 0; s < w->nstores; s++)
 				w->ring[s][i] = 0;
+			w->late_ring[i] = 0;
 		}
 		w->max_idx = i;
 	}
 	w->max_sec = sec;
 }
 
-enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us)
+/* ws_add and ws_add_history: history is never judged late. */
+static enum ws_result ws_add_at(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us,
+				int history)
 {
 	if (ws_seen_or_mark(w, log_id)) {
 		w->duplicates++;
 		return WS_DUPLICATE;
 	}
 	int64_t sec = ws_fdiv(event_us, US_PER_S);
-	int started = w->max_us != INT64_MIN;
+	int started = w->has_time;
 	if (started && sec <= w->max_sec - w->horizon) {
 		w->expired++;
 		return WS_EXPIRED;
@@ -267,14 +292,17 @@ enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t e
 		w->rejected++;
 		return WS_NOROOM;
 	}
-	if (event_us < w->wm) {
+	if (event_us < w->wm && !history) {
 		w->nlate++;
 		w->late[slot]++;
+		if (started && sec <= w->max_sec) /* always: the watermark is behind the head */
+			w->late_ring[ws_index(w, sec)]++;
 		return WS_LATE;
 	}
 	if (!started) {
 		w->max_sec = w->first_sec = sec;
 		w->max_idx = 0;
+		w->has_time = 1;
 	} else if (sec > w->max_sec) {
 		ws_advance(w, sec);
 	} else if (sec < w->first_sec) {
@@ -284,12 +312,67 @@ enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t e
 		w->max_us = event_us;
 		ws_wm_update(w);
 	}
-	int64_t i = w->max_idx - (w->max_sec - sec);
-	if (i < 0)
-		i += w->horizon;
-	w->ring[slot][i]++;
+	w->ring[slot][ws_index(w, sec)]++;
 	w->added++;
 	return WS_ADDED;
+}
+
+enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us)
+{
+	return ws_add_at(w, log_id, store_id, event_us, 0);
+}
+
+enum ws_result ws_add_history(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us)
+{
+	return ws_add_at(w, log_id, store_id, event_us, 1);
+}
+
+void ws_set_clock(struct ws *w, int64_t clock_us)
+{
+	if (clock_us <= w->clock_us)
+		return;
+	w->clock_us = clock_us;
+	int64_t sec = ws_fdiv(clock_us, US_PER_S);
+	if (!w->has_time) {
+		w->max_sec = w->first_sec = sec;
+		w->max_idx = 0;
+		w->has_time = 1;
+	} else if (sec > w->max_sec) {
+		ws_advance(w, sec);
+	}
+	ws_wm_update(w);
+}
+
+int64_t ws_clock_us(const struct ws *w)
+{
+	return w->clock_us;
+}
+
+/* The first second the ring holds, and its newest; 0 when it holds no time yet. */
+int ws_held(const struct ws *w, int64_t *lo_s, int64_t *hi_s)
+{
+	if (!w->has_time)
+		return 0;
+	*lo_s = w->max_sec - w->horizon + 1;
+	*hi_s = w->max_sec;
+	return 1;
+}
+
+uint64_t ws_count_since(const struct ws *w, int64_t from_s)
+{
+	if (!w->has_time)
+		return 0;
+	int64_t lo = w->max_sec - w->horizon + 1;
+	if (from_s < lo)
+		from_s = lo;
+	uint64_t n = 0;
+	for (int64_t sec = from_s; sec <= w->max_sec; sec++) {
+		int64_t i = ws_index(w, sec);
+		for (int s = 0; s < w->nstores; s++)
+			n += w->ring[s][i];
+		n += w->late_ring[i];
+	}
+	return n;
 }
 
 int ws_stores(const struct ws *w, uint32_t *ids, int max)
@@ -308,7 +391,7 @@ static int64_t ws_clamp(int64_t x, int64_t lo, int64_t hi)
 
 int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_window *out, int max)
 {
-	if (w->max_us == INT64_MIN || !out || max <= 0)
+	if (!w->has_time || !out || max <= 0)
 		return 0;
 	if (slide_s == 0)
 		slide_s = size_s;
@@ -332,6 +415,7 @@ int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_wi
 		o->start_s = (first_k + j) * slide_s;
 		o->end_s = o->start_s + size_s;
 		o->final = o->end_s * US_PER_S <= w->wm;
+		o->late = 0;
 		memset(o->counts, 0, sizeof(o->counts));
 	}
 	/* Per store, a count is prefix(end) - prefix(start); both cursors only move forward. */
@@ -339,8 +423,8 @@ int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_wi
 	int64_t i0 = w->max_idx - (w->max_sec - c0);
 	if (i0 < 0)
 		i0 += w->horizon;
-	for (int s = 0; s < w->nstores; s++) {
-		const uint32_t *r = w->ring[s];
+	for (int s = 0; s <= w->nstores; s++) { /* s == nstores: the late events */
+		const uint32_t *r = s < w->nstores ? w->ring[s] : w->late_ring;
 		int64_t ecur = c0, scur = c0, ei = i0, si = i0;
 		uint64_t pe = 0, ps = 0;
 		for (int j = 0; j < n; j++) {
@@ -356,7 +440,10 @@ int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_wi
 				if (++si == w->horizon)
 					si = 0;
 			}
-			out[j].counts[s] = pe - ps;
+			if (s < w->nstores)
+				out[j].counts[s] = pe - ps;
+			else
+				out[j].late = pe - ps;
 		}
 	}
 	return n;
@@ -373,6 +460,191 @@ void ws_stats(const struct ws *w, struct ws_stats *out)
 	for (int i = 0; i < w->nstores; i++)
 		out->late_per_store[i] = w->late[i];
 	out->id_intervals = w->niv;
-	out->bytes = sizeof(*w) + (size_t)w->nstores * (size_t)w->horizon * sizeof(uint32_t) +
+	out->bytes = sizeof(*w) + (size_t)(w->nstores + 1) * (size_t)w->horizon * sizeof(uint32_t) +
 	             w->iv_cap * sizeof(*w->iv);
+}
+
+/* ---- the checkpoint image ---- */
+
+#define WS_IMG_MAGIC 0x31545357u /* "WST1" */
+
+/* A growing byte buffer for ws_encode. */
+struct wbuf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static void wb_put(struct wbuf *b, const void *v, size_t n)
+{
+	if (b->n + n > b->cap) {
+		while (b->n + n > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 4096;
+		b->p = u_realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, v, n);
+	b->n += n;
+}
+
+static void wb_i64(struct wbuf *b, int64_t v)
+{
+	wb_put(b, &v, sizeof v);
+}
+
+/* The non-zero seconds of one ring, oldest first, as (age from the head, count) pairs. */
+static void wb_ring(struct wbuf *b, const struct ws *w, const uint32_t *r)
+{
+	size_t at = b->n;
+	uint32_t nz = 0;
+	wb_put(b, &nz, sizeof nz);
+	for (int64_t age = w->horizon - 1; age >= 0; age--) {
+		uint32_t v = r[ws_index(w, w->max_sec - age)];
+		if (!v)
+			continue;
+		uint32_t a = (uint32_t)age;
+		wb_put(b, &a, sizeof a);
+		wb_put(b, &v, sizeof v);
+		nz++;
+	}
+	memcpy(b->p + at, &nz, sizeof nz);
+}
+
+void *ws_encode(const struct ws *w, size_t *len)
+{
+	struct wbuf b = {0};
+	uint32_t magic = WS_IMG_MAGIC;
+	wb_put(&b, &magic, sizeof magic);
+	int64_t head[] = {w->horizon, w->wm, w->max_us, w->max_sec, w->first_sec, w->clock_us,
+			  w->has_time, (int64_t)w->added, (int64_t)w->duplicates, (int64_t)w->nlate,
+			  (int64_t)w->expired, (int64_t)w->rejected, w->nstores, (int64_t)w->niv};
+	for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+		wb_i64(&b, head[i]);
+	for (int s = 0; s < w->nstores; s++) {
+		wb_i64(&b, w->ids[s]);
+		wb_i64(&b, (int64_t)w->late[s]);
+		if (w->has_time)
+			wb_ring(&b, w, w->ring[s]);
+	}
+	if (w->has_time)
+		wb_ring(&b, w, w->late_ring);
+	for (size_t i = 0; i < w->niv; i++) {
+		wb_i64(&b, w->iv[i].lo);
+		wb_i64(&b, w->iv[i].hi);
+	}
+	*len = b.n;
+	return b.p;
+}
+
+/* A bounded reader over an image. */
+struct rbuf {
+	const uint8_t *p;
+	size_t n, at;
+	int bad;
+};
+
+static void rb_get(struct rbuf *b, void *v, size_t n)
+{
+	if (b->bad || b->n - b->at < n) {
+		b->bad = 1;
+		memset(v, 0, n);
+		return;
+	}
+	memcpy(v, b->p + b->at, n);
+	b->at += n;
+}
+
+static int64_t rb_i64(struct rbuf *b)
+{
+	int64_t v;
+	rb_get(b, &v, sizeof v);
+	return v;
+}
+
+/* Reads one ring written by wb_ring into r (zeroed first). */
+static void rb_ring(struct rbuf *b, const struct ws *w, uint32_t *r)
+{
+	uint32_t nz;
+	rb_get(b, &nz, sizeof nz);
+	if (nz > (uint64_t)w->horizon)
+		b->bad = 1;
+	int64_t prev = w->horizon;
+	for (uint32_t k = 0; k < nz && !b->bad; k++) {
+		uint32_t age, v;
+		rb_get(b, &age, sizeof age);
+		rb_get(b, &v, sizeof v);
+		if ((int64_t)age >= prev) { /* ages strictly decrease */
+			b->bad = 1;
+			break;
+		}
+		prev = age;
+		r[ws_index(w, w->max_sec - age)] = v;
+	}
+}
+
+int ws_decode(struct ws *w, const void *img, size_t len, char *err)
+{
+	struct rbuf b = {img, len, 0, 0};
+	uint32_t magic;
+	rb_get(&b, &magic, sizeof magic);
+	if (b.bad || magic != WS_IMG_MAGIC)
+		return u_err(err, "not a window store image");
+	int64_t h[14];
+	for (int i = 0; i < 14; i++)
+		h[i] = rb_i64(&b);
+	if (b.bad)
+		return u_err(err, "window store image cut short");
+	if (h[0] != w->horizon)
+		return u_err(err, "made with a horizon of %lld s, not %lld s", (long long)h[0],
+			     (long long)w->horizon);
+	if (h[12] < 0 || h[12] > WS_MAX_STORES || h[13] < 0 || (uint64_t)h[13] > len / 16 ||
+	    (h[6] != 0 && h[6] != 1))
+		return u_err(err, "window store image out of range");
+	ws_clear(w);
+	w->wm = h[1];
+	w->max_us = h[2];
+	w->max_sec = h[3];
+	w->first_sec = h[4];
+	w->clock_us = h[5];
+	w->has_time = (int)h[6];
+	w->max_idx = w->horizon - 1;
+	w->added = (uint64_t)h[7];
+	w->duplicates = (uint64_t)h[8];
+	w->nlate = (uint64_t)h[9];
+	w->expired = (uint64_t)h[10];
+	w->rejected = (uint64_t)h[11];
+	int nst = (int)h[12];
+	for (int s = 0; s < nst && !b.bad; s++) {
+		int64_t id = rb_i64(&b), late = rb_i64(&b);
+		if (id < 0 || id > UINT32_MAX || (s > 0 && (uint32_t)id <= w->ids[s - 1])) {
+			b.bad = 1;
+			break;
+		}
+		w->ids[s] = (uint32_t)id;
+		w->late[s] = (uint64_t)late;
+		w->ring[s] = u_calloc((size_t)w->horizon, sizeof(uint32_t));
+		w->nstores = s + 1;
+		if (w->has_time)
+			rb_ring(&b, w, w->ring[s]);
+	}
+	if (w->has_time && !b.bad)
+		rb_ring(&b, w, w->late_ring);
+	size_t niv = (size_t)h[13];
+	if (!b.bad && niv) {
+		w->iv = u_malloc(niv * sizeof(*w->iv));
+		w->iv_cap = niv;
+		for (size_t i = 0; i < niv && !b.bad; i++) {
+			w->iv[i].lo = rb_i64(&b);
+			w->iv[i].hi = rb_i64(&b);
+			if (w->iv[i].lo > w->iv[i].hi ||
+			    (i > 0 && !(w->iv[i - 1].hi < INT64_MAX && w->iv[i - 1].hi + 1 < w->iv[i].lo)))
+				b.bad = 1;
+			w->niv = i + 1;
+		}
+	}
+	if (!b.bad && b.at != len)
+		b.bad = 1;
+	if (b.bad) {
+		ws_clear(w);
+		return u_err(err, "window store image damaged");
+	}
+	return 0;
 }

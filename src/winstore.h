@@ -45,6 +45,10 @@ enum ws_result {
  * max event time and the watermark. O(1) amortized for ids arriving in order.
  */
 enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us);
+/* The same for a row read from the durable log (MySQL's change table) rather than the live
+   stream: it was committed on time, so it is never judged late, even below the watermark
+   (a window it falls in may change after turning final: it was missing that row). */
+enum ws_result ws_add_history(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us);
 
 /* Caps the event time the watermark may follow (INT64_MAX: no cap, the default); lets the
  * consumer hold the watermark while a partition still has a backlog. */
@@ -54,6 +58,29 @@ int64_t ws_watermark_us(const struct ws *w);
 /* The largest event time added; INT64_MIN before any event. */
 int64_t ws_max_event_us(const struct ws *w);
 
+/*
+ * The source's clock (a heartbeat: every row committed before clock_us has been added). The
+ * watermark follows it (clock - lateness) and the ring's newest second moves with it, so
+ * windows turn final and the open window follows time while no event arrives. Only moves
+ * forward; not capped by ws_set_time_cap (the caller applies a clock only once it has read
+ * everything the source had sent before it).
+ */
+void ws_set_clock(struct ws *w, int64_t clock_us);
+/* The last clock set; INT64_MIN before any. */
+int64_t ws_clock_us(const struct ws *w);
+/* The seconds the ring covers, [lo_s, hi_s]; 0 (nothing written) before any event or clock. */
+int ws_held(const struct ws *w, int64_t *lo_s, int64_t *hi_s);
+/* Distinct events held with an event time in second from_s or later: counted in a window or
+   late (never duplicates, expired or rejected). */
+uint64_t ws_count_since(const struct ws *w, int64_t from_s);
+
+/* The whole state (buckets, late counts, seen ids, watermark, clock, counters) as a byte
+   image the caller frees, in this machine's byte order; *len is its size. */
+void *ws_encode(const struct ws *w, size_t *len);
+/* Replaces w's state with an image from ws_encode (same horizon; the lateness stays w's).
+   -1 with err, w then empty, when the image is damaged or made with another horizon. */
+int ws_decode(struct ws *w, const void *img, size_t len, char *err);
+
 /* Writes the store ids seen (at most max), ascending; returns how many were written. */
 int ws_stores(const struct ws *w, uint32_t *ids, int max);
 
@@ -61,6 +88,7 @@ struct ws_window {
 	int64_t start_s, end_s;         /* [start_s, end_s), epoch seconds */
 	int final;                      /* end_s * 1e6 <= watermark: will never change again */
 	uint64_t counts[WS_MAX_STORES]; /* indexed like ws_stores() order */
+	uint64_t late;                  /* late events whose event time fell in this window */
 };
 
 /*
