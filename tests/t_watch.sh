@@ -88,12 +88,13 @@ cmp -s "$T/w.tsv" "$T/hop.tsv" ||
 note "-w 30s --slide 10s: hopping counts equal SQL"
 
 # Streaming: a watch started before round 2 ends (--until-idle) on the new ground truth.
-bg "$CDCTOP" watch --json --until-idle 6s -b "$BOOT" -w 10s >"$T/live.json" 2>"$T/live.err"
+bg "$CDCTOP" watch --json --until-idle 12s -b "$BOOT" -w 10s >"$T/live.json" 2>"$T/live.err"
 LIVE=$!
-sleep 1
+# streaming: it has read round 1 (a window line) before round 2 is written
+wait_for 30 'grep -q window_start "$T/live.json"' || fail "watch --until-idle printed no window: $(cat "$T/live.err")"
 "$CDCTOP" inject --datadir "$DBDIR" -n 25 --batches 2 --seed 8 >/dev/null || fail "inject round 2"
 relay_once relay2
-wait_for 30 '! kill -0 $LIVE' || fail "watch --until-idle 6s did not exit"
+wait_for 40 '! kill -0 $LIVE' || fail "watch --until-idle 12s did not exit"
 wait "$LIVE" || fail "watch --until-idle exited non-zero: $(cat "$T/live.err")"
 windows_of "$T/live.json" >"$T/live.tsv"
 truth 10 >"$T/truth.tsv"
