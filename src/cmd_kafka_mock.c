@@ -13,6 +13,8 @@
  * stdin only stops reading commands: the cluster keeps serving (pass </dev/null or keep a pipe
  * open; run in the background of an interactive shell it stops reading, never gets stopped).
  * Example: `mkfifo f; cdctop kafka-mock <f & exec 3>f; echo 'down all' >&3`.
+ * Topics: the mock has no CreateTopics API, so other cdctop processes of the same user ask
+ * for a topic with their --partitions through a unix socket in the state dir (kc_ctl_*).
  */
 #include "cmds.h"
 #include "kconf.h"
@@ -175,21 +177,28 @@ int cmd_kafka_mock(struct opts *o)
 	u_log("kafka-mock: %d brokers at %s, topic '%s' (%d partitions); stop with Ctrl-C",
 	      kc_mock_brokers(kc), kc_bootstrap(kc), o->topic, o->partitions);
 
+	/* relay processes of this user ask for topics with their --partitions through it */
+	int ctl = kc_ctl_listen(kc, err);
+	if (ctl < 0)
+		u_log("kafka-mock: %s: other processes' topics get the mock's default partitions",
+		      err);
+
 	char buf[512];
 	size_t len = 0;
 	int cmds = 1; /* stdin still open */
 	while (run) {
-		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-		if (!cmds) {
-			u_sleep_us(100000);
-			continue;
-		}
-		int pr = poll(&pfd, 1, 100);
-		if (pr > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+		struct pollfd pfd[2] = {{.fd = cmds ? STDIN_FILENO : -1, .events = POLLIN},
+					{.fd = ctl, .events = POLLIN}};
+		int pr = poll(pfd, 2, 100);
+		if (pr > 0 && ctl >= 0 && (pfd[1].revents & POLLIN))
+			kc_ctl_serve(kc, ctl);
+		if (pr > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			cmds = read_commands(kc, buf, sizeof buf, &len);
-		else if (pr > 0 && (pfd.revents & POLLNVAL)) /* stdin closed by the caller */
+		else if (pr > 0 && (pfd[0].revents & POLLNVAL)) /* stdin closed by the caller */
 			cmds = 0;
 	}
+	if (ctl >= 0)
+		close(ctl);
 
 	u_log("kafka-mock: stopping");
 	kc_free(kc);

@@ -51,6 +51,7 @@
 #define W_PRINT_US     250000LL
 #define W_ONCE_IDLE_US 1000000LL
 #define W_TOPIC_WAIT   (10 * 1000000LL)
+#define W_CHECK_MS     10000
 #define W_MAX_WINDOWS  20000
 #define W_HEADER_EVERY 40
 
@@ -333,6 +334,13 @@ int cmd_watch(struct opts *o)
 		return 1;
 	}
 	int bounded = o->once || o->until_idle_us > 0;
+	if (kc_is_mock(kc) && bounded) {
+		fprintf(stderr,
+			"cdctop: watch: no -b: there is nothing to read in a new in-process mock "
+			"cluster; name the cluster with -b (cdctop kafka-mock prints its address)\n");
+		kc_free(kc);
+		return 1;
+	}
 	if (kc_is_mock(kc)) {
 		if (kc_ensure_topic(kc, NULL, o->topic, o->partitions, 5000, err) < 0) {
 			fprintf(stderr, "cdctop: watch: %s\n", err);
@@ -342,6 +350,17 @@ int cmd_watch(struct opts *o)
 		if (!o->json)
 			u_log("no -b: watching an empty in-process mock cluster at %s (demo only)",
 			      kc_bootstrap(kc));
+	} else {
+		/* at once: a refused or non-Kafka address is fatal; a missing topic is fatal with
+		   --once/--until-idle (watch never creates one), else watched for */
+		int r = kc_check_topic(kc, o->topic, W_CHECK_MS, err);
+		if (r < 0 && (bounded || r == U_ENOTKAFKA)) {
+			fprintf(stderr, "cdctop: watch: %s\n", err);
+			kc_free(kc);
+			return 1;
+		}
+		if (r == U_ENOTFOUND)
+			u_log("watch: %s; waiting for it", err);
 	}
 	struct cons_config cfg = {
 	    .topic = o->topic,

@@ -6,6 +6,8 @@
 #include "db.h"
 #include "util.h"
 
+#include <errmsg.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -187,6 +189,12 @@ int db_resolve(const struct opts *o, struct db_target *t, int start_private, cha
 		if (!pw)
 			return u_err(err, "--password-file: %s", e);
 		pw[strcspn(pw, "\r\n")] = 0;
+		struct stat st;
+		if (*pw && stat(o->password_file, &st) == 0 && (st.st_mode & 077))
+			fprintf(stderr,
+				"cdctop: warning: --password-file '%s' is readable by others: "
+				"chmod 600 it\n",
+				o->password_file);
 		snprintf(t->password, sizeof t->password, "%s", pw);
 		memset(pw, 0, strlen(pw));
 		free(pw);
@@ -216,6 +224,39 @@ int db_resolve(const struct opts *o, struct db_target *t, int start_private, cha
 			 t->host[0] ? t->host : "localhost", t->port ? t->port : 3306, t->db);
 	}
 	return 0;
+}
+
+/* Why a connection failed with client error code, in plain words, from a check of our own
+ * (libmariadb says "Can't connect ... (115)"): U_EREFUSED, U_ENOTFOUND, U_ETIMEDOUT, or
+ * U_EFAIL ("it does not answer as a MySQL server"), with why set; 0 when the code is not
+ * about reaching the server (access denied, unknown database). */
+static int connect_why(unsigned code, const char *host, unsigned port, const char *sock,
+		       char *why, size_t wcap)
+{
+	if (code != CR_CONNECTION_ERROR && code != CR_CONN_HOST_ERROR && code != CR_UNKNOWN_HOST &&
+	    code != CR_SERVER_GONE_ERROR && code != CR_SERVER_LOST &&
+	    code != CR_SERVER_HANDSHAKE_ERR && code != CR_MALFORMED_PACKET)
+		return 0;
+	int r;
+	if (sock) {
+		r = u_unix_check(sock, why, wcap);
+	} else {
+		char p[16];
+		snprintf(p, sizeof p, "%u", port);
+		r = u_tcp_connect(host, p, 3000, why, wcap);
+		if (r >= 0) {
+			close(r);
+			r = 0;
+		}
+	}
+	if (r == 0) { /* it takes connections, but the handshake failed */
+		if (code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR)
+			snprintf(why, wcap, "no answer within the connect timeout");
+		else
+			snprintf(why, wcap, "it does not answer as a MySQL server");
+		r = U_EFAIL;
+	}
+	return r;
 }
 
 MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
@@ -257,8 +298,15 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 		    : t->private_server
 			? "run cdctop server start, or see cdctop server status"
 			: "check -h/-P/-S and that the server is running";
-		u_err(err, "cannot connect to %s at %s as '%s': %s; %s", where, addr, t->user,
-		      mysql_error(m), hint);
+		char why[200];
+		int r = connect_why(code, host, t->port ? t->port : 3306, sock && !t->host[0] ? sock : NULL,
+				    why, sizeof why);
+		if (t->private_server && (r == U_ENOTFOUND || r == U_EREFUSED))
+			u_err(err, "the private server is not running: run cdctop server start "
+				   "(socket '%s': %s)", sock, why);
+		else
+			u_err(err, "cannot connect to %s at %s as '%s': %s; %s", where, addr,
+			      t->user, r ? why : mysql_error(m), hint);
 		mysql_close(m);
 		return NULL;
 	}

@@ -9,11 +9,19 @@
 #include "kconf.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #define KC_MAX_FILE (1 << 20)
 
@@ -25,7 +33,12 @@ struct kc {
 	rd_kafka_t *mock_rk;      /* dummy handle the mock cluster lives on */
 	rd_kafka_mock_cluster_t *mc;
 	int mock_brokers;
+	char *ctl_path; /* kafka-mock's control socket, unlinked by kc_free */
 };
+
+static int ctl_create(const struct kc *kc, const char *topic, int partitions, char *err);
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int by_name,
+                            char *err);
 
 /* librdkafka's log, process-wide: the handles share one callback and carry no kc pointer. */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -291,6 +304,10 @@ void kc_free(struct kc *kc)
 {
 	if (!kc)
 		return;
+	if (kc->ctl_path) {
+		unlink(kc->ctl_path);
+		free(kc->ctl_path);
+	}
 	if (kc->mc)
 		rd_kafka_mock_cluster_destroy(kc->mc);
 	if (kc->mock_rk)
@@ -357,16 +374,25 @@ static int left_ms(int64_t deadline)
 
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err)
 {
+	return topic_partitions(rk, topic, timeout_ms, 0, err);
+}
+
+/* kc_topic_partitions; by_name asks for the topic by name, which lets a cluster with
+ * auto.create.topics.enable (and the mock) create it; else all topics are listed, which
+ * never creates one. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int by_name,
+                            char *err)
+{
 	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	if (!rkt)
+	rd_kafka_topic_t *rkt = by_name ? rd_kafka_topic_new(rk, topic, NULL) : NULL;
+	if (by_name && !rkt)
 		return u_err(err, "topic '%s': %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
 	rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	int n = -1;
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
 		int ms = left_ms(deadline);
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, ms > 0 ? ms : 1);
+		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, !by_name, rkt, &md, ms > 0 ? ms : 1);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
 			for (int i = 0; i < md->topic_cnt; i++)
@@ -386,11 +412,14 @@ int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
 			break;
 		u_sleep_us(50000);
 	}
-	rd_kafka_topic_destroy(rkt);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
 	if (n > 0)
 		return n;
-	if (last == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-		return u_err(err, "topic '%s' does not exist", topic);
+	if (last == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+		u_err(err, "topic '%s' does not exist", topic);
+		return U_ENOTFOUND;
+	}
 	return u_err(err, "topic '%s': no metadata within %d ms: %s", topic, timeout_ms,
 	             rd_kafka_err2str(last));
 }
@@ -456,9 +485,11 @@ static int topic_listed(struct kc *kc, rd_kafka_t *rk, const char *topic, int ti
 		char *tail = why ? strstr(why, " (after ") : NULL;
 		if (tail)
 			*tail = 0;
-		return u_err(err, "kafka at '%.80s' did not answer within %d ms: %s%s%.120s%s",
-		             kc->bootstrap, timeout_ms, rd_kafka_err2str(e), why ? " (" : "",
-		             why ? why : "", why ? ")" : "");
+		char d[32];
+		u_fmt_duration((int64_t)timeout_ms * 1000, d, sizeof d);
+		u_err(err, "cannot reach kafka at '%.80s' within %s: %s%s%.120s%s", kc->bootstrap,
+		      d, rd_kafka_err2str(e), why ? " (" : "", why ? why : "", why ? ")" : "");
+		return U_ETIMEDOUT;
 	}
 	int n = 0;
 	for (int i = 0; i < md->topic_cnt; i++)
@@ -487,10 +518,23 @@ int kc_ensure_topic(struct kc *kc, rd_kafka_t *rk, const char *topic, int partit
 	if (!rk)
 		return u_err(err, "topic '%s': no client handle to create it with", topic);
 	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
-	int n = topic_listed(kc, rk, topic, timeout_ms, err);
+	int n = kc_probe(kc, timeout_ms < 3000 ? timeout_ms : 3000, err);
+	if (n < 0)
+		return n; /* refused, not Kafka, unknown host: say so at once */
+	n = topic_listed(kc, rk, topic, left_ms(deadline), err);
 	if (n != 0)
-		return n > 0 ? 0 : -1; /* there already (whatever its partitions), or no answer */
-	int ms = left_ms(deadline);
+		return n > 0 ? 0 : n; /* there already (whatever its partitions), or no answer */
+	int ms;
+	int c = ctl_create(kc, topic, partitions, e);
+	if (c < 0)
+		return u_err(err, "%s", e);
+	if (c == 0) { /* a standalone cdctop kafka-mock made it */
+		ms = left_ms(deadline);
+		if (kc_topic_partitions(rk, topic, ms > 1000 ? ms : 1000, e) < 0)
+			return u_err(err, "%s at '%s'", e, kc->bootstrap);
+		return 0;
+	}
+	ms = left_ms(deadline);
 	if (admin_create(rk, topic, partitions, ms > 1000 ? ms : 1000, e) == 0) {
 		/* created: wait until the metadata shows it, so producing starts at once */
 		ms = left_ms(deadline);
@@ -503,10 +547,358 @@ int kc_ensure_topic(struct kc *kc, rd_kafka_t *rk, const char *topic, int partit
 	 * cluster with auto.create.topics.enable create it */
 	ms = left_ms(deadline);
 	char e2[U_ERRLEN];
-	if (kc_topic_partitions(rk, topic, ms > 1000 ? ms : 1000, e2) > 0)
+	if (topic_partitions(rk, topic, ms > 1000 ? ms : 1000, 1, e2) > 0)
 		return 0;
 	return u_err(err,
 	             "topic '%s' is not on '%s' and cannot be created (%.80s): create it with %d "
 	             "partitions, or allow CreateTopics",
 	             topic, kc->bootstrap, e, partitions);
+}
+
+/* One bootstrap entry "[proto://]host[:port]" split into host and port (9092 by default);
+ * -1 when it cannot be parsed. */
+static int split_hostport(const char *s, size_t n, char *host, size_t hcap, char *port,
+                          size_t pcap)
+{
+	char e[300];
+	if (n >= sizeof e)
+		return -1;
+	memcpy(e, s, n);
+	e[n] = 0;
+	char *h = strstr(e, "://");
+	h = h ? h + 3 : e;
+	while (*h == ' ')
+		h++;
+	char *p = NULL;
+	if (*h == '[') {
+		char *close = strchr(h, ']');
+		if (!close)
+			return -1;
+		*close = 0;
+		h++;
+		p = close[1] == ':' ? close + 2 : NULL;
+	} else {
+		char *c = strrchr(h, ':');
+		if (c && c == strchr(h, ':')) {
+			*c = 0;
+			p = c + 1;
+		}
+	}
+	for (size_t l = strlen(h); l && h[l - 1] == ' '; l--)
+		h[l - 1] = 0;
+	if (!*h || strlen(h) >= hcap)
+		return -1;
+	snprintf(host, hcap, "%s", h);
+	snprintf(port, pcap, "%s", p && *p ? p : "9092");
+	return 0;
+}
+
+/* Sends a Kafka ApiVersions v0 request on fd and checks that the answer is a Kafka response
+ * to it: 0, or U_ENOTKAFKA (closed, garbage, or silence until the deadline). */
+static int kafka_hello(int fd, int64_t deadline)
+{
+	static const char client[] = "cdctop-probe";
+	unsigned char req[64];
+	size_t n = 4;
+	const uint32_t corr = 0x63646374; /* "cdct" */
+	req[n++] = 0, req[n++] = 18;      /* ApiKey ApiVersions */
+	req[n++] = 0, req[n++] = 0;       /* version 0 */
+	for (int i = 3; i >= 0; i--)
+		req[n++] = (unsigned char)(corr >> (8 * i));
+	req[n++] = 0, req[n++] = (unsigned char)(sizeof client - 1);
+	memcpy(req + n, client, sizeof client - 1);
+	n += sizeof client - 1;
+	uint32_t body = (uint32_t)(n - 4);
+	for (int i = 0; i < 4; i++)
+		req[i] = (unsigned char)(body >> (8 * (3 - i)));
+	for (size_t off = 0; off < n;) {
+		ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			if (poll(&pfd, 1, left_ms(deadline)) <= 0)
+				return U_ENOTKAFKA;
+			continue;
+		}
+		if (w <= 0)
+			return U_ENOTKAFKA;
+		off += (size_t)w;
+	}
+	unsigned char resp[8];
+	size_t got = 0;
+	while (got < sizeof resp) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, left_ms(deadline)) <= 0)
+			return U_ENOTKAFKA;
+		ssize_t r = recv(fd, resp + got, sizeof resp - got, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return U_ENOTKAFKA;
+		got += (size_t)r;
+	}
+	uint32_t size = 0, rcorr = 0;
+	for (int i = 0; i < 4; i++) {
+		size = size << 8 | resp[i];
+		rcorr = rcorr << 8 | resp[4 + i];
+	}
+	return size >= 6 && size <= (1u << 20) && rcorr == corr ? 0 : U_ENOTKAFKA;
+}
+
+int kc_probe(const struct kc *kc, int timeout_ms, char *err)
+{
+	if (kc->mc)
+		return 0;
+	const char *proto = prop(kc, "security.protocol", NULL);
+	int tls = proto && strcasestr(proto, "ssl");
+	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
+	int best = U_EFAIL;
+	char why[160] = "no broker address", bad[300] = "";
+	const char *s = kc->bootstrap;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		char host[256], port[16], w[160];
+		if (split_hostport(s, n, host, sizeof host, port, sizeof port) < 0) {
+			snprintf(why, sizeof why, "bad broker address '%.*s'", (int)(n < 80 ? n : 80),
+			         s);
+		} else {
+			int fd = u_tcp_connect(host, port, left_ms(deadline), w, sizeof w);
+			if (fd >= 0) {
+				int r = tls ? 0 : kafka_hello(fd, deadline);
+				close(fd);
+				if (r == 0)
+					return 0;
+				best = U_ENOTKAFKA;
+				snprintf(bad, sizeof bad, "%s:%s", host, port);
+			} else if (best != U_ENOTKAFKA &&
+			           (best == U_EFAIL || fd == U_EREFUSED || best == U_ENOTFOUND)) {
+				best = fd;
+				snprintf(why, sizeof why, "%s", w);
+			}
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	if (best == U_ENOTKAFKA) {
+		u_err(err,
+		      "'%.100s' is not a Kafka broker (it does not answer the Kafka protocol): "
+		      "check -b",
+		      bad);
+		return U_ENOTKAFKA;
+	}
+	u_err(err, "cannot reach kafka at '%.100s': %s: check -b and that the cluster is up",
+	      kc->bootstrap, why);
+	return best;
+}
+
+/* All-topics metadata (asking for one topic by name would auto-create it): the partitions
+ * of topic, U_ENOTFOUND if the cluster does not list it, U_ETIMEDOUT with err if no answer. */
+static int topic_listed_md(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                           rd_kafka_resp_err_t *why)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms > 0 ? timeout_ms : 1);
+	*why = e;
+	if (e)
+		return U_ETIMEDOUT;
+	int n = U_ENOTFOUND;
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (!strcmp(md->topics[i].topic, topic)) {
+			*why = md->topics[i].err;
+			if (!md->topics[i].err && md->topics[i].partition_cnt > 0)
+				n = md->topics[i].partition_cnt;
+			else if (md->topics[i].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+				n = U_ETIMEDOUT; /* listed, no leader yet */
+		}
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+int kc_check_topic(struct kc *kc, const char *topic, int timeout_ms, char *err)
+{
+	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
+	int r = kc_probe(kc, timeout_ms < 3000 ? timeout_ms : 3000, err);
+	if (r < 0)
+		return r;
+	char e[512];
+	rd_kafka_conf_t *conf = kc_conf(kc, err);
+	if (!conf)
+		return U_EFAIL;
+	rd_kafka_conf_set(conf, "client.id", "cdctop-check", e, sizeof e);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return u_err(err, "kafka: cannot create a client for '%.80s': %s", kc->bootstrap, e);
+	}
+	rd_kafka_resp_err_t why = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	int n;
+	do {
+		n = topic_listed_md(rk, topic, left_ms(deadline), &why);
+		if (n != U_ETIMEDOUT)
+			break;
+		u_sleep_us(50000);
+	} while (left_ms(deadline) > 0);
+	rd_kafka_destroy(rk);
+	if (n > 0)
+		return n;
+	if (n == U_ENOTFOUND)
+		u_err(err,
+		      "topic '%.64s' does not exist at '%.80s': relay something first, or name the "
+		      "topic with -t",
+		      topic, kc->bootstrap);
+	else
+		u_err(err, "no metadata for topic '%.64s' from '%.80s' within %d ms: %s",
+		      topic, kc->bootstrap, timeout_ms, rd_kafka_err2str(why));
+	return n;
+}
+
+/* The control socket of a standalone `cdctop kafka-mock` whose first broker listens on port:
+ * <state dir>/kafka-mock-<port>.sock, the state dir being $XDG_STATE_HOME/cdctop or
+ * ~/.local/state/cdctop. -1 when no state dir is known or the path is too long. */
+static int ctl_path(const char *port, char *buf, size_t len)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+	if (x && *x)
+		n = snprintf(buf, len, "%s/cdctop/kafka-mock-%s.sock", x, port);
+	else if (home && *home)
+		n = snprintf(buf, len, "%s/.local/state/cdctop/kafka-mock-%s.sock", home, port);
+	else
+		return -1;
+	return n > 0 && (size_t)n < len && (size_t)n < sizeof(((struct sockaddr_un *)0)->sun_path)
+	           ? 0
+	           : -1;
+}
+
+/* mkdir -p of path's directory, mode 0700. */
+static void mkdir_parents(const char *path)
+{
+	char d[PATH_MAX];
+	snprintf(d, sizeof d, "%s", path);
+	char *slash = strrchr(d, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	for (char *p = d + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(d, 0700);
+			*p = '/';
+		}
+	mkdir(d, 0700);
+}
+
+/* The port of the first mock broker ("127.0.0.1:40709,..." -> "40709"). */
+static void first_port(const char *bootstrap, char *port, size_t len)
+{
+	char host[256];
+	if (split_hostport(bootstrap, strcspn(bootstrap, ","), host, sizeof host, port, len) < 0)
+		snprintf(port, len, "0");
+}
+
+int kc_ctl_listen(struct kc *kc, char *err)
+{
+	char port[16];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!kc->mc)
+		return u_err(err, "no mock cluster to control");
+	first_port(kc->bootstrap, port, sizeof port);
+	if (ctl_path(port, sa.sun_path, sizeof sa.sun_path) < 0)
+		return u_err(err, "no state dir for the control socket (set HOME)");
+	mkdir_parents(sa.sun_path);
+	unlink(sa.sun_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return u_err(err, "control socket: %s", strerror(errno));
+	mode_t old = umask(077);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (r < 0 || listen(fd, 8) < 0) {
+		u_err(err, "control socket '%s': %s", sa.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	free(kc->ctl_path);
+	kc->ctl_path = u_strdup(sa.sun_path);
+	return fd;
+}
+
+void kc_ctl_serve(struct kc *kc, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct timeval tv = {1, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	char line[256], reply[200];
+	size_t got = 0;
+	while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
+		ssize_t r = recv(fd, line + got, sizeof line - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	line[got] = 0;
+	line[strcspn(line, "\r\n")] = 0;
+	char topic[128];
+	int parts = 0;
+	if (sscanf(line, "create %127s %d", topic, &parts) != 2 || !u_valid_topic(topic) ||
+	    parts < 1 || parts > 256) {
+		snprintf(reply, sizeof reply, "error: usage: create <topic> <partitions>\n");
+	} else {
+		int rf = kc->mock_brokers < 3 ? kc->mock_brokers : 3;
+		rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(kc->mc, topic, parts, rf);
+		if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			snprintf(reply, sizeof reply, "exists\n");
+		else if (e)
+			snprintf(reply, sizeof reply, "error: %s\n", rd_kafka_err2str(e));
+		else
+			snprintf(reply, sizeof reply, "ok\n");
+		u_log("kafka-mock: create topic '%s' (%d partitions): %.*s", topic, parts,
+		      (int)strcspn(reply, "\n"), reply);
+	}
+	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0) {
+		/* the asker went away: nothing to tell */
+	}
+	close(fd);
+}
+
+/* Asks a standalone `cdctop kafka-mock` of this user at kc's bootstrap to create topic (the
+ * mock has no CreateTopics API): 0 when created or already there, 1 when no such mock
+ * control socket exists (not a cdctop mock), -1 with err when the mock refused. */
+static int ctl_create(const struct kc *kc, const char *topic, int partitions, char *err)
+{
+	char port[16];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	first_port(kc->bootstrap, port, sizeof port);
+	if (ctl_path(port, sa.sun_path, sizeof sa.sun_path) < 0)
+		return 1;
+	struct stat st;
+	if (stat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		return 1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	struct timeval tv = {2, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd); /* a stale socket of a mock that is gone */
+		return 1;
+	}
+	char req[200], reply[200];
+	int n = snprintf(req, sizeof req, "create %s %d\n", topic, partitions);
+	ssize_t got = -1;
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n)
+		got = recv(fd, reply, sizeof reply - 1, 0);
+	close(fd);
+	if (got <= 0)
+		return 1;
+	reply[got] = 0;
+	reply[strcspn(reply, "\n")] = 0;
+	if (!strncmp(reply, "ok", 2) || !strncmp(reply, "exists", 6))
+		return 0;
+	return u_err(err, "the mock cluster at '%.80s' cannot create topic '%s': %.100s",
+	             kc->bootstrap, topic, reply);
 }

@@ -52,7 +52,9 @@ rd_kafka_mock_cluster_t *kc_mock(const struct kc *kc);
 
 /*
  * Makes sure topic exists with `partitions` partitions. Mock: rd_kafka_mock_topic_create
- * (idempotent). Real cluster: admin CreateTopics (TOPIC_ALREADY_EXISTS is fine); if creation
+ * (idempotent). Otherwise kc_probe first (a refused or non-Kafka address fails at once with
+ * its code); a standalone cdctop kafka-mock of this user is asked through its control
+ * socket. Real cluster: admin CreateTopics (TOPIC_ALREADY_EXISTS is fine); if creation
  * is refused, checks the metadata that the topic exists, else an error saying so. rk is any
  * client handle made from kc_conf(kc) (may be NULL for the mock: then metadata is not
  * checked). Bounded by timeout_ms. 0 on success, -1 with err.
@@ -61,11 +63,39 @@ int kc_ensure_topic(struct kc *kc, rd_kafka_t *rk, const char *topic, int partit
                     int timeout_ms, char *err);
 
 /*
- * The topic's partition count from the cluster's metadata through rk, retrying while it is
- * unknown or has no leader, bounded by timeout_ms; -1 with err ("topic 'x' does not exist",
- * or the last error) when it never shows up.
+ * The topic's partition count from the cluster's metadata through rk (all topics listed:
+ * never auto-creates it), retrying while it is unknown or has no leader, bounded by
+ * timeout_ms; U_ENOTFOUND ("topic 'x' does not exist") or -1 with the last error in err when
+ * it never shows up.
  */
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err);
+
+/*
+ * Checks at once that kc's brokers answer as Kafka: a TCP connection to each bootstrap
+ * address (all within timeout_ms) and a Kafka ApiVersions request (skipped under SSL). 0 when
+ * one broker answers (or kc is the in-process mock); else U_EREFUSED (nothing listens),
+ * U_ENOTKAFKA (something answers, not Kafka), U_ENOTFOUND (unknown host), U_ETIMEDOUT or
+ * U_EFAIL, with one line in err naming the address and what to check.
+ */
+int kc_probe(const struct kc *kc, int timeout_ms, char *err);
+
+/*
+ * kc_probe, then the cluster's list of topics (never creating one) from a short-lived
+ * client: the topic's partition count, or U_ENOTFOUND ("topic 'x' does not exist at ...")
+ * or the probe's code, with err. Bounded by timeout_ms.
+ */
+int kc_check_topic(struct kc *kc, const char *topic, int timeout_ms, char *err);
+
+/*
+ * The control socket of `cdctop kafka-mock` (mock only): a unix socket in the user's state
+ * dir, named after the first broker's port, through which relay processes of the same user
+ * ask for a topic with their --partitions (the mock has no CreateTopics API). Returns the
+ * listening fd (non-blocking) or -1 with err; kc_free unlinks it. kc_ctl_serve answers one
+ * request when the fd is readable ("create <topic> <partitions>" -> "ok", "exists" or
+ * "error: ..."). kc_ensure_topic uses it when it finds such a socket for its bootstrap.
+ */
+int kc_ctl_listen(struct kc *kc, char *err);
+void kc_ctl_serve(struct kc *kc, int lfd);
 
 /*
  * Parses properties text (the -F format: key=value lines, '#' comments, blank lines,

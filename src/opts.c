@@ -156,10 +156,13 @@ static void usage(void)
 	fputs("usage: cdctop [options]                  pipeline + live monitor (the demo)\n"
 	      "       cdctop init                       create the schema objects that are missing\n"
 	      "       cdctop inject [-n N] [--batches B] [--rate R] [--seed S]\n"
-	      "       cdctop relay [--once] [--gap-wait D] [--horizon D]\n"
-	      "       cdctop watch [--json] [-w SIZE] [--slide S] [--lateness L] [--once|--until-idle D]\n"
-	      "       cdctop kafka-mock [--brokers N] [--partitions N]\n"
+	      "       cdctop relay [--once] [--gap-wait D] [--horizon D] [--capture trigger|binlog]\n"
+	      "       cdctop watch [--json] [-w SIZE] [--slide S] [--lateness L] [--horizon D]\n"
+	      "                    [--once | --until-idle D]\n"
+	      "       cdctop kafka-mock [--brokers N] [--partitions N] [-t TOPIC]\n"
 	      "       cdctop server start|stop|status [--datadir DIR] [-P PORT]\n"
+	      "Monitor: -n N --rate R --seed S -w SIZE --slide S --lateness L --horizon D\n"
+	      "        --gap-wait D --capture trigger|binlog --partitions N --brokers N\n"
 	      "MySQL:  -h HOST -P PORT -S SOCKET -u USER -D DB --defaults-file F --password-file F\n"
 	      "        --datadir DIR (private server)\n"
 	      "Kafka:  -b BROKERS -X key=value -F FILE -t TOPIC --partitions N --brokers N\n"
@@ -424,6 +427,9 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 		}
 	}
 	o->server_named = (int)seen_server;
+	if (o->once && o->until_idle_us)
+		return u_err(err, "--once and --until-idle exclude each other: --once reads to the "
+				  "end and exits, --until-idle D streams until D passes with nothing new");
 	if (o->window_us % 1000000 || (o->slide_us && o->slide_us % 1000000))
 		return u_err(err, "window and slide must be whole seconds (e.g. 30s, 1m)");
 	if (o->slide_us > o->window_us)

@@ -9,11 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,33 +163,60 @@ const char *u_fmt_duration(int64_t us, char *buf, size_t len)
 int u_parse_int(const char *what, const char *s, long long min, long long max, long long *out,
 		char *err)
 {
+	char a[40], b[40];
+	u_fmt_count(min, a, sizeof a);
+	u_fmt_count(max, b, sizeof b);
 	if (!s || !*s)
-		return u_err(err, "%s: empty value: give a whole number from %lld to %lld", what, min,
-			     max);
+		return u_err(err, "%s: empty value: give a whole number from %s to %s", what, a, b);
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (*end || isspace((unsigned char)*s))
-		return u_err(err, "%s: '%.40s' is not a whole number (use %lld to %lld)", what, s,
-			     min, max);
+		return u_err(err, "%s: '%.40s' is not a whole number (use %s to %s)", what, s, a, b);
 	if (errno == ERANGE || v < min || v > max)
-		return u_err(err, "%s: %.40s is out of range (use %lld to %lld)", what, s, min, max);
+		return u_err(err, "%s: %.40s is out of range (use %s to %s)", what, s, a, b);
 	*out = v;
 	return 0;
+}
+
+const char *u_fmt_plain(double v, char *buf, size_t len)
+{
+	if (!isfinite(v) || fabs(v) >= 1e18) {
+		snprintf(buf, len, "%.0f", v);
+		return buf;
+	}
+	char tmp[64], ip[32];
+	snprintf(tmp, sizeof tmp, "%.6f", fabs(v));
+	char *dot = strchr(tmp, '.');
+	size_t n = strlen(tmp);
+	while (n && tmp[n - 1] == '0')
+		tmp[--n] = 0;
+	if (n && tmp[n - 1] == '.')
+		tmp[--n] = 0;
+	if (dot && (size_t)(dot - tmp) < n)
+		*dot = 0;
+	else
+		dot = NULL;
+	u_fmt_count(strtoll(tmp, NULL, 10), ip, sizeof ip);
+	snprintf(buf, len, "%s%s%s%s", v < 0 ? "-" : "", ip, dot ? "." : "", dot ? dot + 1 : "");
+	return buf;
 }
 
 int u_parse_double(const char *what, const char *s, double min, double max, double *out,
 		   char *err)
 {
+	char a[40], b[40];
+	u_fmt_plain(min, a, sizeof a);
+	u_fmt_plain(max, b, sizeof b);
 	if (!s || !*s)
-		return u_err(err, "%s: empty value: give a number from %g to %g", what, min, max);
+		return u_err(err, "%s: empty value: give a number from %s to %s", what, a, b);
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
 	if (*end || isspace((unsigned char)*s) || !isfinite(v))
-		return u_err(err, "%s: '%.40s' is not a number (use %g to %g)", what, s, min, max);
+		return u_err(err, "%s: '%.40s' is not a number (use %s to %s)", what, s, a, b);
 	if (errno == ERANGE || v < min || v > max)
-		return u_err(err, "%s: %.40s is out of range (use %g to %g)", what, s, min, max);
+		return u_err(err, "%s: %.40s is out of range (use %s to %s)", what, s, a, b);
 	*out = v;
 	return 0;
 }
@@ -267,4 +298,92 @@ const char *u_fmt_count(long long v, char *buf, size_t len)
 	}
 	buf[o] = 0;
 	return buf;
+}
+
+int u_tcp_connect(const char *host, const char *port, int timeout_ms, char *why, size_t wcap)
+{
+	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int g = getaddrinfo(host, port, &hints, &ai);
+	if (g) {
+		snprintf(why, wcap, "unknown host '%.80s'", host);
+		return U_ENOTFOUND;
+	}
+	int rc = U_EFAIL;
+	snprintf(why, wcap, "cannot connect");
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		                a->ai_protocol);
+		if (fd < 0)
+			continue;
+		int r = connect(fd, a->ai_addr, a->ai_addrlen);
+		int e = r == 0 ? 0 : errno;
+		if (e == EINPROGRESS) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			int64_t left = (deadline - u_mono_us()) / 1000;
+			int pr = poll(&pfd, 1, left > 0 ? (int)left : 0);
+			if (pr == 0) {
+				e = ETIMEDOUT;
+			} else {
+				socklen_t sl = sizeof e;
+				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0)
+					e = errno;
+			}
+		}
+		if (e == 0) {
+			freeaddrinfo(ai);
+			return fd;
+		}
+		close(fd);
+		if (e == ECONNREFUSED) {
+			rc = U_EREFUSED;
+			snprintf(why, wcap, "connection refused");
+		} else if (e == ETIMEDOUT) {
+			if (rc != U_EREFUSED) {
+				rc = U_ETIMEDOUT;
+				snprintf(why, wcap, "no answer");
+			}
+		} else if (rc == U_EFAIL) {
+			snprintf(why, wcap, "%s", strerror(e));
+			for (char *c = why; *c; c++)
+				*c = (char)(c == why ? tolower((unsigned char)*c) : *c);
+		}
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
+int u_unix_check(const char *path, char *why, size_t wcap)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		snprintf(why, wcap, errno == ENOENT ? "no socket there" : "%s", strerror(errno));
+		return errno == ENOENT ? U_ENOTFOUND : U_EFAIL;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, wcap, "not a socket");
+		return U_EFAIL;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(why, wcap, "the path is too long for a unix socket");
+		return U_EFAIL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, wcap, "%s", strerror(errno));
+		return U_EFAIL;
+	}
+	int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	int e = errno;
+	close(fd);
+	if (r == 0)
+		return 0;
+	if (e == ECONNREFUSED) {
+		snprintf(why, wcap, "connection refused (no server listens on it)");
+		return U_EREFUSED;
+	}
+	snprintf(why, wcap, "%s", e == EACCES ? "permission denied" : strerror(e));
+	return U_EFAIL;
 }

@@ -1,7 +1,8 @@
 /*
  * util.h - small shared helpers: clocks, checked allocation, error buffers, number and
  * duration parsing, identifier validation. Pure functions, safe from any thread; nothing here
- * does I/O except u_log (stderr) and u_read_file.
+ * does I/O except u_log (stderr), u_read_file and the two connection checks (u_tcp_connect,
+ * u_unix_check), which tell why a server cannot be reached as a code.
  */
 #ifndef CDCTOP_UTIL_H
 #define CDCTOP_UTIL_H
@@ -11,6 +12,20 @@
 #include <stdint.h>
 
 #define U_ERRLEN 256
+
+/*
+ * Error codes: a function that can fail returns 0 (or a count) on success and one of these on
+ * failure, with a one-line message in the caller's err buffer. Callers branch on the code,
+ * never on the message text. u_err returns U_EFAIL.
+ */
+enum u_code {
+	U_EFAIL = -1,     /* any other failure */
+	U_EREFUSED = -2,  /* nothing listens at the address (connection refused) */
+	U_ENOTKAFKA = -3, /* something answers there, but not the Kafka protocol */
+	U_ETIMEDOUT = -4, /* no answer within the time allowed */
+	U_ENOTFOUND = -5, /* the thing named (topic, database, host) does not exist */
+	U_EDOWN = -6,     /* the server is not running */
+};
 
 /* Microseconds since the epoch (CLOCK_REALTIME). */
 int64_t u_now_us(void);
@@ -54,7 +69,22 @@ int u_valid_topic(const char *s);
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the caller frees. */
 char *u_read_file(const char *path, size_t max, size_t *len, char *err);
 
+/*
+ * Connects to host:port (TCP) within timeout_ms: the connected socket (non-blocking, the
+ * caller closes it), or U_EREFUSED, U_ENOTFOUND (unknown host), U_ETIMEDOUT or U_EFAIL with
+ * the reason in plain words in why ("connection refused").
+ */
+int u_tcp_connect(const char *host, const char *port, int timeout_ms, char *why, size_t wcap);
+/*
+ * Whether a unix socket path accepts a connection: 0, or U_ENOTFOUND (no such file),
+ * U_EREFUSED (a socket nobody listens on) or U_EFAIL (not a socket, no permission), with
+ * the reason in why.
+ */
+int u_unix_check(const char *path, char *why, size_t wcap);
+
 /* Formats 1234567 as "1,234,567". */
 const char *u_fmt_count(long long v, char *buf, size_t len);
+/* A plain number for messages: 1000000 as "1,000,000", 0.01 as "0.01" (never "1e+06"). */
+const char *u_fmt_plain(double v, char *buf, size_t len);
 
 #endif

@@ -162,6 +162,13 @@ the window is longer than the --horizon	watch -w 2h --horizon 1h
 --lateness: bad duration 'abc'	watch --lateness abc
 --until-idle: '0' is too short	watch --until-idle 0
 --capture: 'kafka' is not a mode	relay --capture kafka
+--once and --until-idle exclude each other	watch --once --until-idle 5s -b 127.0.0.1:1
+# ranges in plain numbers, never 1e+06
+--rate: 0 is out of range \(use 0\.01 to 1,000,000\)	inject --rate 0
+-n: 0 is out of range \(use 1 to 1,000,000\)	inject -n 0
+# watch reads a cluster: with no -b there would be nothing but an empty private mock
+watch: no -b: there is nothing to read.*name the cluster with -b	watch --once
+watch: no -b: there is nothing to read	watch --json --until-idle 2s
 # server actions
 server: say start, stop or status	server
 server: say start, stop or status	server restart
@@ -185,13 +192,18 @@ free_port() {
 
 # unreachable: a port nobody listens on
 p=$(free_port)
-bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$p'.*check -h/-P/-S" inject -h 127.0.0.1 -P "$p"
-bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$p'" init -h 127.0.0.1 -P "$p"
-bad "cannot connect to MySQL.*no-such-host\\.invalid" inject -h no-such-host.invalid
+# (the message says what happened in words, not libmariadb's "Can't connect ... (111)")
+bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$p' as 'root': connection refused; check -h/-P/-S" \
+	inject -h 127.0.0.1 -P "$p"
+bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$p'.*: connection refused" init -h 127.0.0.1 -P "$p"
+bad "cannot connect to MySQL.*unknown host 'no-such-host\\.invalid'" inject -h no-such-host.invalid
 # a socket path that does not exist, and one that is a plain file
-bad "cannot connect to MySQL at socket '$T/nope\\.sock'" inject -S "$T/nope.sock"
+bad "cannot connect to MySQL at socket '$T/nope\\.sock'.*: no socket there" inject -S "$T/nope.sock"
 : >"$T/plain.sock"
-bad "cannot connect to MySQL at socket '$T/plain\\.sock'" inject -S "$T/plain.sock"
+bad "cannot connect to MySQL at socket '$T/plain\\.sock'.*: not a socket" inject -S "$T/plain.sock"
+for f in "$T"/ee.err; do
+	! grep -q "Can't connect" "$f" || fail "libmariadb's wording leaked: $(cat "$f")"
+done
 
 # servers that are not MySQL: one that answers with a banner and closes; an HTTP server, which
 # waits for a request and never speaks first (the connect timeout must end the wait)
@@ -221,9 +233,28 @@ wait_for 10 "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\",
 t0=$(date +%s)
 bad "cannot connect to MySQL at '127\\.0\\.0\\.1:$hp'" inject -h 127.0.0.1 -P "$hp"
 note "http.server: error after $(($(date +%s) - t0)) s"
-# a Kafka address that is not Kafka (the same HTTP server): bounded, one line
-bad "cannot reach kafka at '127\\.0\\.0\\.1:$hp'" watch --once -b "127.0.0.1:$hp"
-bad "kafka at '127\\.0\\.0\\.1:$hp' did not answer" relay --once -b "127.0.0.1:$hp" --datadir "$DBDIR"
+# a Kafka address that is not Kafka (the same HTTP server, the SSH-like banner): says so in
+# whole words, never librdkafka's "increase receive.message.max.bytes" guess
+# secs CMD...: runs bad and prints how many seconds it took
+secs() {
+	_t0=$(date +%s%N)
+	bad "$@"
+	echo $((($(date +%s%N) - _t0) / 1000000000))
+}
+s=$(secs "'127\\.0\\.0\\.1:$hp' is not a Kafka broker.*check -b\$" watch --once -b "127.0.0.1:$hp")
+[ "$s" -lt 8 ] || fail "watch took $s s to see that 127.0.0.1:$hp is not Kafka"
+bad "'127\\.0\\.0\\.1:$hp' is not a Kafka broker" relay --once -b "127.0.0.1:$hp" --datadir "$DBDIR"
+bad "'127\\.0\\.0\\.1:$bp' is not a Kafka broker" watch --until-idle 2s -b "127.0.0.1:$bp"
+if grep -Eq 'receive\.message|kafka: kafka at' "$T/ee.err"; then fail "kafka wording: $(cat "$T/ee.err")"; fi
+# refused: at once (no 10 s wait), in words, and no "kafka: kafka at"
+kp=$(free_port)
+for cmd in "watch --once" "watch --json --once" "relay --once --datadir $DBDIR"; do
+	# shellcheck disable=SC2086 # cmd is words
+	s=$(secs "cannot reach kafka at '127\\.0\\.0\\.1:$kp': connection refused: check -b and that the cluster is up" \
+		$cmd -b "127.0.0.1:$kp")
+	[ "$s" -lt 3 ] || fail "'$cmd -b 127.0.0.1:$kp' took $s s to fail on a refused port"
+done
+bad "cannot reach kafka at 'no-such-host\\.invalid': unknown host" watch --once -b no-such-host.invalid
 
 # password files: missing, a directory, too large, unreadable (not as root: root reads anything)
 bad "--password-file: cannot open '$T/missing\\.pw'" inject -S "$SOCK" --password-file "$T/missing.pw"
@@ -275,11 +306,44 @@ out=$("$C" inject -S "$SOCK" -u app --password-file "$T/right.pw" -n 2 2>&1) ||
 	fail "inject with the right password failed: $out"
 case "$out" in *"$RIGHT"*) fail "the password appeared in: $out" ;; esac
 bad "as 'nosuchuser'.*Access denied" inject -S "$SOCK" -u nosuchuser
+# a password file others can read works, with a warning (as -F and --defaults-file have)
+printf '%s\n' "$RIGHT" >"$T/open.pw"
+chmod 644 "$T/open.pw"
+"$C" inject -n 1 -S "$SOCK" -u app --password-file "$T/open.pw" >"$T/open.out" 2>"$T/open.err" ||
+	fail "init with a 0644 password file: $(cat "$T/open.err")"
+grep -q "warning: --password-file '$T/open.pw' is readable by others: chmod 600 it" "$T/open.err" ||
+	fail "no warning for a password file others can read: $(cat "$T/open.err")"
+! grep -qF "$RIGHT" "$T/open.err" "$T/open.out" || fail "the password appeared"
+chmod 600 "$T/open.pw"
+"$C" inject -n 1 -S "$SOCK" -u app --password-file "$T/open.pw" >"$T/open.out" 2>"$T/open.err" || fail "init 0600"
+! grep -q warning "$T/open.err" || fail "a 0600 password file warned: $(cat "$T/open.err")"
+
 
 # databases that are not there, or hold no sakila
 bad "Unknown database 'nosuchdb'.*cdctop init" inject -S "$SOCK" -D nosuchdb
+# the private server: a -D that is not there is refused, never created by inject
+bad "database 'nosuchdb' does not exist on the private server: create it with cdctop init -D nosuchdb" \
+	inject --datadir "$DBDIR" -D nosuchdb
+[ -z "$(sql "SHOW DATABASES LIKE 'nosuchdb'" mysql)" ] || fail "inject -D nosuchdb created the database"
 sql 'CREATE DATABASE emptydb' mysql
 bad "store" inject -S "$SOCK" -D emptydb
+
+note "kafka: watch never creates a topic; relay asks a cdctop kafka-mock for its --partitions"
+t_mock
+bad "topic 'nosuch\\.topic' does not exist at '$BOOT'.*relay something first" \
+	watch -b "$BOOT" -t nosuch.topic --once
+bad "topic 'nosuch\\.topic' does not exist" watch -b "$BOOT" -t nosuch.topic --json --until-idle 2s
+if kcat -b "$BOOT" -L 2>/dev/null | grep -q nosuch.topic; then fail "watch created nosuch.topic"; fi
+"$C" inject --datadir "$DBDIR" -n 30 >/dev/null || fail "inject 30"
+t0=$(date +%s%N)
+"$C" relay --datadir "$DBDIR" -b "$BOOT" -t new.topic --partitions 2 --once >"$T/nt.out" 2>"$T/nt.err" ||
+	fail "relay -t new.topic --partitions 2 --once: $(cat "$T/nt.err")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+np=$(kcat -b "$BOOT" -L -t new.topic 2>/dev/null | grep -c 'partition [0-9]')
+[ "$np" = 2 ] || fail "relay --partitions 2 made $np partitions on the kafka-mock"
+! grep -qi unreachable "$T/nt.err" || fail "relay --once said unreachable: $(cat "$T/nt.err")"
+[ "$ms" -lt 5000 ] || fail "relay --once to a new topic took $ms ms"
+note "relay -t new.topic --partitions 2 --once: $np partitions in $ms ms"
 
 [ "$nfail" = 0 ] || fail "$nfail of $ncase cases failed (see FAIL lines above)"
 note "t_badinput passed ($ncase cases)"
