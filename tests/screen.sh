@@ -134,6 +134,36 @@ scr_bars_equal() {
 	done
 }
 
+# scr_borders COLS [WHAT]: every pane's right border is at the last column. In the last
+# capture, every line of a box (starting with a corner or side: Unicode or ASCII) is exactly
+# COLS characters long and ends with a right corner or side; the capture and kafka panes share
+# their top line (their borders meet: "┐┌"), and there are at least the three panes' top lines.
+scr_borders() {
+	python3 - "$SCR" "$1" "${2:-screen}" <<'PYEOF' || fail "${2:-screen}: pane borders at ${1} columns (screen above)"
+import sys
+path, cols, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lines = open(path, encoding="utf-8").read().split("\n")
+starts, ends = "┌│└├+|", "┐│┘┤+|"
+bad, tops = [], 0
+for n, l in enumerate(lines, 1):
+    if not l or l[0] not in starts:
+        continue
+    if l[0] in "┌+" and l[-1:] in "┐+":
+        tops += l.count("┌") if "┌" in l else 1
+    if len(l) != cols or l[-1] not in ends:
+        bad.append("line %d: %d columns, ends with %r: %r" % (n, len(l), l[-1:], l[-12:]))
+side = [l for l in lines if l.startswith(("┌ capture", "+ capture", "+-capture", "┌─capture"))]
+if not side or not ("┐┌" in side[0] or "++" in side[0]):
+    bad.append("the capture and kafka panes do not share a top line with meeting borders: %r" % (side[:1],))
+if tops < 3:
+    bad.append("only %d pane top lines" % tops)
+if bad:
+    sys.stderr.write(open(path, encoding="utf-8").read())
+    sys.stderr.write("%s: %s\n" % (what, "; ".join(bad[:6])))
+    sys.exit(1)
+PYEOF
+}
+
 # scr_pid: the pid of cdctop under the session's shell.
 scr_pid() {
 	ps -o pid= --ppid "$(scr_tmux display-message -p '#{pane_pid}')" | tr -d ' ' | head -n 1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Resizing relayouts at once: below 80x24 a clear "terminal too small" message instead of a
 # garbled screen (keys still work), then back at 80x24 and 120x40 every pane again with the
-# histogram still equal to SQL's truth.
+# histogram still equal to SQL's truth and every pane's right border at the last column.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 t_db
@@ -11,6 +11,7 @@ scr_wait 30 'kafka: mock 127\.0\.0\.1' "start-up"
 scr_keys i
 scr_wait 10 'customers +20 ' "the first batch"
 scr_bars_equal 15 3600
+scr_borders 120 "120x40"
 
 note "60x20: too small"
 scr_resize 60 20
@@ -26,7 +27,7 @@ scr_wait 5 '┌ registrations per store' "the histogram at 80x24"
 for pane in '┌ capture ' '┌ kafka ' 'customers +40 ' 'q quit' 'kafka: mock 127\.0\.0\.1:[0-9]+'; do
 	scr_wait 10 "$pane" "'$pane' at 80x24"
 done
-[ "$(wc -L <"$SCR")" -le 80 ] || fail "a line wider than 80 columns"
+scr_borders 80 "80x24"
 scr_bars_equal 15 3600
 
 note "back to 120x40"
@@ -35,6 +36,7 @@ scr_wait 5 'recent windows \(final\)' "the strip at 120x40"
 scr_wait 5 '│ +2 +[0-9]+ +[0-9]+ ' "partition rows at 120x40"
 scr_bars_equal 5 3600
 ! grep -q 'terminal too small' "$SCR" || fail "the too-small message stayed"
+scr_borders 120 "120x40 again"
 [ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
 scr_keys q
 scr_wait 10 'EXITED 0' "exit"
