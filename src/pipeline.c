@@ -328,11 +328,13 @@ static void *inj_main(void *arg)
 				pl->auto_done = 0;
 				owed = 0;
 			}
-			if (owed > 0) {
-				n = owed < pl->batch ? (int)owed : pl->batch;
+			/* whole batches of the size shown in the footer, the first at once, the
+			   next when the rate has earned the ones already written */
+			if (due >= (double)pl->auto_done) {
+				n = pl->batch;
 				pl->auto_done += (uint64_t)n;
 			} else {
-				int64_t next = pl->auto_t0 + (int64_t)((double)(pl->auto_done + 1) *
+				int64_t next = pl->auto_t0 + (int64_t)((double)pl->auto_done *
 				                                       1e6 / pl->rate);
 				if (next < wake_at)
 					wake_at = next;
@@ -588,7 +590,8 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 	int lvl = PL_INFO;
 	char out[PL_TEXT * 2];
 	if (s->mysql == PL_DOWN) {
-		snprintf(out, sizeof out, "mysql: down, inject and relay wait (%s)",
+		/* the problem and its fix first: a narrow status line cuts the end */
+		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
 		         s->inject_error);
 		lvl = PL_ERROR;
 	} else if (s->kafka == PL_DOWN) {

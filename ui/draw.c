@@ -34,6 +34,10 @@ void draw_init(struct ui_view *v)
 	v->utf8 = MB_CUR_MAX > 1 && cs &&
 	          (strstr(cs, "UTF-8") || strstr(cs, "utf8") || strstr(cs, "UTF8") ||
 	           strstr(cs, "utf-8"));
+	/* a terminal without colours (vt100 and its kind) draws no Unicode boxes or bars */
+	int term_colors = has_colors();
+	if (!term_colors)
+		v->utf8 = 0;
 	g_full = v->utf8 ? "█" : "#";
 	for (int i = 0; i < 8; i++)
 		g_part[i] = v->utf8 ? u_part[i] : a_part[i];
@@ -41,7 +45,8 @@ void draw_init(struct ui_view *v)
 		g_spark[i] = v->utf8 ? u_spark[i] : a_spark[i];
 	g_sep = v->utf8 ? "·" : "-";
 	g_dash = v->utf8 ? "–" : "-";
-	v->colors = has_colors();
+	const char *nc = getenv("NO_COLOR"); /* https://no-color.org: any non-empty value */
+	v->colors = term_colors && !(nc && *nc);
 	if (v->colors) {
 		start_color();
 		use_default_colors();
@@ -197,46 +202,71 @@ static void frame(struct ui_view *v, WINDOW *w, const char *title, const char *e
 		x += putf(w, 0, x, maxw - x + 1, ea, "%s %s ", g_sep, extra);
 }
 
-/* Copies s into buf, eliding its middle with an ellipsis when wider than maxw columns. */
-static const char *elide(const char *s, int maxw, char *buf, size_t len, int utf8)
+/* s without its words from..to (space-separated, 0-based), to "…" when mark. */
+static void drop_words(const char *s, int from, int to, int mark, int utf8, char *buf,
+                       size_t len)
 {
-	const char *dots = utf8 ? "…" : "...";
-	int dw = utf8 ? 1 : 3;
-	if (width(s) <= maxw || maxw <= dw + 2) {
-		snprintf(buf, len, "%s", s);
-		return buf;
-	}
-	size_t hb, tb = strlen(s);
-	int head = (maxw - dw) / 3, tail = maxw - dw - head;
-	fit(s, head, &hb);
-	/* the tail: the shortest suffix at most tail columns wide */
-	for (size_t off = 0; off <= tb; off++) {
-		size_t b;
-		if ((s[off] & 0xc0) == 0x80)
-			continue;
-		if (fit(s + off, 1 << 30, &b) <= tail) {
-			tb = off;
-			break;
+	char tmp[PL_TEXT * 2];
+	snprintf(tmp, sizeof tmp, "%s", s);
+	size_t o = 0;
+	int i = 0, marked = 0;
+	buf[0] = 0;
+	for (char *save = NULL, *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save), i++) {
+		const char *word = t;
+		if (i >= from && i <= to) {
+			if (!mark || marked)
+				continue;
+			word = utf8 ? "…" : "...";
+			marked = 1;
 		}
+		int n = snprintf(buf + o, len - o, "%s%s", o ? " " : "", word);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
 	}
-	snprintf(buf, len, "%.*s%s%s", (int)hb, s, dots, s + tb);
-	return buf;
+}
+
+/* The header's targets in room columns, shortened by whole words, least useful first: the
+   private server's path, then the mock's broker count, then the database, never the middle
+   of a word. */
+static void head_targets(const struct pl_snap *s, int room, int utf8, char *line, size_t len)
+{
+	char m[PL_TEXT * 2], k[PL_TEXT * 2];
+	int mw = 0, kw = 0;
+	for (const char *p = s->mysql_label; *p; p++)
+		mw += *p == ' ';
+	for (const char *p = s->kafka_label; *p; p++)
+		kw += *p == ' ';
+	/* stages: {mysql words dropped from..to (mark), kafka words dropped from} */
+	for (int stage = 0; stage < 6; stage++) {
+		snprintf(m, sizeof m, "%s", s->mysql_label);
+		snprintf(k, sizeof k, "%s", s->kafka_label);
+		if (stage >= 1 && mw >= 2) /* "private /long/path (sakila)": the path */
+			drop_words(s->mysql_label, 1, mw - 1, stage == 1, utf8, m, sizeof m);
+		size_t kl = strlen(s->kafka_label);
+		if (stage >= 3 && kw >= 3 && kl && s->kafka_label[kl - 1] == ')') /* "(3 brokers)" */
+			drop_words(s->kafka_label, kw - 1, kw, 0, utf8, k, sizeof k);
+		if (stage >= 4) /* only the kind: "private", "root@db:3306" */
+			drop_words(s->mysql_label, 1, mw, 0, utf8, m, sizeof m);
+		if (stage >= 5)
+			snprintf(m, sizeof m, "%s", "");
+		snprintf(line, len, *m ? "mysql: %s   kafka: %s" : "kafka: %s%s", *m ? m : k,
+		         *m ? k : "");
+		if (width(line) <= room)
+			return;
+	}
 }
 
 /* Header: targets and clock on the first row, topic and window settings on the second. */
 static void draw_head(struct ui_view *v, const struct pl_snap *s)
 {
 	WINDOW *w = v->w_head;
-	char a[32], b[48], c[32], line[1200], ml[PL_TEXT * 2];
+	char a[32], b[48], c[32], line[1200];
 	werase(w);
 	int cols = getmaxx(w), narrow = cols < 110;
 	clock_hms(u_now_us() / 1000000, c, sizeof c);
 	int x = put(w, 0, 0, cols - 10, at[S_HEAD], " cdctop  ");
-	/* the Kafka address stays whole; the MySQL label gives way, elided in its middle */
-	int room = cols - 10 - x - 1 - (int)strlen("mysql: ") - (int)strlen("   kafka: ") -
-	           width(s->kafka_label);
-	elide(s->mysql_label, room, ml, sizeof ml, v->utf8);
-	snprintf(line, sizeof line, "mysql: %s   kafka: %s", ml, s->kafka_label);
+	head_targets(s, cols - 10 - x - 1, v->utf8, line, sizeof line);
 	put(w, 0, x, cols - 10 - x - 1, A_NORMAL, line);
 	put(w, 0, cols - 9, 9, at[S_HEAD], c);
 	if (s->slide_s && s->slide_s != s->window_s)

@@ -28,6 +28,7 @@ static int have_tio;
 static char reset_seq[256]; /* rmcup, rmkx, cnorm, sgr0 from terminfo */
 static size_t reset_len;
 static int atexit_done;
+static int no_alt_screen; /* the terminal has no rmcup: clear it on the way out */
 
 static const int quit_sigs[] = {SIGINT, SIGTERM, SIGHUP};
 static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
@@ -103,6 +104,17 @@ int tty_check(char *err)
 	if (setupterm(NULL, STDOUT_FILENO, &e) != OK)
 		return u_err(err, "unknown terminal type '%.40s' (TERM): try TERM=xterm-256color",
 		             t);
+	char *cup = tigetstr("cup");
+	int hardcopy = tigetflag("hc") > 0;
+	if (!cup || cup == (char *)-1 || hardcopy) {
+		del_curterm(cur_term);
+		cur_term = NULL;
+		return u_err(err,
+		             "TERM=%.40s cannot move the cursor, which the monitor needs: use a "
+		             "full-screen terminal (e.g. TERM=xterm-256color), or headless cdctop "
+		             "relay and cdctop watch",
+		             t);
+	}
 	del_curterm(cur_term);
 	cur_term = NULL;
 	return 0;
@@ -129,6 +141,10 @@ int tty_open(char *err)
 		atexit_done = 1;
 	}
 	reset_len = 0;
+	char *rmcup = tigetstr("rmcup");
+	no_alt_screen = !rmcup || rmcup == (char *)-1 || !*rmcup;
+	if (no_alt_screen)
+		add_cap("clear"); /* no alternate screen to leave (vt100): wipe the monitor */
 	add_cap("rmcup");
 	add_cap("rmkx");
 	add_cap("cnorm");
@@ -164,6 +180,12 @@ void tty_close(void)
 		sigaction(crash_sigs[i], &old_crash[i], NULL);
 	if (!isendwin())
 		endwin();
+	if (no_alt_screen) { /* vt100 and the like: nothing to switch back to, so clear */
+		char *cl = tigetstr("clear");
+		if (cl && cl != (char *)-1)
+			putp(cl);
+		fflush(stdout);
+	}
 	active = 0;
 	delscreen(scr);
 	scr = NULL;

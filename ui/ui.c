@@ -205,6 +205,15 @@ static unsigned act_help(struct ui *u, int key)
 	return UI_D_HELP;
 }
 
+/* Ctrl-L: redraw the whole screen. */
+static unsigned act_redraw(struct ui *u, int key)
+{
+	(void)u;
+	(void)key;
+	clearok(curscr, TRUE);
+	return UI_D_ALL;
+}
+
 /* q F10: quit. */
 static unsigned act_quit(struct ui *u, int key)
 {
@@ -218,23 +227,26 @@ static const struct ui_key {
 	const char *name, *help;
 	ui_action fn;
 } ui_keys[] = {
-    {{'i'}, "i", "inject a batch of customers (one transaction)", act_inject},
-    {{'I'}, "I", "continuous injection on/off at the rate", act_auto},
-    {{'<', ',', 0}, "<", "slower continuous injection (1 2 5 10 20 50 ... 5000/s)", act_rate},
-    {{'>', '.', 0}, ">", "faster continuous injection", act_rate},
-    {{'['}, "[", "smaller batches (1 2 5 10 20 50 ... 1000)", act_batch},
-    {{']'}, "]", "larger batches", act_batch},
-    {{'+', '='}, "+", "larger window (10s 30s 1m 2m 5m 10m 15m 30m 1h)", act_window},
-    {{'-', '_'}, "-", "smaller window", act_window},
-    {{'s'}, "s", "tumbling / hopping windows (hopping slide = size/3)", act_slide},
+    /* name NULL: the key shares the help line of the entry above it */
+    {{'i'}, "i", "inject a batch of the footer's size (one transaction)", act_inject},
+    {{'I'}, "I", "continuous injection on/off: batches of that size at the rate", act_auto},
+    {{'<', ',', 0}, "< > , .", "slower / faster injection: 1 2 5 10 20 50 ... 5000/s", act_rate},
+    {{'>', '.', 0}, NULL, NULL, act_rate},
+    {{'['}, "[ ]", "smaller / larger batches: 1 2 5 10 20 50 ... 1000", act_batch},
+    {{']'}, NULL, NULL, act_batch},
+    {{'+', '='}, "+ - = _", "larger / smaller window: 10s 30s 1m 2m 5m ... 1h", act_window},
+    {{'-', '_'}, NULL, NULL, act_window},
+    {{'s'}, "s", "tumbling / hopping windows (hopping slides by size/3)", act_slide},
     {{'p'}, "p", "pause / resume the display (the pipeline keeps running)", act_pause},
     {{'r'}, "r", "rebuild the windows from the topic", act_rebuild},
-    {{'?', 'h', KEY_F(1)}, "? F1", "this help", act_help},
-    {{'q', 'Q', KEY_F(10)}, "q F10", "quit (the relay flushes and saves its progress)", act_quit},
+    {{'?', 'h', KEY_F(1)}, "? h F1", "this help (any key closes it)", act_help},
+    {{12}, "Ctrl-L", "redraw the screen", act_redraw},
+    {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit (the relay flushes and saves its progress)", act_quit},
 };
 
-static char help_buf[NELEM(ui_keys) + 12][100];
-static const char *help_lines[NELEM(ui_keys) + 13];
+/* At 80x24 the overlay shows 19 lines of 68 columns: keep build_help within that. */
+static char help_buf[NELEM(ui_keys) + 8][80];
+static const char *help_lines[NELEM(ui_keys) + 9];
 
 /* Builds the help overlay's lines from the key table, plus a word on each pane. */
 static void build_help(void)
@@ -242,16 +254,15 @@ static void build_help(void)
 	int n = 0;
 	snprintf(help_buf[n++], sizeof help_buf[0], "keys");
 	for (int i = 0; i < NELEM(ui_keys); i++)
-		snprintf(help_buf[n++], sizeof help_buf[0], "  %-7s %s", ui_keys[i].name,
-		         ui_keys[i].help);
+		if (ui_keys[i].name)
+			snprintf(help_buf[n++], sizeof help_buf[0], "  %-8s %s", ui_keys[i].name,
+			         ui_keys[i].help);
 	static const char *const panes[] = {
 	    "",
-	    "capture: customers, change rows, relay cursor, backlog and its oldest row,",
-	    "         gap wait, inject and relay rates, progress saved after Kafka's ack",
-	    "kafka:   per partition low/high watermark, committed offset, consumer lag;",
-	    "         produce rate, delivery errors, end-to-end latency p50/p99",
-	    "windows: a bar per store for the open (newest) window; recent windows below,",
-	    "         * marks windows still open (the watermark has not passed their end)",
+	    "capture: rows, relay cursor, backlog and its age, gap wait, rates",
+	    "kafka:   per partition low/high, committed, lag; produce, errors, e2e",
+	    "windows: a bar per store for the open (newest) window; below, recent",
+	    "         windows; * marks the open ones (watermark before their end)",
 	};
 	for (int i = 0; i < NELEM(panes) && n < NELEM(help_buf); i++)
 		snprintf(help_buf[n++], sizeof help_buf[0], "%s", panes[i]);
@@ -274,9 +285,11 @@ static unsigned ui_key(struct ui *u, int ch)
 			return act_quit(u, ch);
 		return UI_D_ALL;
 	}
-	if (!k)
-		return ch == 12 /* ^L */ ? (clearok(curscr, TRUE), UI_D_ALL) : 0;
-	return k->fn(u, ch);
+	/* "terminal too small" shows no panes: a key that acts unseen (i injecting) is
+	   ignored; only quit and redraw work */
+	if (u->v.too_small && k && k->fn != act_quit && k->fn != act_redraw)
+		return 0;
+	return k ? k->fn(u, ch) : 0;
 }
 
 /* Copies a newer snapshot (unless paused) and returns the panes whose parts changed. */

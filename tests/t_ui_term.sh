@@ -1,0 +1,108 @@
+#!/bin/sh
+# t_ui_term.sh - the monitor on terminals that are not the usual one, and keys in odd states:
+# TERM=dumb is one line and exit 1; TERM=vt100 draws ASCII boxes and leaves no monitor on the
+# screen at exit; NO_COLOR gives no colours; the help overlay fits 80x24 and names every key
+# and alias; the 80-column header shortens by whole words; keys other than q do nothing while
+# "terminal too small" shows; auto injection (I) writes batches of the footer's size; a
+# private server stopped under the running monitor is named with its fix on the status line.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/screen.sh"
+t_db
+C=$CDCTOP
+
+# term_start COLS ROWS VAR=VALUE... -- ARGS...: scr_start with environment settings (env runs
+# cdctop, so the pane's pid is still cdctop's)
+term_start() {
+	_c=$1 _r=$2
+	shift 2
+	_envs=""
+	while [ "$1" != "--" ]; do
+		_envs="$_envs $1"
+		shift
+	done
+	shift
+	# shellcheck disable=SC2086 # the settings are words
+	CDCTOP=env scr_start "$_c" "$_r" $_envs "$C" "$@"
+}
+
+note "TERM=dumb: one line on stderr, exit 1, nothing drawn"
+term_start 100 30 TERM=dumb -- --datadir "$DBDIR"
+scr_wait 20 'EXITED 1' "TERM=dumb exit"
+[ "$(grep -c . "$T/ui.err")" = 1 ] || fail "TERM=dumb printed: $(cat "$T/ui.err")"
+grep -q 'TERM=dumb cannot move the cursor.*TERM=xterm-256color' "$T/ui.err" ||
+	fail "TERM=dumb said: $(cat "$T/ui.err")"
+scr_cap >/dev/null
+! grep -Eq 'cdctop +mysql|capture' "$SCR" || fail "TERM=dumb drew: $(cat "$SCR")"
+scr_tmux kill-server
+
+note "TERM=vt100: ASCII boxes and bars, the monitor wiped at exit"
+term_start 100 30 TERM=vt100 -- --datadir "$DBDIR"
+scr_wait 30 '\+ capture -+' "vt100 capture pane in ASCII"
+scr_cap >/dev/null
+! grep -Eq 'lqq|qqk|[┌│█]' "$SCR" || fail "vt100 got line-drawing or Unicode: $(cat "$SCR")"
+scr_keys q
+scr_wait 20 'EXITED 0' "vt100 quit"
+scr_cap >/dev/null
+! grep -Eq 'capture|registrations per store' "$SCR" || fail "vt100: the monitor stayed on the screen"
+scr_tmux kill-server
+
+note "NO_COLOR: no colour escapes (and colours without it)"
+term_start 100 30 NO_COLOR=1 -- --datadir "$DBDIR"
+scr_wait 30 '┌ capture ' "NO_COLOR start"
+scr_tmux capture-pane -p -e >"$T/nc.esc"
+! grep -Eq "$(printf '\033')\\[([0-9;]*;)?(3[0-7]|4[0-7]|38;5)" "$T/nc.esc" ||
+	fail "NO_COLOR=1 drew colours: $(grep -c "$(printf '\033')" "$T/nc.esc") lines with escapes"
+scr_keys q
+scr_wait 20 'EXITED 0' "NO_COLOR quit"
+scr_tmux kill-server
+scr_start 100 30 --datadir "$DBDIR"
+scr_wait 30 '┌ capture ' "colour start"
+scr_tmux capture-pane -p -e >"$T/c.esc"
+grep -Eq "$(printf '\033')\\[([0-9;]*;)?(3[0-7]|4[0-7]|38;5)" "$T/c.esc" ||
+	fail "without NO_COLOR there were no colours either (the test proves nothing)"
+scr_keys q
+scr_wait 20 'EXITED 0' "colour quit"
+scr_tmux kill-server
+
+note "80x24: help fits with every key and alias; the header keeps whole words"
+scr_start 80 24 --datadir "$DBDIR" -n 3 --rate 0.5
+scr_wait 30 'kafka: mock 127\.0\.0\.1:[0-9]+' "80x24 header"
+scr_cap >/dev/null
+head -n 1 "$SCR" >"$T/head.txt"
+grep -Eq '^ cdctop  mysql: private( …)? \(sakila\)   kafka: mock 127\.0\.0\.1:[0-9]+( \(3 brokers\))? +[0-9]{2}:[0-9]{2}:[0-9]{2}$' "$T/head.txt" ||
+	fail "80-column header: '$(cat "$T/head.txt")'"
+scr_keys '?'
+scr_wait 5 'Ctrl-L' "help"
+scr_cap >/dev/null
+for k in '  i  ' '  I  ' '< > , \.' '\[ \]' '\+ - = _' '  s  ' '  p  ' '  r  ' '\? h F1' 'Ctrl-L' 'q Q F10' \
+	'\* marks the open ones'; do
+	grep -Eq -- "$k" "$SCR" || { cat "$SCR"; fail "the help at 80x24 lacks /$k/"; }
+done
+# the box closes: its bottom border is on the screen
+grep -Eq '└─+┘' "$SCR" || { cat "$SCR"; fail "the help box is cut at 80x24"; }
+scr_keys x
+scr_wait_gone 5 'Ctrl-L' "help closing"
+
+note "I: auto injection writes batches of the footer's size (-n 3)"
+scr_keys I
+scr_wait 15 '\+3 last batch' "auto batch of 3"
+
+note "terminal too small: i does nothing unseen"
+scr_keys I
+sleep 1
+n0=$(sql 'SELECT COUNT(*) FROM customer')
+scr_resize 60 20
+scr_wait 5 'terminal too small' "too small"
+scr_keys i i i
+sleep 2
+n1=$(sql 'SELECT COUNT(*) FROM customer')
+[ "$n1" = "$n0" ] || fail "i while too small injected $((n1 - n0)) customers"
+scr_resize 80 24
+scr_wait 5 'capture' "back to size"
+
+note "the private server stopped under the monitor: the status names it and the fix"
+"$C" server stop --datadir "$DBDIR" >/dev/null || fail "server stop"
+scr_wait 20 'private server is not running: run cdctop server start' "status line after server stop"
+scr_keys q
+scr_wait 20 'EXITED 0' "quit with the server down"
+note "t_ui_term passed"
