@@ -200,6 +200,28 @@ int db_resolve(const struct opts *o, struct db_target *t, int start_private, cha
 		free(pw);
 	}
 	t->private_server = !(o->server_named || c.named);
+	/* -h 127.0.0.1 -P <the private server's port> with no credentials: its TCP account,
+	   from the option file server start wrote (cdctop reads it; it is on no command line) */
+	if (!t->private_server && !t->password[0] && !o->user && !o->defaults_file && t->port &&
+	    !t->socket[0] &&
+	    (!t->host[0] || !strcmp(t->host, "127.0.0.1") || !strcmp(t->host, "localhost"))) {
+		struct srv_paths sp;
+		char e[U_ERRLEN];
+		unsigned port = 0;
+		pid_t pid;
+		if (srv_paths(o->datadir, &sp, e) == 0 && srv_running(&sp, &pid, &port) &&
+		    port == t->port && access(sp.clientcnf, R_OK) == 0) {
+			struct cnf_ctx pc = {.t = t};
+			struct db_target keep = *t;
+			if (read_cnf(sp.clientcnf, 0, &pc, err) < 0)
+				return -1;
+			/* only the account: the server named on the command line stays */
+			snprintf(keep.user, sizeof keep.user, "%s", t->user);
+			snprintf(keep.password, sizeof keep.password, "%s", t->password);
+			*t = keep;
+			memset(keep.password, 0, sizeof keep.password);
+		}
+	}
 	if (t->private_server) {
 		if (srv_paths(o->datadir, &t->paths, err) < 0)
 			return -1;

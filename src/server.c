@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +83,7 @@ int srv_paths(const char *base, struct srv_paths *p, char *err)
 	snprintf(p->pidfile, sizeof p->pidfile, "%.200s/mysqld.pid", p->base);
 	snprintf(p->errlog, sizeof p->errlog, "%.200s/mysqld.err", p->base);
 	snprintf(p->portfile, sizeof p->portfile, "%.200s/port", p->base);
+	snprintf(p->clientcnf, sizeof p->clientcnf, "%.200s/client.cnf", p->base);
 	return 0;
 }
 
@@ -433,4 +435,121 @@ int srv_stop(const struct srv_paths *p, int *was_running, char *err)
 	}
 	clean_stale(p);
 	return 0;
+}
+
+int srv_tcp_secured(const struct srv_paths *p)
+{
+	return access(p->clientcnf, F_OK) == 0;
+}
+
+/* The password= value of an existing client.cnf into pw (at most len-1 bytes of
+ * [A-Za-z0-9]); 0 if there is none. */
+static int old_password(const char *path, char *pw, size_t len)
+{
+	char e[U_ERRLEN];
+	char *text = u_read_file(path, 4096, NULL, e);
+	if (!text)
+		return 0;
+	int ok = 0;
+	char *l = strstr(text, "\npassword=");
+	if (l) {
+		l += strlen("\npassword=");
+		size_t n = strcspn(l, "\r\n");
+		ok = n >= 16 && n < len;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (l[i] >= 'a' && l[i] <= 'z') || (l[i] >= 'A' && l[i] <= 'Z') ||
+			     (l[i] >= '0' && l[i] <= '9');
+		if (ok) {
+			memcpy(pw, l, n);
+			pw[n] = 0;
+		}
+	}
+	memset(text, 0, strlen(text));
+	free(text);
+	return ok;
+}
+
+/* 32 random letters and digits from getrandom. -1 with err. */
+static int new_password(char *pw, size_t len, char *err)
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char r[32];
+	if (len < sizeof r + 1 || getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		return u_err(err, "cannot generate a password: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof r; i++)
+		pw[i] = abc[r[i] % (sizeof abc - 1)];
+	pw[sizeof r] = 0;
+	memset(r, 0, sizeof r);
+	return 0;
+}
+
+/* Writes the option file through a 0600 temp file and a rename. */
+static int write_cnf(const struct srv_paths *p, const char *pw, unsigned port, char *err)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.tmp", p->clientcnf);
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return u_err(err, "cannot write '%s': %s", tmp, strerror(errno));
+	char text[512];
+	int n = snprintf(text, sizeof text,
+			 "# cdctop server start: the private server's TCP account; keep it 0600\n"
+			 "[client]\nuser=cdctop\npassword=%s\n",
+			 pw);
+	if (port)
+		n += snprintf(text + n, sizeof text - (size_t)n, "host=127.0.0.1\nport=%u\n", port);
+	int ok = write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+	memset(text, 0, sizeof text);
+	if (close(fd) < 0 || !ok || rename(tmp, p->clientcnf) < 0) {
+		u_err(err, "cannot write '%s': %s", p->clientcnf, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int srv_secure_tcp(const struct srv_paths *p, unsigned port, char *err)
+{
+	char pw[64], host[256] = "", q[512];
+	if (!old_password(p->clientcnf, pw, sizeof pw) && new_password(pw, sizeof pw, err) < 0)
+		return -1;
+	if (gethostname(host, sizeof host) < 0 || !host[0] ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		strlen(host))
+		host[0] = 0; /* a name we would have to quote: its account stays (name resolve is off) */
+	MYSQL *m = mysql_init(NULL);
+	unsigned timeout = 5;
+	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	if (!mysql_real_connect(m, NULL, "root", NULL, NULL, 0, p->socket, 0)) {
+		u_err(err, "cannot secure the private server's TCP accounts: %s", mysql_error(m));
+		mysql_close(m);
+		memset(pw, 0, sizeof pw);
+		return -1;
+	}
+	const char *stmts[] = {
+	    "SET SESSION sql_log_bin = 0",
+	    "DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1', ''@'localhost', ''@'%'",
+	    NULL, /* root and anonymous at the host name */
+	    NULL, /* CREATE USER ... */
+	    "GRANT ALL PRIVILEGES ON *.* TO 'cdctop'@'127.0.0.1' WITH GRANT OPTION",
+	};
+	char drop_host[400] = "SELECT 1";
+	if (host[0])
+		snprintf(drop_host, sizeof drop_host, "DROP USER IF EXISTS 'root'@'%s', ''@'%s'", host,
+			 host);
+	stmts[2] = drop_host;
+	snprintf(q, sizeof q, "CREATE OR REPLACE USER 'cdctop'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
+	stmts[3] = q;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0] && !rc; i++)
+		if (mysql_query(m, stmts[i]))
+			rc = u_err(err, "cannot secure the private server's TCP accounts (step %zu): %s",
+				   i + 1, i == 3 ? "CREATE USER failed" : mysql_error(m));
+	memset(q, 0, sizeof q);
+	mysql_close(m);
+	if (!rc)
+		rc = write_cnf(p, pw, port, err);
+	memset(pw, 0, sizeof pw);
+	return rc;
 }

@@ -243,3 +243,51 @@ cp "$DBDIR/mysqld.err" "$O/mysqld.err"
 cp "$T/mock.out" "$T/mock.err" "$O/"
 no_secrets "all"
 note "$(ls "$O" | wc -l | tr -d ' ') files checked ($(ls "$O" | grep -c '^proc\.') /proc dumps): neither secret anywhere"
+
+# --- server start -P: the private server admits only its owner over TCP (issue 12). The
+# password-less root@127.0.0.1 of mariadb-install-db is gone before the port ever opens; the
+# only TCP account is cdctop@127.0.0.1, its generated password in a 0600 client.cnf in the state
+# dir that cdctop reads itself; the password is on no command line, in no output, log or binlog.
+D4="$T/db4"
+P4=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+run tcp-start "$CDCTOP" server start --datadir "$D4" -P "$P4"
+grep -q "port 127.0.0.1:$P4 (user cdctop, password in $D4/client.cnf)" "$O/tcp-start.out" ||
+	fail "server start -P: $(cat "$O/tcp-start.out")"
+owner_only "$D4/client.cnf" "the TCP account's option file"
+TPW=$(sed -n 's/^password=//p' "$D4/client.cnf")
+[ "${#TPW}" -ge 24 ] || fail "the generated password is ${#TPW} characters"
+snap mariadbd-tcp "$(cat "$D4/mysqld.pid")"
+accts=$(mariadb --no-defaults -S "$D4/mysqld.sock" -uroot -N -B -e \
+	"SELECT CONCAT(user, '@', host) FROM mysql.user WHERE host <> 'localhost' ORDER BY 1" | tr '\n' ' ')
+[ "$accts" = "cdctop@127.0.0.1 " ] || fail "TCP accounts: '$accts' (expected only cdctop@127.0.0.1)"
+for u in root cdctop ''; do
+	if mariadb --no-defaults -h 127.0.0.1 -P "$P4" -u "$u" -N -e 'SELECT 1' >/dev/null 2>&1; then
+		fail "user '$u' got in over TCP without a password"
+	fi
+done
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	if su nobody -s /bin/sh -c "mariadb --no-defaults -h 127.0.0.1 -P $P4 -uroot -N -e 'SELECT 1'" \
+		>/dev/null 2>&1; then
+		fail "nobody logged in as root over TCP"
+	fi
+	note "user nobody is refused over TCP"
+fi
+# cdctop itself: -h 127.0.0.1 -P PORT with no credentials uses the TCP account
+run tcp-init "$CDCTOP" init -h 127.0.0.1 -P "$P4" --datadir "$D4"
+grep -q "cdctop@127.0.0.1:$P4" "$O/tcp-init.out" || fail "init over TCP: $(cat "$O/tcp-init.out")"
+run tcp-inject "$CDCTOP" inject -h 127.0.0.1 -P "$P4" --datadir "$D4" -n 5
+mariadb --defaults-file="$D4/client.cnf" -N -e 'SELECT CURRENT_USER()' >"$O/tcp-client.out" ||
+	fail "the option file does not log in"
+grep -q 'cdctop@127.0.0.1' "$O/tcp-client.out" || fail "logged in as $(cat "$O/tcp-client.out")"
+# a restart keeps the password; the password reaches no log and no binlog
+run tcp-stop "$CDCTOP" server stop --datadir "$D4"
+run tcp-start2 "$CDCTOP" server start --datadir "$D4" -P "$P4"
+[ "$(sed -n 's/^password=//p' "$D4/client.cnf")" = "$TPW" ] || fail "a restart changed the password"
+cp "$D4/mysqld.err" "$O/mysqld-tcp.err"
+for b in "$D4"/data/mysql-bin.[0-9]*; do
+	mariadb-binlog "$b" >"$O/binlog.$(basename "$b").txt" 2>/dev/null || true
+done
+run tcp-stop2 "$CDCTOP" server stop --datadir "$D4"
+_hits=$(grep -rlF -- "$TPW" "$O" || true)
+[ -z "$_hits" ] || fail "the TCP password leaked into: $(echo $_hits)"
+note "server start -P: only cdctop@127.0.0.1 over TCP, password in a 0600 file, in no output/log/binlog"
