@@ -57,6 +57,7 @@ int cmd_relay(struct opts *o)
 	    .once = o->once,
 	    .verbose = 1,
 	    .binlog = o->capture == CAPTURE_BINLOG,
+	    .heartbeat = 1,
 	};
 	struct relay *r = relay_new(&cfg, kc, &t, err);
 	if (!r) {

@@ -36,6 +36,7 @@
  */
 #include "cmds.h"
 #include "consumer.h"
+#include "heartbeat.h"
 #include "kconf.h"
 #include "util.h"
 
@@ -362,12 +363,14 @@ int cmd_watch(struct opts *o)
 		if (r == U_ENOTFOUND)
 			u_log("watch: %s; waiting for it", err);
 	}
+	char hb[256]; /* the relay's source clock: windows turn final while the source is idle */
 	struct cons_config cfg = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
 	    .lateness_us = o->lateness_us,
 	    .fetch_wait_ms = 0,
 	    .topic_wait_us = bounded ? W_TOPIC_WAIT : 0,
+	    .hb_topic = hb_topic(o->topic, hb, sizeof hb) == 0 ? hb : NULL,
 	};
 	struct w_thread th = {.c = cons_new(&cfg, kc, err)};
 	if (!th.c) {

@@ -11,7 +11,9 @@
  * Kafka call.
  */
 #include "consumer.h"
+#include "checkpoint.h"
 #include "envelope.h"
+#include "heartbeat.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -31,6 +33,10 @@
 #define LAT_BUCKETS    496 /* 16 exact + 8 per power of two up to 2^63 */
 #define LAT_ROTATE_US  (10 * 1000000LL) /* latency covers the last 10-20 s of events */
 #define PROBE_EVERY_US 2000000LL         /* how often a broken connection is re-checked */
+#define CKPT_EVERY_US  1000000LL         /* a checkpoint at most this often, when changed */
+#define HB_LOOK_US     5000000LL         /* how often a missing heartbeat topic is looked for */
+#define MYSQL_CHUNK    4096              /* rows from MySQL added per hold of the lock */
+#define CKPT_MAGIC     0x31534e43u       /* "CNS1": the consumer's checkpoint payload */
 
 /* One decoded message of a batch, judged later under the lock. */
 struct item {
@@ -77,6 +83,24 @@ struct cons {
 	char *topic;
 	int64_t horizon_us;
 	int64_t topic_wait_us;
+	char *state_path;       /* checkpoint file, NULL none */
+	struct db_target *db;   /* MySQL to rebuild from, NULL none */
+	int binlog;
+	char *hb_topic;         /* NULL none */
+	rd_kafka_queue_t *hbq;  /* the heartbeat partition's queue, once assigned */
+	int hb_pending;         /* a heartbeat waits for the data it covers to be read */
+	struct hb hb;
+	int64_t hb_look_t0;
+	char cluster[128];      /* the cluster id as last seen ("" unknown) */
+	int restored;           /* the store came from the checkpoint: setup resumes */
+	int64_t resume[CONS_MAX_PARTS]; /* the checkpoint's positions, -1 none */
+	int resume_n;
+	int mysql_pending;      /* read MySQL's log into the store after the next setup */
+	int mysql_reset;        /* ... after forgetting everything (a rebuild) */
+	int topic_rebuild;      /* a rebuild from the topic: note its size once caught up */
+	uint64_t ckpt_sig;      /* what the last checkpoint reflected */
+	int64_t ckpt_t0;
+	int64_t lost_upto[CONS_MAX_PARTS];
 	struct kc *kc;
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;                  /* the consumer queue: callbacks, errors */
@@ -295,6 +319,9 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	       (transaction markers take offsets too): the end events say where */
 	    conf_default(kc, conf, "enable.partition.eof", "true", err) < 0 ||
 	    conf_default(kc, conf, "reconnect.backoff.max.ms", "1000", err) < 0 ||
+	    /* each partition has its own queue, so this bounds the prefetch per partition:
+	       a rebuild over many partitions must not hold the whole topic in memory */
+	    conf_default(kc, conf, "queued.max.messages.kbytes", "1024", err) < 0 ||
 	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
@@ -316,6 +343,15 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	rd_kafka_poll_set_consumer(c->rk);
 	c->q = rd_kafka_queue_get_consumer(c->rk);
 	c->topic = u_strdup(cfg->topic);
+	c->state_path = cfg->state_path ? u_strdup(cfg->state_path) : NULL;
+	if (cfg->db) {
+		c->db = u_malloc(sizeof *c->db);
+		*c->db = *cfg->db;
+	}
+	c->binlog = cfg->binlog;
+	c->hb_topic = cfg->hb_topic ? u_strdup(cfg->hb_topic) : NULL;
+	for (int i = 0; i < CONS_MAX_PARTS; i++)
+		c->resume[i] = -1;
 	c->horizon_us = hs * 1000000;
 	c->topic_wait_us = cfg->topic_wait_us;
 	c->kc = kc;
@@ -337,6 +373,10 @@ void cons_free(struct cons *c)
 	if (!c)
 		return;
 	drop_queues(c);
+	if (c->hbq) {
+		rd_kafka_queue_io_event_enable(c->hbq, -1, NULL, 0);
+		rd_kafka_queue_destroy(c->hbq);
+	}
 	if (c->q) {
 		rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
 		rd_kafka_queue_destroy(c->q);
@@ -357,6 +397,11 @@ void cons_free(struct cons *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->items);
 	free(c->topic);
+	free(c->state_path);
+	if (c->db)
+		memset(c->db->password, 0, sizeof c->db->password);
+	free(c->db);
+	free(c->hb_topic);
 	free(c);
 }
 
@@ -399,6 +444,17 @@ int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window 
 		*watermark_us = ws_watermark_us(c->ws);
 	pthread_mutex_unlock(&c->mu);
 	return n;
+}
+
+int cons_held(struct cons *c, int64_t *from_s, uint64_t *events, int64_t *max_id)
+{
+	int64_t hi;
+	pthread_mutex_lock(&c->mu);
+	int ok = ws_held(c->ws, from_s, &hi);
+	*events = ok ? ws_count_since(c->ws, *from_s) : 0;
+	*max_id = ws_max_id(c->ws);
+	pthread_mutex_unlock(&c->mu);
+	return ok;
 }
 
 /* The event time the watermark may follow: the least max event time over partitions that
@@ -495,6 +551,373 @@ static int find_partitions(struct cons *c, char *err)
 	}
 }
 
+
+/* ---- state that outlives the process: checkpoint, MySQL's log, the source clock ---- */
+
+/* 1 when offsets saved in an earlier run still name the same messages: the same cluster,
+   and not a mock (a mock's id is derived from an address, and it lives one process). */
+static int offsets_trusted(const struct cons *c, const char *saved_cluster)
+{
+	return c->cluster[0] && !strcmp(c->cluster, saved_cluster) &&
+	       strncmp(c->cluster, "mockCluster", 11) != 0;
+}
+
+/* Appends n bytes to a growing buffer. */
+static void put(uint8_t **b, size_t *n, size_t *cap, const void *v, size_t len)
+{
+	if (*n + len > *cap) {
+		while (*n + len > *cap)
+			*cap = *cap ? *cap * 2 : 1024;
+		*b = u_realloc(*b, *cap);
+	}
+	memcpy(*b + *n, v, len);
+	*n += len;
+}
+
+/* A signature of what a checkpoint would hold: it changes with every applied message,
+   heartbeat or rebuild. */
+static uint64_t state_sig(const struct cons *c)
+{
+	uint64_t h = c->st.consumed * 1000003u + c->st.heartbeats * 7919u + (uint64_t)c->st.source;
+	for (int i = 0; i < c->nparts; i++)
+		h = h * 31 + (uint64_t)c->ps[i].pos;
+	return h ^ (uint64_t)ws_clock_us(c->ws);
+}
+
+/* Writes the checkpoint: the store with the positions it reflects, taken under the lock
+   between batches, so both describe the same messages. Skipped while a rebuild still reads
+   (the store would be short of what the positions say). */
+static void save_checkpoint(struct cons *c, int force)
+{
+	if (!c->state_path || !c->assigned || c->mysql_pending || c->st.rebuilding)
+		return;
+	int64_t t0 = u_mono_us();
+	if (!force && t0 - c->ckpt_t0 < CKPT_EVERY_US)
+		return;
+	uint8_t *b = NULL;
+	size_t n = 0, cap = 0, wl;
+	pthread_mutex_lock(&c->mu);
+	uint64_t sig = state_sig(c);
+	if (sig == c->ckpt_sig && !force) {
+		pthread_mutex_unlock(&c->mu);
+		c->ckpt_t0 = t0;
+		return;
+	}
+	uint32_t magic = CKPT_MAGIC;
+	uint16_t tl = (uint16_t)strlen(c->topic), cl = (uint16_t)strlen(c->cluster);
+	int32_t np = c->nparts, src = c->st.source;
+	put(&b, &n, &cap, &magic, sizeof magic);
+	put(&b, &n, &cap, &tl, sizeof tl);
+	put(&b, &n, &cap, c->topic, tl);
+	put(&b, &n, &cap, &cl, sizeof cl);
+	put(&b, &n, &cap, c->cluster, cl);
+	put(&b, &n, &cap, &src, sizeof src);
+	put(&b, &n, &cap, &np, sizeof np);
+	for (int i = 0; i < c->nparts; i++)
+		put(&b, &n, &cap, &c->ps[i].pos, sizeof c->ps[i].pos);
+	void *img = ws_encode(c->ws, &wl);
+	pthread_mutex_unlock(&c->mu);
+	put(&b, &n, &cap, img, wl);
+	free(img);
+	char e[U_ERRLEN];
+	int rc = ckpt_write(c->state_path, b, n, e);
+	free(b);
+	int64_t dt = u_mono_us() - t0;
+	pthread_mutex_lock(&c->mu);
+	if (rc < 0)
+		set_error_locked(c, e);
+	else {
+		c->st.ckpt_saves++;
+		c->st.ckpt_us = dt;
+	}
+	pthread_mutex_unlock(&c->mu);
+	c->ckpt_sig = sig;
+	c->ckpt_t0 = t0;
+}
+
+/* A bounded reader over the checkpoint payload. */
+struct rd {
+	const uint8_t *p;
+	size_t n, at;
+};
+
+static int rd_get(struct rd *r, void *v, size_t len)
+{
+	if (r->n - r->at < len)
+		return -1;
+	memcpy(v, r->p + r->at, len);
+	r->at += len;
+	return 0;
+}
+
+/* Restores the store and the positions from the checkpoint. 1 when restored; 0 when there
+   is none or it cannot be used (the note says why, and a rebuild follows). */
+static int restore_checkpoint(struct cons *c)
+{
+	if (!c->state_path)
+		return 0;
+	void *data;
+	size_t len;
+	char e[U_ERRLEN], why[U_ERRLEN] = "";
+	int rc = ckpt_read(c->state_path, &data, &len, e);
+	if (rc == CKPT_MISSING)
+		return 0;
+	if (rc < 0) {
+		snprintf(why, sizeof why, "%s", e);
+		goto refuse;
+	}
+	struct rd r = {data, len, 0};
+	uint32_t magic = 0;
+	uint16_t tl = 0, cl = 0;
+	int32_t np = 0, src = 0;
+	char topic[256] = "", cluster[128] = "";
+	if (rd_get(&r, &magic, sizeof magic) || magic != CKPT_MAGIC || rd_get(&r, &tl, sizeof tl) ||
+	    tl >= sizeof topic || rd_get(&r, topic, tl) || rd_get(&r, &cl, sizeof cl) ||
+	    cl >= sizeof cluster || rd_get(&r, cluster, cl) || rd_get(&r, &src, sizeof src) ||
+	    rd_get(&r, &np, sizeof np) || np < 0 || np > CONS_MAX_PARTS) {
+		snprintf(why, sizeof why, "checkpoint %.180s is damaged (bad consumer header)",
+			 c->state_path);
+		goto refuse_free;
+	}
+	if (strcmp(topic, c->topic)) {
+		snprintf(why, sizeof why, "checkpoint %.120s is for topic %.80s", c->state_path, topic);
+		goto refuse_free;
+	}
+	int64_t pos[CONS_MAX_PARTS];
+	for (int i = 0; i < np; i++)
+		if (rd_get(&r, &pos[i], sizeof pos[i])) {
+			snprintf(why, sizeof why, "checkpoint %.180s is damaged (truncated)", c->state_path);
+			goto refuse_free;
+		}
+	pthread_mutex_lock(&c->mu);
+	rc = ws_decode(c->ws, r.p + r.at, r.n - r.at, e);
+	struct ws_stats st;
+	ws_stats(c->ws, &st);
+	pthread_mutex_unlock(&c->mu);
+	if (rc < 0) {
+		snprintf(why, sizeof why, "checkpoint %.120s: %.120s", c->state_path, e);
+		goto refuse_free;
+	}
+	free(data);
+	memcpy(c->resume, pos, (size_t)np * sizeof pos[0]);
+	c->resume_n = np;
+	snprintf(c->cluster, sizeof c->cluster, "%s", cluster); /* compared after setup */
+	c->restored = 1;
+	pthread_mutex_lock(&c->mu);
+	c->st.source = CONS_SRC_CHECKPOINT;
+	c->st.source_events = st.added + st.late;
+	char cnt[32];
+	snprintf(c->st.note, sizeof c->st.note, "restored from the checkpoint: %s events",
+		 u_fmt_count((long long)(st.added + st.late), cnt, sizeof cnt));
+	pthread_mutex_unlock(&c->mu);
+	return 1;
+refuse_free:
+	free(data);
+refuse:
+	pthread_mutex_lock(&c->mu);
+	ws_reset(c->ws);
+	snprintf(c->st.note, sizeof c->st.note, "%.150s: rebuilding", why);
+	set_error_locked(c, c->st.note);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+/*
+ * Reads MySQL's log of the horizon into the store (the change table, or the customer table
+ * under binlog capture), each row as history (never late), deduplicated with what the store
+ * holds. The clock read before the SELECT becomes the source clock: every row committed
+ * before it is in the result. 0, or -1 with err (the store keeps what it had).
+ */
+static int read_mysql(struct cons *c, char *err)
+{
+	MYSQL *m = db_connect(c->db, 1, err);
+	if (!m)
+		return -1;
+	long long t0 = 0, hs = c->horizon_us / 1000000;
+	MYSQL_STMT *st = NULL;
+	int rc = -1;
+	if (db_query_ll(m, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)", &t0, err) < 0)
+		goto out;
+	const char *sql =
+	    c->binlog ? "SELECT customer_id, store_id, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED) * "
+			"1000000 FROM customer WHERE create_date >= UTC_TIMESTAMP() - INTERVAL ? SECOND"
+		      : "SELECT log_id, store_id, CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS "
+			"SIGNED) FROM users_change_events WHERE event_timestamp >= NOW(6) - "
+			"INTERVAL ? SECOND ORDER BY log_id";
+	st = mysql_stmt_init(m);
+	long long id = 0, store = 0, ev = 0;
+	MYSQL_BIND pb, rb[3];
+	memset(&pb, 0, sizeof pb);
+	memset(rb, 0, sizeof rb);
+	pb.buffer_type = MYSQL_TYPE_LONGLONG;
+	pb.buffer = &hs;
+	long long *out[3] = {&id, &store, &ev};
+	for (int i = 0; i < 3; i++) {
+		rb[i].buffer_type = MYSQL_TYPE_LONGLONG;
+		rb[i].buffer = out[i];
+	}
+	if (!st || mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_stmt_bind_param(st, &pb) ||
+	    mysql_stmt_execute(st) || mysql_stmt_bind_result(st, rb)) {
+		u_err(err, "mysql: %s", st ? mysql_stmt_error(st) : "out of memory");
+		goto out;
+	}
+	uint64_t rows = 0;
+	int f = 0;
+	while (f == 0 && !atomic_load(&c->stop)) {
+		pthread_mutex_lock(&c->mu);
+		for (int k = 0; k < MYSQL_CHUNK && (f = mysql_stmt_fetch(st)) == 0; k++) {
+			enum ws_result r = ws_add_history(c->ws, id, (uint32_t)store, ev);
+			rows++;
+			c->st.counted += r == WS_ADDED;
+			c->st.duplicates += r == WS_DUPLICATE;
+			c->st.expired += r == WS_EXPIRED;
+			c->st.rejected += r == WS_NOROOM;
+		}
+		c->st.source_events = rows;
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (f == 1) {
+		u_err(err, "mysql: %s", mysql_stmt_error(st));
+		goto out;
+	}
+	pthread_mutex_lock(&c->mu);
+	ws_set_clock(c->ws, c->binlog ? t0 - 1000000 : t0);
+	c->st.source = CONS_SRC_MYSQL;
+	c->st.source_events = rows;
+	pthread_mutex_unlock(&c->mu);
+	rc = 0;
+out:
+	if (st)
+		mysql_stmt_close(st);
+	mysql_close(m);
+	return rc;
+}
+
+/* Runs a pending read of MySQL's log (after setup, so positions are known); publishes what
+   it did in the note. */
+static void run_mysql_read(struct cons *c)
+{
+	char e[U_ERRLEN], why[sizeof c->st.note];
+	pthread_mutex_lock(&c->mu);
+	snprintf(why, sizeof why, "%s", c->st.note);
+	c->st.rebuilding = 1;
+	if (c->mysql_reset)
+		ws_reset(c->ws);
+	pthread_mutex_unlock(&c->mu);
+	int64_t t0 = u_mono_us();
+	int rc = read_mysql(c, e);
+	int64_t ms = (u_mono_us() - t0) / 1000;
+	pthread_mutex_lock(&c->mu);
+	c->st.rebuilding = 0;
+	char n[32];
+	u_fmt_count((long long)c->st.source_events, n, sizeof n);
+	if (rc < 0) {
+		snprintf(c->st.note, sizeof c->st.note, "cannot read MySQL's change log: %.120s", e);
+		set_error_locked(c, c->st.note);
+	} else {
+		snprintf(c->st.note, sizeof c->st.note, "%s MySQL's %s: %s rows in %lld ms%s%.50s",
+			 c->mysql_reset ? "rebuilt from" : "filled in from",
+			 c->binlog ? "customer table" : "change log", n, (long long)ms,
+			 *why ? "; " : "", why);
+	}
+	pthread_mutex_unlock(&c->mu);
+	c->mysql_pending = c->mysql_reset = 0;
+}
+
+/* Notes messages [from, first_held) of a partition that left the topic before this
+   consumer read them (the lock held by the caller). */
+static void note_lost_locked(struct cons *c, int part, int64_t from, int64_t first_held)
+{
+	if (first_held <= from || first_held <= c->lost_upto[part])
+		return;
+	if (from < c->lost_upto[part])
+		from = c->lost_upto[part];
+	c->lost_upto[part] = first_held;
+	char a[32], b[32];
+	c->st.lost += (uint64_t)(first_held - from);
+	snprintf(c->st.lost_text, sizeof c->st.lost_text,
+		 "p%d: first offset held %s, %s messages gone before they were read", part,
+		 u_fmt_count(first_held, a, sizeof a), u_fmt_count(first_held - from, b, sizeof b));
+	if (c->db)
+		c->mysql_pending = 1; /* MySQL's log still has them */
+}
+
+static void note_lost(struct cons *c, int part, int64_t from, int64_t first_held)
+{
+	pthread_mutex_lock(&c->mu);
+	note_lost_locked(c, part, from, first_held);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Takes newly arrived heartbeats; applies the newest once every partition has been read as
+   far as it says, so no row committed before its clock can still be on its way. */
+static void follow_clock(struct cons *c)
+{
+	if (c->hbq) {
+		rd_kafka_message_t *ms[16];
+		ssize_t n;
+		while ((n = rd_kafka_consume_batch_queue(c->hbq, 0, ms, 16)) > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				struct hb h;
+				char e[U_ERRLEN];
+				if (!ms[i]->err && hb_decode(ms[i]->payload, ms[i]->len, &h, e) == 0 &&
+				    (!c->hb_pending || h.ts_us > c->hb.ts_us)) {
+					c->hb = h;
+					c->hb_pending = 1;
+				}
+				rd_kafka_message_destroy(ms[i]);
+			}
+		}
+	}
+	if (!c->hb_pending || c->hb.nparts > c->nparts)
+		return;
+	for (int i = 0; i < c->hb.nparts; i++)
+		if (c->ps[i].pos < c->hb.offsets[i])
+			return;
+	c->hb_pending = 0;
+	pthread_mutex_lock(&c->mu);
+	ws_set_clock(c->ws, c->hb.ts_us);
+	c->st.clock_us = ws_clock_us(c->ws);
+	c->st.heartbeats++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* The heartbeat partition's queue, taken off the consumer queue; NULL when the topic is
+   not there (yet). Adds it to l at the end: only the newest heartbeat matters. */
+static void open_heartbeat(struct cons *c, rd_kafka_topic_partition_list_t *l)
+{
+	char e[U_ERRLEN];
+	c->hb_look_t0 = u_mono_us();
+	if (!c->hb_topic || c->hbq || kc_topic_partitions(c->rk, c->hb_topic, 500, e) < 1)
+		return;
+	c->hbq = rd_kafka_queue_get_partition(c->rk, c->hb_topic, 0);
+	if (!c->hbq)
+		return;
+	rd_kafka_queue_forward(c->hbq, NULL);
+	if (c->wake[1] >= 0)
+		rd_kafka_queue_io_event_enable(c->hbq, c->wake[1], "h", 1);
+	rd_kafka_topic_partition_list_add(l, c->hb_topic, 0)->offset = RD_KAFKA_OFFSET_END;
+}
+
+/* Looks again for a heartbeat topic that was missing, and adds it to the assignment. */
+static void look_for_heartbeat(struct cons *c)
+{
+	if (!c->hb_topic || c->hbq || !c->assigned || u_mono_us() - c->hb_look_t0 < HB_LOOK_US)
+		return;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	open_heartbeat(c, l);
+	if (l->cnt) {
+		rd_kafka_error_t *er = rd_kafka_incremental_assign(c->rk, l);
+		if (er) {
+			rd_kafka_error_destroy(er);
+			rd_kafka_queue_io_event_enable(c->hbq, -1, NULL, 0);
+			rd_kafka_queue_destroy(c->hbq);
+			c->hbq = NULL;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Forgets every window and figure before a rebuild (the thread's own state included). */
 static void clear_state(struct cons *c)
 {
@@ -526,6 +949,18 @@ static int setup(struct cons *c, char *err)
 			     n, CONS_MAX_PARTS);
 	rd_kafka_assign(c->rk, NULL);
 	drop_queues(c);
+	if (c->hbq) {
+		rd_kafka_queue_io_event_enable(c->hbq, -1, NULL, 0);
+		rd_kafka_queue_destroy(c->hbq);
+		c->hbq = NULL;
+	}
+	char saved_cluster[sizeof c->cluster];
+	snprintf(saved_cluster, sizeof saved_cluster, "%s", c->cluster);
+	char *cid = rd_kafka_clusterid(c->rk, 2000);
+	snprintf(c->cluster, sizeof c->cluster, "%s", cid ? cid : "");
+	if (cid)
+		rd_kafka_mem_free(c->rk, cid);
+	int resume = c->restored && c->resume_n == n && offsets_trusted(c, saved_cluster);
 	c->nparts = n;
 	for (int i = 0; i < n; i++) {
 		struct pstate *p = &c->ps[i];
@@ -547,7 +982,7 @@ static int setup(struct cons *c, char *err)
 			u_sleep_us(500000);
 		}
 	}
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n + 1);
 	int64_t since_ms = (u_now_us() - c->horizon_us) / 1000;
 	for (int i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(l, c->topic, i)->offset = since_ms;
@@ -557,16 +992,35 @@ static int setup(struct cons *c, char *err)
 		const rd_kafka_topic_partition_t *tp = &l->elems[i];
 		/* no answer or no message at that time (the mock never answers by time): from
 		   the beginning; the store expires what is older than the horizon */
-		int64_t off = (!r && !tp->err && tp->offset >= 0) ? tp->offset : p->low;
-		if (off < p->low)
+		int by_time = !r && !tp->err && tp->offset >= 0;
+		int64_t off = by_time ? tp->offset : p->low;
+		if (resume) /* the checkpoint's positions: what it holds was read up to there */
+			off = c->resume[i];
+		else if (c->restored) /* another cluster (a new mock): read it all, dedup sorts it */
 			off = p->low;
+		else if (p->low > 0 && (!by_time || off <= p->low)) {
+			/* a rebuild that cannot tell whether retention took part of the horizon */
+			char a[32];
+			pthread_mutex_lock(&c->mu);
+			snprintf(c->st.lost_text, sizeof c->st.lost_text,
+				 "p%d: first offset held %s; the %s messages before it are gone", i,
+				 u_fmt_count(p->low, a, sizeof a), a);
+			pthread_mutex_unlock(&c->mu);
+		}
+		c->lost_upto[i] = 0;
+		if (off < p->low) {
+			note_lost(c, i, off, p->low);
+			off = p->low;
+		}
 		if (off > p->high)
-			off = p->high;
+			off = resume ? p->low : p->high;
 		p->pos = p->taken = off;
 		l->elems[i].offset = off;
 		l->elems[i].err = 0;
 	}
+	c->restored = 0; /* a later setup (a rebuild) starts afresh */
 	open_queues(c, n);
+	open_heartbeat(c, l);
 	rd_kafka_resp_err_t ar = rd_kafka_assign(c->rk, l);
 	if (ar) {
 		rd_kafka_topic_partition_list_destroy(l);
@@ -742,6 +1196,8 @@ static void apply_batch_locked(struct cons *c, int k, int64_t now, const struct 
 			continue;
 		}
 		st->consumed++;
+		if (it->offset > p->pos && p->pos >= 0) /* retention took what lay between */
+			note_lost_locked(c, it->part, p->pos, it->offset);
 		if (it->offset >= p->pos)
 			p->pos = it->offset + 1;
 		if (it->kind == IT_BAD) {
@@ -820,14 +1276,70 @@ static void tick(struct cons *c, int64_t mono)
 	}
 }
 
+/* Before a rebuild: forgets everything and picks the most durable source that still holds
+   the horizon: the topic while no partition has lost messages to retention, else MySQL's
+   log (when there is one). */
+static void start_rebuild(struct cons *c)
+{
+	int lost = -1;
+	int64_t low = 0;
+	for (int i = 0; i < c->nparts && lost < 0; i++)
+		if (c->ps[i].low > 0) {
+			lost = i;
+			low = c->ps[i].low;
+		}
+	clear_state(c);
+	char a[32];
+	pthread_mutex_lock(&c->mu);
+	if (c->db && lost >= 0) {
+		c->mysql_pending = c->mysql_reset = 1;
+		snprintf(c->st.note, sizeof c->st.note,
+			 "the topic no longer holds the horizon (p%d starts at %s)", lost,
+			 u_fmt_count(low, a, sizeof a));
+	} else {
+		c->topic_rebuild = 1;
+		c->st.rebuilding = 1;
+		c->st.source = CONS_SRC_TOPIC;
+		snprintf(c->st.note, sizeof c->st.note, "rebuilding from the topic");
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* A rebuild from the topic is done once every partition was read to its end: says so. */
+static void finish_topic_rebuild(struct cons *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->topic_rebuild && c->st.caught_up) {
+		char n[32];
+		c->topic_rebuild = 0;
+		c->st.rebuilding = 0;
+		c->st.source = CONS_SRC_TOPIC;
+		c->st.source_events = c->st.consumed;
+		snprintf(c->st.note, sizeof c->st.note, "rebuilt from the topic: %s messages re-read%s%.100s",
+			 u_fmt_count((long long)c->st.consumed, n, sizeof n), c->st.lost_text[0] ? "; " : "",
+			 c->st.lost_text);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 int cons_run(struct cons *c, char *err)
 {
 	struct rejset brej;
 	c->rate_t0 = c->hist_t0 = c->probe_t0 = u_mono_us();
+	if (!c->assigned && !restore_checkpoint(c)) {
+		if (c->db) { /* no state: MySQL's log is the whole horizon, the topic may not be */
+			c->mysql_pending = c->mysql_reset = 1;
+		} else {
+			c->topic_rebuild = 1;
+			pthread_mutex_lock(&c->mu);
+			c->st.rebuilding = 1;
+			pthread_mutex_unlock(&c->mu);
+		}
+	}
 	while (!atomic_load(&c->stop)) {
 		if (!c->assigned || atomic_exchange(&c->rebuild, 0)) {
 			if (c->assigned)
-				clear_state(c);
+				start_rebuild(c);
 			c->assigned = 0;
 			int r = setup(c, err);
 			if (r < 0)
@@ -835,6 +1347,8 @@ int cons_run(struct cons *c, char *err)
 			if (r > 0)
 				break;
 		}
+		if (c->mysql_pending)
+			run_mysql_read(c);
 		/* the consumer queue serves callbacks and errors (and any message that did not
 		   go to its partition's queue), then the partitions are merged */
 		int k = 0;
@@ -862,11 +1376,17 @@ int cons_run(struct cons *c, char *err)
 			publish_parts_locked(c);
 		}
 		pthread_mutex_unlock(&c->mu);
+		follow_clock(c);
+		if (c->topic_rebuild)
+			finish_topic_rebuild(c);
 		tick(c, u_mono_us());
+		save_checkpoint(c, 0);
+		look_for_heartbeat(c);
 		if (k == 0 && stalled)
 			u_sleep_us(500); /* a partition's fetch is in flight: it comes within ms */
 		else if (k == 0)
 			wait_wake(c, CONS_POLL_MS);
 	}
+	save_checkpoint(c, 1);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #ifndef CDCTOP_CONSUMER_H
 #define CDCTOP_CONSUMER_H
 
+#include "db.h"
 #include "kconf.h"
 #include "winstore.h"
 
@@ -20,7 +21,14 @@ struct cons_config {
 	int64_t lateness_us;
 	int fetch_wait_ms;   /* fetch.wait.max.ms; 0: default (5, or the user's -X) */
 	int64_t topic_wait_us; /* how long cons_run waits for the topic; 0: until cons_stop */
+	const char *state_path; /* checkpoint file (restored at start, saved each second); NULL none */
+	const struct db_target *db; /* MySQL, the durable log to rebuild from; NULL: topic only */
+	int binlog;           /* with db: the log is the customer table (binlog capture) */
+	const char *hb_topic; /* the relay's heartbeat topic (the source clock); NULL: none */
 };
+
+/* Where the windows held came from, last time they were (re)built. */
+enum cons_source { CONS_SRC_NONE = 0, CONS_SRC_TOPIC, CONS_SRC_MYSQL, CONS_SRC_CHECKPOINT };
 
 #define CONS_MAX_PARTS 64
 #define CONS_MAX_REJECTS 4
@@ -42,6 +50,17 @@ struct cons_stats {
 	int64_t lat_p50_us, lat_p99_us; /* end-to-end: consume time - event time, recent events */
 	double rate;             /* events/s consumed, recent */
 	char rejects[CONS_MAX_REJECTS][160]; /* the first few: "p1@42: no source.log_id" */
+	int source;              /* enum cons_source */
+	uint64_t source_events;  /* events it gave: restored, rows read, or messages re-read */
+	int rebuilding;          /* a rebuild is still reading (topic or MySQL) */
+	char note[200];          /* what the last restore or rebuild said, for the status line */
+	uint64_t lost;           /* messages gone from the topic (retention) before they were read */
+	char lost_text[160];     /* "p1: first offset held 12,000, 3,456 messages gone" */
+	int64_t clock_us;        /* the source clock applied (heartbeats), INT64_MIN none */
+	uint64_t heartbeats;     /* heartbeats applied */
+	uint64_t ckpt_saves;     /* checkpoints written */
+	int64_t ckpt_us;         /* the last checkpoint's cost (encode + write), us */
+
 	char last_error[256];
 	int kafka_ok;
 };
@@ -62,6 +81,9 @@ void cons_stats(struct cons *c, struct cons_stats *out);
    ids, the watermark and per-store late counts. Returns the number of windows written. */
 int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window *out, int max,
 	      uint32_t *store_ids, int *nstores, struct ws_stats *st, int64_t *watermark_us);
+/* For the check line: the first second the store holds, the distinct events held from it on
+   (windows plus late), and the highest log_id judged. 0 before the store holds any time. */
+int cons_held(struct cons *c, int64_t *from_s, uint64_t *events, int64_t *max_id);
 /* Closes the handle (committing offsets when Kafka is reachable) and frees; accepts NULL.
    cons_run must have returned. */
 void cons_free(struct cons *c);

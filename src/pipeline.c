@@ -9,7 +9,9 @@
  * never held together, nor while calling into the relay or the consumer (they lock their own).
  */
 #include "pipeline.h"
+#include "check.h"
 #include "db.h"
+#include "heartbeat.h"
 #include "inject.h"
 #include "kconf.h"
 #include "schema.h"
@@ -58,6 +60,9 @@ struct pl {
 	rd_kafka_t *probe_rk;
 	struct relay *relay;
 	struct cons *cons;
+	struct chk *chk; /* the check line's own thread and connection */
+	char state_path[4096]; /* the consumer's checkpoint */
+	char hb_topic[256];
 	int nparts;
 	int wake[2];
 	uint64_t seed;
@@ -515,6 +520,10 @@ struct pl_pubstate {
 	int64_t view_size, view_slide;
 	uint64_t view_sig; /* consumer counters at that time */
 	int rebuild;
+	int64_t check_at; /* the check round last judged */
+	int check_bad;    /* rounds in a row unequal with nothing on its way */
+	char note[200];   /* the consumer's last note, shown once as an event */
+	uint64_t lost;    /* messages gone from the topic, as last shown */
 };
 
 /* Applies one command (caller holds mu). */
@@ -570,7 +579,7 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 	}
 	case PL_CMD_REBUILD:
 		ps->rebuild = 1;
-		pl_event_locked(pl, PL_INFO, "rebuilding the windows from the topic");
+		pl_event_locked(pl, PL_INFO, "rebuilding the windows");
 		break;
 	}
 }
@@ -580,6 +589,21 @@ static uint64_t pub_sig(const struct cons_stats *c)
 {
 	return c->consumed * 31 + c->counted * 7 + c->late * 131 + c->duplicates * 17 +
 	       c->expired * 13 + c->rejected * 3;
+}
+
+/* Turns what the consumer says of its state (restored, rebuilt and from where, messages lost
+ * to retention) into events for the status line, once each (caller holds mu). */
+static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct pl_snap *s)
+{
+	if (s->cons.lost != ps->lost) {
+		ps->lost = s->cons.lost;
+		pl_event_locked(pl, PL_WARN, "kafka: lost to retention: %s; filled in from MySQL",
+		                s->cons.lost_text);
+	} else if (strcmp(s->cons.note, ps->note)) {
+		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
+		if (ps->note[0])
+			pl_event_locked(pl, PL_INFO, "windows: %s", ps->note);
+	}
 }
 
 /* Fills the status line: conditions first, then a fresh event, then the relay's state. */
@@ -666,6 +690,48 @@ static void pub_merge_parts(struct pl_snap *s)
 	}
 }
 
+/* Judges the check thread's latest round: equal, catching up, or a mismatch that stayed
+ * through two rounds with nothing on its way (the consumer idle during the whole count, the
+ * relay caught up, Kafka up). */
+static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_snap *s)
+{
+	struct pl_check *k = &s->check;
+	struct chk_figures f;
+	if (!pl->chk) {
+		memset(k, 0, sizeof *k);
+		return;
+	}
+	chk_get(pl->chk, &f);
+	pl_copy_line(k->error, sizeof k->error, f.error);
+	if (!f.valid) {
+		k->state = f.error[0] ? PL_CHECK_ERROR : PL_CHECK_NONE;
+		return;
+	}
+	k->mysql = f.mysql;
+	k->counted = f.counted;
+	k->from_s = f.from_s;
+	k->diff = (int64_t)f.counted - (int64_t)f.mysql;
+	int lag = 0;
+	for (int p = 0; p < s->nparts; p++)
+		lag |= s->parts[p].lag > 0;
+	int behind = f.mysql_judged != f.mysql || f.counted_after != f.counted || lag ||
+	             s->relay.backlog > 0 || s->relay.inflight > 0 || s->relay.gap_id ||
+	             s->kafka == PL_DOWN || s->cons.rebuilding || !s->cons.caught_up;
+	if (!k->diff) {
+		k->state = PL_CHECK_OK;
+		ps->check_bad = 0;
+	} else if (behind) {
+		k->state = PL_CHECK_BEHIND;
+		ps->check_bad = 0;
+	} else if (f.at_us != ps->check_at) {
+		ps->check_bad++;
+		k->state = ps->check_bad >= 2 ? PL_CHECK_MISMATCH : PL_CHECK_BEHIND;
+	}
+	ps->check_at = f.at_us;
+	if (f.error[0] && k->state != PL_CHECK_MISMATCH)
+		k->state = PL_CHECK_ERROR;
+}
+
 #define PL_DIFF(a, b, f) (memcmp(&(a)->f, &(b)->f, sizeof(a)->f) != 0)
 
 /* Publishes the stage: bumps the generation of each part that changed and wakes the UI. */
@@ -687,7 +753,7 @@ static void pub_publish(struct pl *pl, struct pl_snap *s)
 	           PL_DIFF(s, p, nstores) || PL_DIFF(s, p, stores) || PL_DIFF(s, p, nwin) ||
 	           PL_DIFF(s, p, ws) || PL_DIFF(s, p, watermark_us) ||
 	           PL_DIFF(s, p, cons.rejected) || PL_DIFF(s, p, cons.duplicates) ||
-	           PL_DIFF(s, p, cons.late) ||
+	           PL_DIFF(s, p, cons.late) || PL_DIFF(s, p, check) ||
 	           memcmp(s->win, p->win, sizeof s->win[0] * (size_t)s->nwin) != 0;
 	int st = first || PL_DIFF(s, p, status) || PL_DIFF(s, p, status_level) ||
 	         PL_DIFF(s, p, lateness_us) || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
@@ -753,8 +819,10 @@ static void *pub_main(void *arg)
 			ps.view_at = now;
 		}
 		pub_merge_parts(s);
+		pub_check(pl, &ps, s);
 
 		pthread_mutex_lock(&pl->mu);
+		pub_notes_locked(pl, &ps, s);
 		pub_status(pl, s, now);
 		pthread_mutex_unlock(&pl->mu);
 		pub_publish(pl, s);
@@ -851,6 +919,31 @@ static void pl_kafka_label(struct pl *pl, char *buf, size_t len)
 	}
 }
 
+/* The consumer's checkpoint: in the state dir, one file per MySQL target, database and
+ * topic ("<state>/windows-<topic>-<hash>.ckpt"). */
+static int pl_state_path(struct pl *pl, const struct opts *o, char *err)
+{
+	struct srv_paths sp;
+	const char *base = pl->db.private_server ? pl->db.paths.base : NULL;
+	if (!base) {
+		if (srv_paths(NULL, &sp, err) < 0)
+			return -1;
+		base = sp.base;
+	}
+	uint64_t h = 1469598103934665603ULL;
+	const char *parts[] = {pl->db.host, pl->db.socket, pl->db.db, o->topic};
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ (uint64_t)pl->db.port ^ 0xff) * 1099511628211ULL;
+	}
+	int n = snprintf(pl->state_path, sizeof pl->state_path, "%.3900s/windows-%.100s-%016llx.ckpt",
+			 base, o->topic, (unsigned long long)h);
+	if (n < 0 || (size_t)n >= sizeof pl->state_path)
+		return u_err(err, "state dir path too long: %.60s...", base);
+	return 0;
+}
+
 /* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
 struct pl *pl_new(const struct opts *o, char *err)
 {
@@ -908,16 +1001,32 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .gap_wait_us = o->gap_wait_us,
 	    .horizon_us = o->horizon_us,
 	    .binlog = o->capture == CAPTURE_BINLOG,
+	    .heartbeat = 1,
 	};
 	pl->relay = relay_new(&rc, pl->kc, &pl->db, e);
 	if (!pl->relay) {
 		u_err(err, "relay: %s", e);
 		goto fail;
 	}
+	/* one relay per database and topic: a second monitor stops here, before the screen */
+	if (relay_claim(pl->relay, e) < 0) {
+		u_err(err, "%s", e);
+		goto fail;
+	}
+	/* the heartbeat topic exists before the consumer looks for it */
+	if (hb_topic(o->topic, pl->hb_topic, sizeof pl->hb_topic) < 0 ||
+	    kc_ensure_topic(pl->kc, pl->probe_rk, pl->hb_topic, 1, 10000, e) < 0)
+		pl->hb_topic[0] = 0; /* the relay says why on the status line */
+	if (pl_state_path(pl, o, err) < 0)
+		goto fail;
 	struct cons_config cc = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
 	    .lateness_us = o->lateness_us,
+	    .state_path = pl->state_path,
+	    .db = &pl->db,
+	    .binlog = o->capture == CAPTURE_BINLOG,
+	    .hb_topic = pl->hb_topic[0] ? pl->hb_topic : NULL,
 	};
 	pl->cons = cons_new(&cc, pl->kc, e);
 	if (!pl->cons) {
@@ -961,6 +1070,12 @@ int pl_start(struct pl *pl, char *err)
 			break;
 		}
 		pl->started |= 1 << i;
+	}
+	if (rc == 0) {
+		char e[U_ERRLEN];
+		pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG, e);
+		if (!pl->chk)
+			rc = u_err(err, "%s", e);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
@@ -1035,6 +1150,12 @@ static int pl_stop0(struct pl *pl, int64_t wait_us)
 			pl->joined |= 1 << i;
 		else
 			left++;
+	}
+	/* the check thread reads the consumer, and the publisher reads it: after the publisher,
+	   before the consumer is freed */
+	if (pl->chk && (!(pl->started & 1) || (pl->joined & 1))) {
+		chk_stop(pl->chk, wait_us < 0);
+		pl->chk = NULL;
 	}
 	return left;
 }

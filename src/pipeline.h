@@ -24,6 +24,24 @@
 struct pl;
 
 enum pl_health { PL_UNKNOWN = 0, PL_UP, PL_DOWN };
+
+/* The check line: MySQL's change rows inside the horizon against the distinct events the
+   window store holds for the same seconds (windows plus late). */
+enum pl_check_state {
+	PL_CHECK_NONE = 0, /* no round yet, or nothing held */
+	PL_CHECK_OK,       /* equal */
+	PL_CHECK_BEHIND,   /* unequal while the relay or the consumer has rows still to bring */
+	PL_CHECK_MISMATCH, /* unequal with nothing on its way, in two rounds running */
+	PL_CHECK_ERROR,    /* MySQL cannot be asked */
+};
+
+struct pl_check {
+	int state; /* enum pl_check_state */
+	uint64_t mysql, counted;
+	int64_t diff;  /* counted - mysql */
+	int64_t from_s; /* the first second compared */
+	char error[160];
+};
 enum pl_level { PL_INFO = 0, PL_WARN, PL_ERROR };
 
 /* One partition as the probe and the consumer see it; -1 where unknown. */
@@ -85,6 +103,7 @@ struct pl_snap {
 	struct ws_window win[PL_MAX_WINDOWS];
 	struct ws_stats ws;
 	int64_t watermark_us;
+	struct pl_check check;
 
 	/* the status line: the most pressing condition, else the last event, else relay state */
 	char status[PL_TEXT];

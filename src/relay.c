@@ -10,6 +10,7 @@
 #include "relay.h"
 #include "binlog.h"
 #include "envelope.h"
+#include "heartbeat.h"
 #include "tablestats.h"
 #include "util.h"
 
@@ -25,6 +26,9 @@
 #define MAX_INFLIGHT 200000      /* unacknowledged messages before reading pauses */
 #define MAX_SKIPS    128         /* skipped id ranges re-checked for late commits */
 #define LATE_BIT     (1ULL << 63) /* opaque flag: a late row, outside the progress queue */
+#define HB_SEQ       (1ULL << 62) /* opaque of a heartbeat message: no progress attached */
+#define HB_EVERY_US  500000       /* a heartbeat at most this often, while caught up */
+#define HB_BINLOG_LAG_US 1500000  /* binlog capture: the clock stays this far behind NOW() */
 #define SAVE_EVERY_US  100000
 #define RECHECK_US     1000000
 #define IDLE_MAX_US    50000
@@ -101,11 +105,18 @@ struct relay {
 	int64_t state_since;
 	int kafka_down;     /* all brokers down reported, no delivery since */
 	int64_t last_ack_us; /* when the last delivery report came (mono) */
+
+	char lock_name[65];  /* GET_LOCK name held on m: one relay per database and topic */
+	char hb_topic[256];  /* the heartbeat topic, "" when heartbeats are off */
+	int64_t last_hb_us;  /* mono time of the last heartbeat sent */
+	int nparts;          /* partitions of the topic */
+	int64_t acked_next[HB_MAX_PARTS]; /* per partition: the offset after the last acked */
 };
 
 static void skip_remove(struct relay *r, int64_t id);
 static void skips_fmt(const struct relay *r, char *buf, size_t cap);
 static void skips_parse(struct relay *r, const char *s);
+static int db_open(struct relay *r, char *err);
 
 /* Publishes a state change: into the stats, and once to the log when verbose. */
 static void set_state(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,8 +189,33 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 		relay_free(r);
 		return NULL;
 	}
+	int ln = snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%s.%s", db->db, cfg->topic);
+	if (ln < 0 || (size_t)ln >= sizeof r->lock_name) { /* long names: a hash of them */
+		uint64_t h = 1469598103934665603ULL;
+		for (const char *p = db->db; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ '.') * 1099511628211ULL;
+		for (const char *p = cfg->topic; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%016llx",
+			 (unsigned long long)h);
+	}
+	if (cfg->heartbeat && hb_topic(cfg->topic, r->hb_topic, sizeof r->hb_topic) < 0)
+		r->hb_topic[0] = 0;
+	for (int i = 0; i < HB_MAX_PARTS; i++)
+		r->acked_next[i] = -1;
 	snprintf(r->st.state, sizeof r->st.state, "starting");
 	return r;
+}
+
+int relay_claim(struct relay *r, char *err)
+{
+	if (r->m)
+		return 0;
+	int rc = db_open(r, err);
+	if (rc < 0 && r->fatal)
+		return RELAY_E_FATAL;
+	return rc;
 }
 
 void relay_stop(struct relay *r)
@@ -271,12 +307,74 @@ static void bind_ll(MYSQL_BIND *b, void *v)
 
 static int db_open_binlog(struct relay *r, char *err);
 
+/* Runs a prepared query binding one string and reading one integer (NULL: -1). */
+static int query_ll_str(MYSQL *m, const char *sql, const char *arg, long long *out, char *err)
+{
+	MYSQL_STMT *st = prepare(m, sql, err);
+	if (!st)
+		return -1;
+	MYSQL_BIND b, rb;
+	unsigned long al;
+	my_bool isnull = 0;
+	memset(&b, 0, sizeof b);
+	memset(&rb, 0, sizeof rb);
+	bind_str(&b, arg, &al);
+	bind_ll(&rb, out);
+	rb.is_null = &isnull;
+	int bad = mysql_stmt_bind_param(st, &b) || mysql_stmt_execute(st) ||
+		  mysql_stmt_bind_result(st, &rb) || mysql_stmt_store_result(st) ||
+		  mysql_stmt_fetch(st) != 0;
+	if (bad)
+		u_err(err, "mysql: %s", mysql_stmt_error(st));
+	else if (isnull)
+		*out = -1;
+	mysql_stmt_close(st);
+	return bad ? -1 : 0;
+}
+
+/*
+ * Takes the named lock of this database and topic on the relay's connection (GET_LOCK: it
+ * dies with the connection, so with the process, kill -9 included). Held by another
+ * connection: fatal, with the holder named. The lock is taken again on each reconnect.
+ */
+static int take_lock(struct relay *r, char *err)
+{
+	long long got = 0, holder = -1;
+	if (query_ll_str(r->m, "SELECT GET_LOCK(?, 0)", r->lock_name, &got, err) < 0)
+		return -1;
+	if (got == 1)
+		return 0;
+	r->fatal = 1;
+	query_ll_str(r->m, "SELECT IS_USED_LOCK(?)", r->lock_name, &holder, err);
+	char who[200] = "";
+	if (holder > 0) {
+		char q[160];
+		snprintf(q, sizeof q,
+			 "SELECT CONCAT(USER, '@', HOST) FROM information_schema.PROCESSLIST WHERE ID = %lld",
+			 holder);
+		if (!mysql_query(r->m, q)) {
+			MYSQL_RES *res = mysql_store_result(r->m);
+			MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+			if (row && row[0])
+				snprintf(who, sizeof who, ", %.120s", row[0]);
+			if (res)
+				mysql_free_result(res);
+		}
+	}
+	return u_err(err,
+		     "another cdctop relay (MySQL connection %lld%s) is relaying %s to topic %s: "
+		     "stop it first, or use another topic with -t",
+		     holder, who, r->db.db, r->cfg.topic);
+}
+
 /* Connects, checks the CDC tables, prepares statements and loads the saved progress. */
 static int db_open(struct relay *r, char *err)
 {
 	r->m = db_connect(&r->db, 1, err);
 	if (!r->m)
 		return -1;
+	if (take_lock(r, err) < 0)
+		goto fail;
 	if (r->cfg.binlog)
 		return db_open_binlog(r, err);
 	long long step = 1;
@@ -546,6 +644,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	(void)rk;
 	struct relay *r = opaque;
 	uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
+	if (seq == HB_SEQ)
+		return; /* a heartbeat: lost ones are simply replaced by the next */
+	if (!msg->err && msg->partition >= 0 && msg->partition < HB_MAX_PARTS &&
+	    msg->offset + 1 > r->acked_next[msg->partition])
+		r->acked_next[msg->partition] = msg->offset + 1;
 	if (msg->err) {
 		char e[200];
 		snprintf(e, sizeof e, "kafka: delivery failed (%s), re-sending",
@@ -654,6 +757,15 @@ static int kafka_open(struct relay *r, char *err)
 	}
 	if (kc_ensure_topic(r->kc, r->rk, r->cfg.topic, r->cfg.partitions, 10000, err) < 0)
 		return -1;
+	if (r->hb_topic[0] && kc_ensure_topic(r->kc, r->rk, r->hb_topic, 1, 10000, e) < 0) {
+		char msg[U_ERRLEN];
+		snprintf(msg, sizeof msg,
+			 "no heartbeat topic (%.150s): windows turn final only as new rows arrive", e);
+		set_error(r, msg);
+		if (r->cfg.verbose)
+			u_log("relay: %s", msg);
+		r->hb_topic[0] = 0;
+	}
 	return 0;
 }
 
@@ -672,7 +784,11 @@ static int64_t topic_high_sum(struct relay *r, char *err)
 			return u_err(err, "kafka: cannot read the watermarks of %s[%d]: %s",
 				     r->cfg.topic, p, rd_kafka_err2str(e));
 		sum += hi;
+		/* what earlier relays wrote: a heartbeat claims at least that much */
+		if (p < HB_MAX_PARTS && hi > r->acked_next[p])
+			r->acked_next[p] = hi;
 	}
+	r->nparts = n < HB_MAX_PARTS ? n : HB_MAX_PARTS;
 	return sum;
 }
 
@@ -1155,6 +1271,43 @@ out:
 	return rc;
 }
 
+/* MySQL's clock in epoch us, or INT64_MIN when it cannot be read. */
+static int64_t source_clock(struct relay *r)
+{
+	long long us = 0;
+	char e[U_ERRLEN];
+	if (!r->m || db_query_ll(r->m, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)",
+				 &us, e) < 0)
+		return INT64_MIN;
+	return us;
+}
+
+/*
+ * Sends a heartbeat: every row committed before clock_us (read from MySQL before the read
+ * that found nothing new) is acknowledged in the data topic below acked_next. Only while
+ * nothing is in flight, so the offsets cover every row relayed.
+ */
+static void send_heartbeat(struct relay *r, int64_t clock_us)
+{
+	struct hb h = {.ts_us = clock_us, .nparts = r->nparts};
+	char buf[HB_MAX_LEN];
+	for (int i = 0; i < h.nparts; i++)
+		h.offsets[i] = r->acked_next[i] > 0 ? r->acked_next[i] : 0;
+	int n = hb_encode(&h, r->db.db, r->cfg.topic, buf, sizeof buf);
+	if (n < 0)
+		return;
+	rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->hb_topic), RD_KAFKA_V_KEY(r->db.db, strlen(r->db.db)),
+			  RD_KAFKA_V_VALUE(buf, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			  RD_KAFKA_V_OPAQUE((void *)(uintptr_t)HB_SEQ), RD_KAFKA_V_END);
+	r->last_hb_us = u_mono_us();
+}
+
+/* 1 when nothing is read but not yet acknowledged (no row waits at a gap either). */
+static int all_acked(struct relay *r)
+{
+	return !r->gap_id && !r->qn && !r->late_inflight && !r->resends && binlog_caught_up(r);
+}
+
 /* Copies the table figures of the lookup thread (tablestats) into the shared stats. */
 static void publish_tables(struct relay *r)
 {
@@ -1265,7 +1418,7 @@ int relay_run(struct relay *r, char *err)
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
 	r->last_ack_us = u_mono_us();
-	int c = connect_db(r, err);
+	int c = r->m ? 0 : connect_db(r, err); /* relay_claim may have connected already */
 	if (c)
 		return c < 0 ? -1 : 0;
 	pthread_mutex_lock(&r->mu);
@@ -1307,10 +1460,19 @@ int relay_run(struct relay *r, char *err)
 			set_error(r, e);
 		int n = 0;
 		if (!r->m) {
-			if (connect_db(r, e) != 0)
+			if (connect_db(r, e) != 0) {
+				if (r->fatal) /* the lock went to another relay meanwhile */
+					rc = u_err(err, "%s", e);
 				break;
+			}
 			set_state(r, "mysql reconnected"); log_state(r, 1);
 		}
+		/* the clock is read before the read that may find nothing: then every row
+		   committed before it has been read */
+		int64_t hb_clock = INT64_MIN;
+		if (r->hb_topic[0] && !r->cfg.once && all_acked(r) &&
+		    u_mono_us() - r->last_hb_us >= HB_EVERY_US)
+			hb_clock = source_clock(r);
 		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
 			n = r->cfg.binlog ? capture_binlog(r, e) : capture_batch(r, e);
 			if (n < 0 && r->fatal) {
@@ -1351,6 +1513,8 @@ int relay_run(struct relay *r, char *err)
 				continue;
 			}
 		}
+		if (hb_clock != INT64_MIN && n == 0 && all_acked(r))
+			send_heartbeat(r, r->cfg.binlog ? hb_clock - HB_BINLOG_LAG_US : hb_clock);
 		publish(r);
 		int waiting = r->qn || r->late_inflight;
 		if (!waiting)
@@ -1394,7 +1558,12 @@ int relay_run(struct relay *r, char *err)
 	ts_stop(r->ts);
 	r->ts = NULL;
 	/* stop: flush what is in flight, save progress */
+	int64_t last_clock = r->hb_topic[0] && r->cfg.once && rc == 0 ? source_clock(r) : INT64_MIN;
 	drain(r, r->cfg.once ? 30000000 : 5000000, e);
+	if (last_clock != INT64_MIN && all_acked(r)) { /* --once: the clock at the drain's end */
+		send_heartbeat(r, r->cfg.binlog ? last_clock - HB_BINLOG_LAG_US : last_clock);
+		rd_kafka_flush(r->rk, 2000);
+	}
 	publish(r);
 	if (rc == 0 && r->cfg.once && (r->qn || r->fatal_delivery))
 		rc = u_err(err, "kafka: %zu messages not acknowledged by %s: check -b and that "

@@ -22,7 +22,10 @@ struct relay_config {
 	int once;            /* drain the current backlog, wait for acks, return */
 	int verbose;         /* log state changes and a periodic summary through u_log */
 	int binlog;          /* --capture=binlog: read the row binlog instead of the change table */
+	int heartbeat;       /* write the source clock to __cdctop-heartbeat.<topic> when caught up */
 };
+
+enum { RELAY_E_FATAL = -2 }; /* relay_claim: retrying cannot help (another relay holds the lock) */
 
 /* Plain data, copied out under the relay's lock. */
 struct relay_stats {
@@ -57,6 +60,11 @@ struct relay_stats {
 /* Prepares a relay (no I/O yet). NULL with err. */
 struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 			const struct db_target *db, char *err);
+/* Connects to MySQL now and takes the relay's lock (one relay per database and topic), so
+   a second relay is refused before anything starts. 0; RELAY_E_FATAL with err naming the
+   holder (or another fatal setting); -1 with err when MySQL cannot be reached. Optional:
+   relay_run connects itself otherwise. Call before relay_run, on any one thread. */
+int relay_claim(struct relay *r, char *err);
 /* Runs until relay_stop (or, with once, until drained): connects, reconnects with backoff,
    produces, saves progress. Returns 0, or -1 with err on a fatal error (bad configuration;
    with once also an unreachable server). */

@@ -348,6 +348,11 @@ int64_t ws_clock_us(const struct ws *w)
 	return w->clock_us;
 }
 
+int64_t ws_max_id(const struct ws *w)
+{
+	return w->niv ? w->iv[w->niv - 1].hi : INT64_MIN;
+}
+
 /* The first second the ring holds, and its newest; 0 when it holds no time yet. */
 int ws_held(const struct ws *w, int64_t *lo_s, int64_t *hi_s)
 {

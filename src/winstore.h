@@ -68,6 +68,8 @@ int64_t ws_max_event_us(const struct ws *w);
 void ws_set_clock(struct ws *w, int64_t clock_us);
 /* The last clock set; INT64_MIN before any. */
 int64_t ws_clock_us(const struct ws *w);
+/* The highest log id judged; INT64_MIN before any. */
+int64_t ws_max_id(const struct ws *w);
 /* The seconds the ring covers, [lo_s, hi_s]; 0 (nothing written) before any event or clock. */
 int ws_held(const struct ws *w, int64_t *lo_s, int64_t *hi_s);
 /* Distinct events held with an event time in second from_s or later: counted in a window or

@@ -510,6 +510,39 @@ static void hist_footer(WINDOW *w, int y, int iw, const struct pl_snap *s, int l
 		put(w, y, iw - 15, 15, at[S_DIM], "* open window");
 }
 
+/* The check line: MySQL's change rows in the horizon against the distinct events held. */
+static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct pl_snap *s)
+{
+	const struct pl_check *k = &s->check;
+	char a[32], b[32], d[40];
+	if (k->state == PL_CHECK_NONE) {
+		put(w, y, 2, iw - 2, at[S_DIM], "check  waiting for the first count");
+		return;
+	}
+	if (k->state == PL_CHECK_ERROR && !k->mysql && !k->counted) {
+		putf(w, y, 2, iw - 2, at[S_WARN], "check  cannot ask MySQL: %s", k->error);
+		return;
+	}
+	int x = 2;
+	x += putf(w, y, x, iw - x, A_NORMAL, "check  mysql %s  counted %s  ",
+	          num((long long)k->mysql, a, sizeof a), num((long long)k->counted, b, sizeof b));
+	switch (k->state) {
+	case PL_CHECK_OK:
+		put(w, y, x, iw - x, at[S_OK] | A_BOLD, v->utf8 ? "✓" : "ok");
+		break;
+	case PL_CHECK_BEHIND:
+		put(w, y, x, iw - x, at[S_DIM], v->utf8 ? "… catching up" : "... catching up");
+		break;
+	case PL_CHECK_MISMATCH:
+		snprintf(d, sizeof d, "%s %+lld", v->utf8 ? "✗" : "MISMATCH", (long long)k->diff);
+		put(w, y, x, iw - x, at[S_ERR] | A_BOLD, d);
+		break;
+	default:
+		putf(w, y, x, iw - x, at[S_WARN], "(stale: %s)", k->error);
+		break;
+	}
+}
+
 /* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
 static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 {
@@ -530,6 +563,7 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 		putf(w, 1, 2, iw - 2, at[S_DIM],
 		     "no registrations in the last %s yet: press i to inject a batch",
 		     u_fmt_duration(s->horizon_us, a, sizeof a));
+		hist_check(v, w, ih - 1, iw, s);
 		hist_footer(w, ih, iw, s, 0);
 		wnoutrefresh(w);
 		return;
@@ -540,7 +574,7 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 		if (l > lw)
 			lw = l;
 	}
-	int avail = ih - 1; /* the footer takes the last row */
+	int avail = ih - 2; /* the check line and the footer take the last two rows */
 	int bars = s->nstores < avail ? s->nstores : avail;
 	int more = bars < s->nstores;
 	if (more)
@@ -597,6 +631,7 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 			}
 		}
 	}
+	hist_check(v, w, ih - 1, iw, s);
 	hist_footer(w, ih, iw, s, strip);
 	wnoutrefresh(w);
 }
