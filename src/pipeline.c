@@ -99,6 +99,7 @@ struct pl {
 
 	char event[PL_TEXT];
 	int event_level;
+	int event_answer; /* the event answers a key (i): shown over standing conditions */
 	int64_t event_at;
 
 	pthread_mutex_t snap_mu; /* guards pub */
@@ -128,6 +129,7 @@ static void pl_event_locked(struct pl *pl, int level, const char *fmt, ...)
 	va_end(ap);
 	pl_copy_line(pl->event, sizeof pl->event, buf);
 	pl->event_level = level;
+	pl->event_answer = 0;
 	pl->event_at = u_mono_us();
 }
 
@@ -253,8 +255,10 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 	if (inj_ensure(pl, s) < 0) {
 		pthread_mutex_lock(&pl->mu);
 		pl->inj_errors++;
-		if (manual)
+		if (manual) {
 			pl_event_locked(pl, PL_ERROR, "inject: not written, mysql is down");
+			pl->event_answer = 1;
+		}
 		pthread_cond_signal(&pl->cond_pub);
 		pthread_mutex_unlock(&pl->mu);
 		return;
@@ -267,6 +271,7 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 		pl->inj_errors++;
 		pl_copy_line(pl->inject_error, sizeof pl->inject_error, err);
 		pl_event_locked(pl, PL_ERROR, "inject: batch rolled back: %s", err);
+		pl->event_answer = manual;
 		if (code >= 2000) /* client-side error: the connection is gone */
 			pl->mysql = PL_DOWN;
 		pthread_cond_signal(&pl->cond_pub);
@@ -613,7 +618,10 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 	const char *ev = now - pl->event_at < PL_EVENT_US ? pl->event : "";
 	int lvl = PL_INFO;
 	char out[PL_TEXT * 2];
-	if (s->mysql == PL_DOWN) {
+	if (*ev && pl->event_answer) { /* the answer to a key, even while something is down */
+		snprintf(out, sizeof out, "%s", ev);
+		lvl = pl->event_level;
+	} else if (s->mysql == PL_DOWN) {
 		/* the problem and its fix first: a narrow status line cuts the end */
 		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
 		         s->inject_error);

@@ -158,13 +158,14 @@ for _ in 1 2 3; do
 done
 [ -n "$port" ] || fail "start -P failed three times"
 echo "$out" | grep -qF "port 127.0.0.1:$port" || fail "start -P said: $out"
-assert_eq "$(mariadb --no-defaults -h 127.0.0.1 -P "$port" -uroot -N -B -e 'SELECT @@port, @@bind_address')" \
+# over TCP only the account server start made answers (its password in the 0600 client.cnf)
+assert_eq "$(mariadb --defaults-file="$NET/client.cnf" -h 127.0.0.1 -P "$port" -N -B -e 'SELECT @@port, @@bind_address')" \
 	"$(printf '%s\t127.0.0.1' "$port")" "port and bind address seen over TCP"
 assert_eq "$(listeners "$port")" /proc/net/tcp:0100007F "listening sockets on port $port"
 assert_eq "$(status_rc "$NET")" 0 "status of the -P server"
 grep -qF "port 127.0.0.1:$port" "$T/status.out" || fail "status does not name the port: $(cat "$T/status.out")"
 "$C" server stop --datadir "$NET" >/dev/null
-if mariadb --no-defaults -h 127.0.0.1 -P "$port" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+if mariadb --defaults-file="$NET/client.cnf" -h 127.0.0.1 -P "$port" -e 'SELECT 1' >/dev/null 2>&1; then
 	fail "port $port still answers after stop"
 fi
 
