@@ -2,7 +2,9 @@
 # Kafka gone under a running monitor (-b at a standalone kafka-mock whose brokers are taken
 # down through its command fifo): the kafka pane and the status line say so, keys still work,
 # injected rows wait in the backlog; brokers back up, the backlog drains and the histogram
-# equals SQL's truth again. Brokers down once more, q still exits 0 (a 5 s hang check).
+# equals SQL's truth again. With 500 ms broker replies, q while messages are in flight
+# flushes them and saves progress (latest_cdc_timestamp = the last log_id). Brokers down once
+# more, q still exits 0 (a 5 s hang check).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 t_db
@@ -46,6 +48,27 @@ scr_wait_gone 30 'unreachable' "the Kafka-down state"
 scr_wait 30 'backlog +0 ' "the backlog drained"
 scr_bars_equal 30 3600
 [ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
+
+note "q with deliveries in flight (every broker answers after 500 ms, within the quit's 700 ms wait): q flushes and saves"
+progress() { sql "SELECT last_log_id FROM latest_cdc_timestamp WHERE topic = 'cdc.sakila.customer'"; }
+mock 'rtt all 500'
+scr_keys i
+scr_wait 10 'inflight [1-9]' "messages in flight"
+p0=$(progress)
+scr_keys q
+scr_wait 30 'EXITED 0' "exit with deliveries in flight"
+# read before anything else runs against the database: the progress the quit saved
+p1=$(progress)
+max=$(sql 'SELECT MAX(log_id) FROM users_change_events')
+assert_eq "$max" 60 "change rows after the third batch"
+note "progress $p0 while in flight, $p1 after q (max log_id $max)"
+[ "$p0" -lt "$max" ] || fail "the batch was acknowledged before q: nothing was in flight to flush"
+assert_eq "$p1" "$max" "saved progress after q with deliveries in flight"
+mock 'rtt all 0'
+scr_tmux kill-server
+scr_start 120 40 --datadir "$DBDIR" -b "$BOOT" -w 1h
+scr_wait 30 "kafka: ${BOOT%%,*}" "the second start"
+scr_bars_equal 20 3600
 
 note "q with the brokers down"
 mock 'down all'
