@@ -262,21 +262,23 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 /* The text status line after a block of rows. */
 static void w_text_status(const struct cons_stats *st, const struct w_view *v)
 {
-	char hms[16], a[32], b[32], c[32];
+	char hms[16], a[32], b[32], c[32], r[32], d[32], l[32], j[32], p50[32], p99[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(hms, sizeof hms, "%H:%M:%S", &tm);
-	printf("# %s consumed %s (%.0f/s) counted %s dup %llu late %llu rejected %llu", hms,
-	       u_fmt_count((long long)st->consumed, a, sizeof a), st->rate,
+	printf("# %s consumed %s (%s) counted %s dup %s late %s rejected %s", hms,
+	       u_fmt_count((long long)st->consumed, a, sizeof a), u_fmt_rate(st->rate, r, sizeof r),
 	       u_fmt_count((long long)st->counted, b, sizeof b),
-	       (unsigned long long)st->duplicates, (unsigned long long)st->late,
-	       (unsigned long long)st->rejected);
+	       u_fmt_count((long long)st->duplicates, d, sizeof d),
+	       u_fmt_count((long long)st->late, l, sizeof l),
+	       u_fmt_count((long long)st->rejected, j, sizeof j));
 	if (v->wm != INT64_MIN)
 		printf(" watermark %s", w_hms(v->wm / 1000000, c, sizeof c));
-	if (st->caught_up)
-		printf(" e2e p50 %.1f ms p99 %.1f ms", (double)st->lat_p50_us / 1000.0,
-		       (double)st->lat_p99_us / 1000.0);
+	if (st->caught_up) { /* "-" when nothing was measured, one unit for both */
+		u_fmt_latency_pair(st->lat_p50_us, st->lat_p99_us, p50, p99, sizeof p50);
+		printf(" e2e p50 %s p99 %s", p50, p99);
+	}
 	putchar('\n');
 }
 

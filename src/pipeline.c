@@ -520,7 +520,7 @@ static void *probe_main(void *arg)
 
 /* Publisher-private state carried between ticks. */
 struct pl_pubstate {
-	struct pl_rate inj_rate, prod_rate;
+	struct pl_rate inj_rate, relay_rate, prod_rate; /* one window for all three */
 	int64_t view_at; /* when the windows were last computed */
 	int64_t view_size, view_slide;
 	uint64_t view_sig; /* consumer counters at that time */
@@ -545,8 +545,14 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 		pl->auto_on = c->i < 0 ? !pl->auto_on : c->i != 0;
 		pl->auto_t0 = u_mono_us();
 		pl->auto_done = 0;
-		pl_event_locked(pl, PL_INFO, "continuous injection %s (%g customers/s)",
-		                pl->auto_on ? "on" : "off", pl->rate);
+		char rb[32];
+		u_fmt_plain(pl->rate, rb, sizeof rb);
+		if (pl->auto_on)
+			pl_event_locked(pl, PL_INFO,
+			                "continuous injection on: batches of %d at %s customers/s",
+			                pl->batch, rb);
+		else
+			pl_event_locked(pl, PL_INFO, "continuous injection off");
 		pthread_cond_signal(&pl->cond_inj);
 		break;
 	case PL_CMD_RATE:
@@ -554,7 +560,9 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 			pl->rate = c->d;
 			pl->auto_t0 = u_mono_us();
 			pl->auto_done = 0;
-			pl_event_locked(pl, PL_INFO, "injection rate %g customers/s", pl->rate);
+			char rb2[32];
+			pl_event_locked(pl, PL_INFO, "injection rate %s customers/s",
+			                u_fmt_plain(pl->rate, rb2, sizeof rb2));
 			pthread_cond_signal(&pl->cond_inj);
 		}
 		break;
@@ -687,7 +695,9 @@ static void pub_merge_parts(struct pl_snap *s)
 		for (int k = 0; k < s->cons.nparts && k < CONS_MAX_PARTS; k++)
 			if (s->cons.parts[k].id == pp->id && s->cons.parts[k].position >= 0)
 				pp->position = s->cons.parts[k].position;
-		int64_t at = pp->position >= 0 ? pp->position : pp->committed;
+		/* the lag the row shows: from the committed offset in the same row (the
+		   consumer's position only while nothing is committed yet) */
+		int64_t at = pp->committed >= 0 ? pp->committed : pp->position;
 		if (pp->high < 0 || at < 0) {
 			pp->lag = -1;
 			continue;
@@ -811,7 +821,11 @@ static void *pub_main(void *arg)
 		relay_stats(pl->relay, &s->relay);
 		cons_stats(pl->cons, &s->cons);
 		s->inject_rate = pl_rate_add(&ps.inj_rate, now, s->injected);
-		s->produce_rate = pl_rate_add(&ps.prod_rate, now, s->relay.produced);
+		/* rows written, rows the relay handed to Kafka, messages Kafka acknowledged: the
+		   same 2 s window, so the three agree over a batch (no relay figure decaying on
+		   after it, no produce figure while nothing is acknowledged) */
+		s->relay.rate = pl_rate_add(&ps.relay_rate, now, s->relay.produced);
+		s->produce_rate = pl_rate_add(&ps.prod_rate, now, s->relay.relayed);
 		uint64_t sig = pub_sig(&s->cons);
 		if (sig != ps.view_sig || s->window_s != ps.view_size ||
 		    s->slide_s != ps.view_slide || now - ps.view_at >= PL_VIEW_US || rebuild) {

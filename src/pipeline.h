@@ -50,7 +50,7 @@ struct pl_part {
 	int64_t low, high; /* watermarks (probe) */
 	int64_t committed; /* committed offset of group cdctop-<topic> (probe), -1 none */
 	int64_t position;  /* next offset the monitor's consumer reads, -1 unknown */
-	int64_t lag;       /* high - max(position or committed, low), >= 0; -1 unknown */
+	int64_t lag;       /* high - max(committed (position if none), low), >= 0; -1 unknown */
 };
 
 /* Everything the UI shows, by value. Each part has a generation that changes only when the

@@ -1533,10 +1533,15 @@ int relay_run(struct relay *r, char *err)
 		if (r->cfg.verbose && now - last_summary >= 10000000) {
 			struct relay_stats s;
 			relay_stats(r, &s);
-			u_log("relay: relayed %llu (%.0f/s), backlog %lld, cursor %lld, progress %lld",
-			      (unsigned long long)s.relayed,
-			      (double)(s.relayed - summary_n) * 1e6 / (double)(now - last_summary),
-			      (long long)s.backlog, (long long)r->cursor, (long long)r->progress);
+			char f1[32], f2[32], f3[32], f4[32], f5[32];
+			u_log("relay: relayed %s (%s), backlog %s, cursor %s, progress %s",
+			      u_fmt_count((long long)s.relayed, f1, sizeof f1),
+			      u_fmt_rate((double)(s.relayed - summary_n) * 1e6 /
+			                     (double)(now - last_summary),
+			                 f2, sizeof f2),
+			      u_fmt_count(s.backlog, f3, sizeof f3),
+			      u_fmt_count(r->cursor, f4, sizeof f4),
+			      u_fmt_count(r->progress, f5, sizeof f5));
 			summary_n = s.relayed;
 			last_summary = now;
 		}

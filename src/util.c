@@ -387,3 +387,38 @@ int u_unix_check(const char *path, char *why, size_t wcap)
 	snprintf(why, wcap, "%s", e == EACCES ? "permission denied" : strerror(e));
 	return U_EFAIL;
 }
+
+/* One latency in the unit and decimals chosen for its figure. */
+static void fmt_lat(int64_t us, int unit, int dec, char *buf, size_t len)
+{
+	static const char *const names[] = {"us", "ms", "s"};
+	static const double div[] = {1, 1e3, 1e6};
+	if (us <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%.*f %s", dec, (double)us / div[unit], names[unit]);
+}
+
+void u_fmt_latency_pair(int64_t a_us, int64_t b_us, char *a, char *b, size_t len)
+{
+	int64_t m = a_us > b_us ? a_us : b_us;
+	int unit = m < 1000 ? 0 : m < 10000000 ? 1 : 2;
+	/* one decimal below 10 of the unit, none above, for both */
+	double top = (double)m / (unit == 0 ? 1 : unit == 1 ? 1e3 : 1e6);
+	int dec = unit > 0 && top < 10 ? 1 : 0;
+	if (unit == 2)
+		dec = 1;
+	fmt_lat(a_us, unit, dec, a, len);
+	fmt_lat(b_us, unit, dec, b, len);
+}
+
+const char *u_fmt_rate(double r, char *buf, size_t len)
+{
+	char n[40];
+	if (r > 0 && r < 10 && r != (double)(long long)r)
+		snprintf(buf, len, "%.1f/s", r);
+	else
+		snprintf(buf, len, "%s/s", u_fmt_count((long long)(r + 0.5), n, sizeof n));
+	return buf;
+}

@@ -152,38 +152,19 @@ static const char *num(long long v, char *buf, size_t len)
 	return u_fmt_count(v, buf, len);
 }
 
-/* A rate: "20/s", "2.5/s". */
+/* A rate: "20/s", "2.5/s", "3,386/s". */
 static const char *rate(double r, char *buf, size_t len)
 {
-	if (r > 0 && r < 10 && r != (double)(long long)r)
-		snprintf(buf, len, "%.1f/s", r);
-	else
-		snprintf(buf, len, "%.0f/s", r);
-	return buf;
+	return u_fmt_rate(r, buf, len);
 }
 
-/* A latency in microseconds: "850 us", "9 ms", "2.1 s". */
-static const char *lat(int64_t us, char *buf, size_t len)
-{
-	if (us <= 0)
-		return "-";
-	if (us < 1000)
-		snprintf(buf, len, "%" PRId64 " us", us);
-	else if (us < 10000)
-		snprintf(buf, len, "%.1f ms", (double)us / 1000);
-	else if (us < 10000000)
-		snprintf(buf, len, "%" PRId64 " ms", us / 1000);
-	else
-		snprintf(buf, len, "%.1f s", (double)us / 1e6);
-	return buf;
-}
-
-/* Local wall-clock time of epoch seconds as HH:MM:SS. */
+/* Epoch seconds as HH:MM:SS in UTC: every time on the monitor (the clock, window labels) is
+   UTC, as in watch and the envelopes, whatever TZ says. */
 static const char *clock_hms(int64_t sec, char *buf, size_t len)
 {
 	time_t t = (time_t)sec;
 	struct tm tm;
-	localtime_r(&t, &tm);
+	gmtime_r(&t, &tm);
 	strftime(buf, len, "%H:%M:%S", &tm);
 	return buf;
 }
@@ -365,7 +346,7 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 rates:;
 	int x = 2;
 	x += put(w, 5, x, maxw - x, at[S_LABEL], "inject ");
-	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-7s", rate(s->inject_rate, a, sizeof a));
+	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-6s  ", rate(s->inject_rate, a, sizeof a));
 	if (s->auto_on)
 		x += putf(w, 5, x, maxw - x, at[S_OK], "auto %s  ", rate(s->rate, b, sizeof b));
 	else
@@ -442,8 +423,9 @@ static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
 	int x = 2;
 	y = h;
 	int have = s->cons.consumed > 0;
-	const char *p50 = have ? lat(s->cons.lat_p50_us, c, sizeof c) : "-";
-	const char *p99 = have ? lat(s->cons.lat_p99_us, e, sizeof e) : "-";
+	u_fmt_latency_pair(have ? s->cons.lat_p50_us : 0, have ? s->cons.lat_p99_us : 0, c, e,
+	                   sizeof c); /* one unit for both */
+	const char *p50 = c, *p99 = e;
 	attr_t eat = s->relay.delivery_errors ? at[S_ERR] : A_NORMAL;
 	const char *errs = num((long long)s->relay.delivery_errors, b, sizeof b);
 	if (wide) {
@@ -611,7 +593,8 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 			for (int i = 0; i < s->nstores; i++)
 				if (s->win[k].counts[i] > smax)
 					smax = s->win[k].counts[i];
-		put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (final)" : "recent");
+		/* no "(final)": the newest windows are often still open, marked * below */
+		put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
 		for (int k = 0; k < ncell; k++)
 			put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
 			    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
@@ -625,9 +608,15 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 				int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
 				int x0 = 1 + L + k * cellw;
 				attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
-				put(w, y, x0 + 2, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
-				putf(w, y, x0 + 4, 6, A_NORMAL, "%5s%s",
-				     num((long long)n, a, sizeof a), wi->final ? " " : "*");
+				/* spark, a space, the count in 6 columns ("73,821", "1.2M"),
+				   then the open mark, which is never cut */
+				put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
+				char cnt[32];
+				if (n > 999999)
+					snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
+				else
+					num((long long)n, cnt, sizeof cnt);
+				putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
 			}
 		}
 	}

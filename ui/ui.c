@@ -95,10 +95,12 @@ static unsigned act_rate(struct ui *u, int key)
 				break;
 			}
 	}
+	char rb[32];
+	u_fmt_plain(r, rb, sizeof rb);
 	if (r == u->rate)
-		return ui_flash(u, "rate stays %g customers/s (ladder 1..5000)", r);
+		return ui_flash(u, "rate stays %s customers/s (ladder 1..5,000)", rb);
 	u->rate = r;
-	return ui_send(u, PL_CMD_RATE, 0, 0, r) | ui_flash(u, "rate %g customers/s", r) | UI_D_KEYS;
+	return ui_send(u, PL_CMD_RATE, 0, 0, r) | ui_flash(u, "rate %s customers/s", rb) | UI_D_KEYS;
 }
 
 /* [ ]: smaller or larger batches, along the ladder. */
@@ -120,7 +122,7 @@ static unsigned act_batch(struct ui *u, int key)
 			}
 	}
 	if (b == u->batch)
-		return ui_flash(u, "batch size stays %d (ladder 1..1000)", b);
+		return ui_flash(u, "batch size stays %d (ladder 1..1,000)", b);
 	u->batch = b;
 	return ui_send(u, PL_CMD_BATCH, b, 0, 0) | ui_flash(u, "batch size %d", b) | UI_D_KEYS;
 }

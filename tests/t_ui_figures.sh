@@ -1,0 +1,91 @@
+#!/bin/sh
+# t_ui_figures.sh - the monitor's figures say what they mean: latency "-" before anything was
+# measured and one unit per figure after; inject, relay and produce (acknowledged) rates agree
+# over a batch and all fall back to 0 after it; every Kafka row's lag is high - max(committed,
+# low), the "all" row included; window labels are UTC whatever TZ says; the strip marks every
+# open window with *, counts of 10,000 and more included, and its header never says "(final)".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/screen.sh"
+t_db
+C=$CDCTOP
+
+# rates: "inject relay produce" from the last capture, numbers without separators
+rates() {
+	_i=$(grep -Eo 'inject [0-9.,]+/s' "$SCR" | head -n 1 | tr -dc '0-9.')
+	_r=$(grep -Eo 'relay [0-9.,]+/s' "$SCR" | head -n 1 | tr -dc '0-9.')
+	_p=$(grep -Eo 'produce [0-9.,]+/s' "$SCR" | head -n 1 | tr -dc '0-9.')
+	echo "${_i:-?} ${_r:-?} ${_p:-?}"
+}
+
+# kafka_rows: "name low high committed lag" per row of the kafka pane (separators dropped)
+kafka_rows() {
+	awk '/││/ { s = $0; sub(/.*││/, "", s); gsub(/[│,]/, "", s)
+	            if (s ~ /^ *([0-9]+|all) +[0-9-]+ +[0-9-]+ +[0-9-]+ +[0-9-]+ *$/) print s }' "$SCR" |
+		awk '{ print $1, $2, $3, $4, $5 }'
+}
+
+# lag_ok: every row's lag equals high - max(committed, low); prints the first bad row
+lag_ok() {
+	kafka_rows | awk '$4 == "-" || $5 == "-" { next }
+		{ at = ($4 > $2) ? $4 : $2; want = ($3 > at) ? $3 - at : 0
+		  if ($5 != want) { print; bad = 1; exit } }
+		END { exit bad }'
+}
+
+note "start (TZ=America/New_York, -w 1h, batches of 100)"
+CDCTOP=env scr_start 120 40 TZ=America/New_York "$C" --datadir "$DBDIR" -w 1h -n 100
+scr_wait 30 'kafka: mock 127\.0\.0\.1' "start-up"
+scr_wait 10 'e2e p50 - +p99 -' "latency before anything was measured"
+
+note "a batch: inject, relay and produce agree, then all go back to 0"
+scr_keys i
+agreed=""
+for _ in $(seq 1 50); do
+	scr_cap >/dev/null
+	set -- $(rates)
+	if [ "$1" != 0 ] && [ "$1" != "?" ] && [ "$1" = "$2" ] && [ "$2" = "$3" ]; then
+		agreed="$1"
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$agreed" ] || fail "inject, relay and produce never agreed over the batch: last '$(rates)'"
+note "rates over the batch: $agreed/s each"
+scr_wait 8 'inject 0/s .*relay 0/s' "inject and relay back to 0"
+scr_cap >/dev/null
+set -- $(rates)
+[ "$1 $2 $3" = "0 0 0" ] || fail "after the batch: inject $1, relay $2, produce $3 (expected 0 0 0)"
+
+note "latency: one unit for p50 and p99"
+scr_wait 10 'e2e p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ (us|ms|s)' "measured latency"
+scr_cap >/dev/null
+l=$(grep -Eo 'e2e p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ (us|ms|s)' "$SCR")
+echo "$l" | grep -Eq 'p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ \1$' || fail "two units in one figure: '$l'"
+note "$l"
+
+note "lag = high - max(committed, low) in every row, the all row too"
+scr_wait 10 '│ all ' "the all row"
+for _ in $(seq 1 20); do
+	scr_cap >/dev/null
+	bad=$(lag_ok) || fail "a kafka row's lag is not high - max(committed, low): '$bad' in
+$(kafka_rows)"
+	sleep 0.2
+done
+[ "$(kafka_rows | wc -l)" -ge 4 ] || fail "kafka rows: $(kafka_rows)"
+
+note "window labels are UTC under TZ=America/New_York"
+scr_wait 10 "window $(sql_label 3600) \\(open\\)" "the UTC window label"
+
+note "the open mark on counts of 10,000 and more; no (final) over open windows"
+"$C" inject --datadir "$DBDIR" -n 10000 >/dev/null || fail "inject 10000"
+scr_wait 20 'customers +10,100 ' "10,100 customers"
+scr_wait 20 '[0-9],[0-9]{3}\* ' "a count of thousands marked open"
+scr_cap >/dev/null
+grep -q 'recent windows (UTC)' "$SCR" || fail "the strip header: $(grep recent "$SCR")"
+! grep -q '(final)' "$SCR" || fail "'(final)' shown over open windows"
+total=$(grep -E '^│ store [0-9]+ +.*\*' "$SCR" | tr -d ',' | grep -Eo '[0-9]+\*' | tr -d '*' |
+	awk '{ s += $1 } END { print s + 0 }')
+[ "$total" -ge 10000 ] || fail "open counts marked *: $total, expected 10,100 in all"
+scr_keys q
+scr_wait 20 'EXITED 0' "quit"
+note "t_ui_figures passed"
