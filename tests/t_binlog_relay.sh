@@ -101,6 +101,7 @@ assert_eq "$(saved | cut -f3,4)" "$(sql 'SELECT MAX(customer_id) FROM customer')
 relay_once a2
 topic_dump "$BOOT" >"$T/topic"
 assert_eq "$(wc -l <"$T/topic" | tr -d ' ')" 1000 "messages after a second relay --once"
+kcat_check binlog
 note "(a) ok: 1,000 customers once, fields and event times equal SQL, no change rows, resume sends nothing again"
 
 # --- (b) out-of-order commit: a transaction open while later ones commit --------------------------
@@ -169,6 +170,7 @@ inj -n 10 --batches 1
 relay_once c
 check_topic "(c)"
 assert_eq "$(wc -l <"$T/topic" | tr -d ' ')" 1291 "messages after (c)"
+kcat_check binlog
 note "(c) ok: 230 customers among CHAR/ENUM/SET/BINARY inserts, updates and deletes, all once"
 
 # --- (c2) a lost topic (a fresh mock cluster) is refilled from the customer table -----------------
@@ -177,6 +179,7 @@ relay_once c2
 log_has "$T/c2.log" "re-sending the customers of the horizon" "relay on a fresh cluster"
 check_topic "(c2)"
 assert_eq "$(wc -l <"$T/topic" | tr -d ' ')" 1291 "messages on the fresh cluster"
+kcat_check binlog
 note "(c2) ok: a fresh cluster at $BOOT got every customer of the horizon once"
 
 # --- (d) a purged saved position: one clear error naming the file ----------------------------------

@@ -99,3 +99,38 @@ free_port() {
 log_has() {
 	grep -Eq -- "$2" "$1" || fail "$3: no /$2/ in the log: $(tail -n 20 "$1")"
 }
+
+# kcat_check MODE [BOOT] [TOPIC] [--dups-ok]: reads the whole topic with kcat -C -J and checks it
+# with tools/envelope_check.py (Python's json, not cdctop's decoder) against SQL: every message
+# an envelope whose `after` fields each equal the customer column of that name (for a change
+# row without a customer row: the change row's), source.log_id/ts_us and the key equal to
+# SQL's, every expected registration once. MODE trigger: the registrations are the change rows
+# (log_id, event_timestamp); binlog: the customers (log_id = customer_id, ts = create_date).
+kcat_check() {
+	_mode=$1 _b=${2:-$BOOT} _t=${3:-$TOPIC} _dups=${4:-}
+	timeout 60 kcat -b "$_b" -t "$_t" -C -J -e -q -o beginning >"$T/kcat.json" 2>"$T/kcat.err" ||
+		fail "kcat -C -J of $_t: $(cat "$T/kcat.err")"
+	_cust="JSON_OBJECT('customer_id', c.customer_id, 'store_id', c.store_id,
+	          'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email,
+	          'address_id', c.address_id, 'active', c.active, 'create_date', c.create_date,
+	          'last_update', c.last_update)"
+	if [ "$_mode" = trigger ]; then
+		_q="SELECT JSON_OBJECT('log_id', e.log_id,
+		          'ts_us', TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', e.event_timestamp),
+		          'row', IF(c.customer_id IS NULL,
+		             JSON_OBJECT('customer_id', e.customer_id, 'store_id', e.store_id,
+		               'first_name', e.first_name, 'last_name', e.last_name, 'email', e.email,
+		               'address_id', e.address_id, 'active', e.active,
+		               'create_date', e.create_date), $_cust))
+		    FROM users_change_events e LEFT JOIN customer c USING (customer_id)"
+	else
+		_q="SELECT JSON_OBJECT('log_id', c.customer_id,
+		          'ts_us', CAST(UNIX_TIMESTAMP(c.create_date) AS SIGNED) * 1000000, 'row', $_cust)
+		    FROM customer c"
+	fi
+	mariadb --no-defaults -S "$SOCK" -uroot -N -B -r sakila \
+		-e "SET time_zone = '+00:00'; $_q" >"$T/sql.json" || fail "kcat_check: the SQL side failed"
+	python3 "$(dirname "$0")/tools/envelope_check.py" $_dups "$_mode" "$T/kcat.json" "$T/sql.json" \
+		>"$T/envcheck.out" 2>&1 || fail "kcat -J vs SQL: $(cat "$T/envcheck.out")"
+	note "$(cat "$T/envcheck.out")"
+}
