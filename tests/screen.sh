@@ -13,17 +13,16 @@ scr_tmux() { tmux -L "$SCR_SOCK" "$@"; }
 # size, inside a shell that writes the moment cdctop ended (date +%s%N) to $T/ui.exit_ns,
 # prints "EXITED <status>" and then waits at a prompt ("cdct-prompt$ "). Before cdctop starts
 # the shell saves `stty -a` of the pane in $T/stty.before (see scr_stty_same). LANG is
-# $SCR_LANG (default C.UTF-8); SCR_TERM, when set, is the TERM cdctop runs with. Each call gets
-# its own server, so an old one may still be going away.
+# $SCR_LANG (default C.UTF-8); SCR_ENV, when set, holds more VAR=value words for cdctop's
+# environment (SCR_ENV='TERM=vt100 NO_COLOR=1'). Each call gets its own server, so an old one
+# may still be going away.
 scr_start() {
 	_c=$1 _r=$2
 	shift 2
 	SCR_N=$((SCR_N + 1))
 	SCR_SOCK="cdct-$$-$SCR_N-$(date +%s%N)"
 	rm -f "$T/ui.exit_ns" "$T/stty.before"
-	_term=
-	[ -n "${SCR_TERM:-}" ] && _term="TERM=$SCR_TERM"
-	_cmd="stty -a >\"$T/stty.before\"; LANG=${SCR_LANG:-C.UTF-8} TZ=UTC $_term \"\$@\" 2>\"$T/ui.err\"; _st=\$?; date +%s%N >\"$T/ui.exit_ns\"; echo EXITED \$_st; PS1='cdct-prompt\$ ' exec sh -i"
+	_cmd="stty -a >\"$T/stty.before\"; LANG=${SCR_LANG:-C.UTF-8} TZ=UTC ${SCR_ENV:-} \"\$@\" 2>\"$T/ui.err\"; _st=\$?; date +%s%N >\"$T/ui.exit_ns\"; echo EXITED \$_st; PS1='cdct-prompt\$ ' exec sh -i"
 	scr_tmux new-session -d -x "$_c" -y "$_r" sh -c "$_cmd" sh "$CDCTOP" "$@" ||
 		fail "tmux new-session"
 	BG_PIDS="$BG_PIDS $(scr_tmux display-message -p '#{pid}')"
@@ -162,6 +161,22 @@ if bad:
     sys.stderr.write("%s: %s\n" % (what, "; ".join(bad[:6])))
     sys.exit(1)
 PYEOF
+}
+
+# scr_colours: the number of colour SGR parameters (foreground/background 30-37, 40-47, 90-97,
+# 100-107, 38/48) in the pane's current contents (tmux capture-pane -e); 0 for a monochrome
+# screen.
+scr_colours() {
+	scr_tmux capture-pane -p -e >"$T/screen.esc" 2>/dev/null || : >"$T/screen.esc"
+	python3 -c '
+import re, sys
+n = 0
+for m in re.finditer(r"\x1b\[([0-9;]*)m", open(sys.argv[1], encoding="utf-8", errors="replace").read()):
+    ps = [int(p) for p in m.group(1).split(";") if p]
+    for p in ps:
+        if 30 <= p <= 37 or 40 <= p <= 47 or 90 <= p <= 97 or 100 <= p <= 107 or p in (38, 48):
+            n += 1
+print(n)' "$T/screen.esc"
 }
 
 # scr_pid: the pid of cdctop under the session's shell.
