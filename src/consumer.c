@@ -319,9 +319,12 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	       (transaction markers take offsets too): the end events say where */
 	    conf_default(kc, conf, "enable.partition.eof", "true", err) < 0 ||
 	    conf_default(kc, conf, "reconnect.backoff.max.ms", "1000", err) < 0 ||
-	    /* each partition has its own queue, so this bounds the prefetch per partition:
-	       a rebuild over many partitions must not hold the whole topic in memory */
-	    conf_default(kc, conf, "queued.max.messages.kbytes", "1024", err) < 0 ||
+	    /* each partition has its own queue, so this bounds the prefetch per partition: a
+	       rebuild over many partitions must not hold the whole topic in memory. 2.0.2
+	       re-fetches a full queue only after ~1 s, so smaller costs throughput (bench:
+	       32 partitions, 1M messages: 1 MiB 110k/s 74 MiB, 4 MiB 350k/s 285 MiB,
+	       64 MiB 409k/s 538 MiB) */
+	    conf_default(kc, conf, "queued.max.messages.kbytes", "4096", err) < 0 ||
 	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
