@@ -18,6 +18,8 @@
 # Correctness: once the injection is over, the relay must have relayed every change row and
 # watch must have counted exactly `SELECT COUNT(*) FROM users_change_events` within 30 s, else
 # the bench fails (exit 1) with one line saying so.
+# While it runs, the check line's COUNT over the horizon runs on its own connection every second,
+# as in the monitor (CHECKLINE=0 leaves it out); watch.checkline_ms is its median time.
 # Env: CDCTOP (default build/cdctop), DURATION (seconds of injection, default 60: about 95 s in
 # all). `DURATION=3600 sh bench/bench_watch.sh` measures the memory figures over the full 1-hour
 # horizon (through bench/run.sh, raise BENCH_TIMEOUT above 3600 too). PREFILL=N (default
@@ -139,6 +141,22 @@ wait_for 30 '[ "$(counted_now)" = "$BATCH" ]' ||
 	die "watch did not count the $BATCH warm-up customers in 30 s (status: '$(status_of "$T/watch.out")'; $(tail -n 2 "$T/watch.err"))"
 sleep 1
 
+# the check line's load, as the monitor's check thread puts it on MySQL: the horizon's change
+# rows counted on a connection of its own about every second (CHECKLINE=0: none)
+if [ "${CHECKLINE:-1}" != 0 ]; then
+	(
+		while :; do
+			a=$(now)
+			sql "SELECT COUNT(*), COALESCE(SUM(log_id <= 9223372036854775807), 0) FROM
+			     users_change_events WHERE event_timestamp >= NOW(6) - INTERVAL 3600 SECOND" >/dev/null ||
+				break
+			elapsed "$a" "$(now)"
+			sleep 1
+		done
+	) >"$T/checkline" &
+	PIDS="$PIDS $!"
+fi
+
 # the measurement: inject at RATE for DURATION s, watch's RSS sampled meanwhile
 t0=$(now)
 (
@@ -187,8 +205,12 @@ at=$(echo "$st" | cut -d' ' -f2)
 how="$DURATION s at $RATE/s (inject ${inject_rate:-?}/s, batches of $BATCH) via relay (trigger) and a 3x3 mock${PREFILL_S:+, tables prefilled with $PREFILL rows in $PREFILL_S s}"
 fig watch.latency_p50 "$p50" ms "watch's own e2e histogram over its last 10-20 s of events, status line of $at UTC; $how; event time = the trigger's event_timestamp, set before COMMIT, so slightly over COMMIT -> counted" \
 	"$(verdict "$p50 <= $P50_TARGET" "<= $P50_TARGET ms")"
-fig watch.latency_p99 "$p99" ms "the same status line's p99; all $rows change rows counted (watch's summary = COUNT(*) of users_change_events) $catch_s s after the injection ended" \
+fig watch.latency_p99 "$p99" ms "the same status line's p99; all $rows change rows counted (watch's summary = COUNT(*) of users_change_events) $catch_s s after the injection ended${CHECKLINE_NOTE:-}" \
 	"$(verdict "$p99 <= $P99_TARGET" "<= $P99_TARGET ms")"
+if [ -s "$T/checkline" ]; then
+	fig watch.checkline_ms "$(sort -n "$T/checkline" | awk '{ a[NR] = $1 } END { printf "%.0f", a[int((NR + 1) / 2)] * 1000 }')" ms \
+		"median time of the check line's COUNT over the horizon's change rows, run every second during the measurement ($(wc -l <"$T/checkline" | tr -d ' ') rounds, max $(sort -n "$T/checkline" | tail -n 1) s)"
+fi
 n=$(wc -l <"$T/rss" | tr -d ' ')
 [ "$n" -ge 2 ] || die "only $n RSS samples of watch"
 peak=$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')
