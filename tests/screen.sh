@@ -179,6 +179,61 @@ for m in re.finditer(r"\x1b\[([0-9;]*)m", open(sys.argv[1], encoding="utf-8", er
 print(n)' "$T/screen.esc"
 }
 
+# scr_strip_equal SECONDS SIZE: waits until every count of the strip of recent windows (each
+# window labelled by its UTC start, a count per store) equals SQL's count of
+# users_change_events in [start, start + SIZE); at least two windows must be shown.
+scr_strip_equal() {
+	_lim=$(($1 * 5)) _i=0
+	while :; do
+		scr_cap >/dev/null
+		python3 - "$SCR" "$2" "$SOCK" >"$T/strip.out" 2>&1 <<'PYEOF' && return 0
+import re, subprocess, sys
+path, size, sock = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def sql(q):
+    return subprocess.run(["mariadb", "--no-defaults", "-S", sock, "-uroot", "-N", "-B", "sakila",
+                           "-e", q], check=True, capture_output=True, text=True).stdout
+lines = open(path, encoding="utf-8").read().split("\n")
+head = [i for i, l in enumerate(lines) if re.search(r"[│|] recent( windows)?", l)]
+if not head:
+    sys.exit("no strip of recent windows on the screen")
+h = head[0]
+labels = re.findall(r"\b(\d\d):(\d\d):(\d\d)\b", lines[h])
+if len(labels) < 2:
+    sys.exit("fewer than two windows in the strip: %r" % lines[h])
+newest = int(sql("SELECT UNIX_TIMESTAMP(MAX(event_timestamp)) FROM users_change_events").split(".")[0])
+day = newest - newest % 86400
+starts = []
+for hh, mm, ss in labels:
+    st = day + int(hh) * 3600 + int(mm) * 60 + int(ss)
+    starts.append(st - 86400 if st > newest else st)
+bad = []
+for l in lines[h + 1:]:
+    m = re.match(r"[│|] store (\d+) (.*)", l)
+    if not m:
+        break
+    store, rest = int(m.group(1)), m.group(2).replace(",", "")
+    got = [int(x) for x in re.findall(r"(\d+)\*?(?=\s|[│|]|$)", rest)]
+    want = []
+    for st in starts:
+        n = sql("SELECT COUNT(*) FROM users_change_events WHERE store_id = %d AND "
+                "UNIX_TIMESTAMP(event_timestamp) >= %d AND UNIX_TIMESTAMP(event_timestamp) < %d"
+                % (store, st, st + size)).strip()
+        want.append(int(n))
+    if got != want:
+        bad.append("store %d: strip %s, SQL %s" % (store, got, want))
+if bad:
+    sys.exit("; ".join(bad) + " (windows %s)" % " ".join(":".join(x) for x in labels))
+print("strip: %d windows equal SQL" % len(labels))
+PYEOF
+		_i=$((_i + 1))
+		if [ $_i -ge $_lim ]; then
+			cat "$SCR" >&2
+			fail "the strip of recent windows != SQL: $(cat "$T/strip.out")"
+		fi
+		sleep 0.2
+	done
+}
+
 # scr_pid: the pid of cdctop under the session's shell.
 scr_pid() {
 	ps -o pid= --ppid "$(scr_tmux display-message -p '#{pane_pid}')" | tr -d ' ' | head -n 1

@@ -3,7 +3,8 @@
 # `-` move the window along the ladder (30s -> 1m -> 30s) and `s` makes it hopping (slide =
 # size/3); each time the header and the histogram's label change and the per-store counts of
 # the open window equal SQL's count for that window size, at once. `r` rebuilds the windows
-# from the topic: the same counts come back.
+# from the topic: the consumer says how many messages it re-read, which must equal the topic's
+# size by kcat's watermarks, and the bars and every window of the strip equal SQL again. Q quits.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 t_db
@@ -44,9 +45,30 @@ scr_keys s
 scr_wait 5 'window 30s tumbling' "header after s again"
 
 note "r: rebuild from the topic"
+scr_strip_equal 15 30
+note "$(cat "$T/strip.out") before the rebuild"
 scr_keys r
-scr_wait 3 'rebuilding the windows from the topic' "the rebuild's message"
+# the consumer's own word once every partition was read again (the key's flash is the UI's)
+scr_wait 20 'windows: rebuilt from the topic: [0-9,]+ messages re-read' "the rebuild's result"
+reread=$(grep -o 'rebuilt from the topic: [0-9,]* messages re-read' "$SCR" | tr -d , | grep -o '[0-9][0-9]*' | head -n 1)
+BOOT=$(grep -o 'kafka: mock 127\.0\.0\.1:[0-9]*' "$SCR" | head -n 1 | cut -d' ' -f3)
+TOPIC=cdc.sakila.customer
+np=$(timeout 30 kcat -b "$BOOT" -L -t "$TOPIC" | grep -c '^ *partition [0-9]')
+[ "$np" -ge 1 ] || fail "kcat -L found no partition of $TOPIC at $BOOT"
+held=0 p=0
+while [ $p -lt "$np" ]; do
+	hi=$(timeout 30 kcat -b "$BOOT" -Q -t "$TOPIC:$p:-1" | awk '/offset/ { print $NF }')
+	lo=$(timeout 30 kcat -b "$BOOT" -Q -t "$TOPIC:$p:-2" | awk '/offset/ { print $NF }')
+	[ -n "$hi" ] && [ -n "$lo" ] || fail "kcat -Q gave no watermarks for partition $p"
+	held=$((held + hi - lo))
+	p=$((p + 1))
+done
+note "rebuild: $reread messages re-read; kcat: $held messages in $np partitions"
+assert_eq "$reread" "$held" "messages re-read by the rebuild (kcat's watermarks)"
+assert_eq "$held" "$(sql 'SELECT COUNT(*) FROM users_change_events')" "messages on the topic (change rows)"
 scr_bars_equal 20 30
+scr_strip_equal 15 30
+note "$(cat "$T/strip.out") after the rebuild"
 
 note "the strip of recent windows: several, the newest marked open"
 scr_wait 5 'recent windows' "the strip"
@@ -54,6 +76,7 @@ scr_wait 5 'recent windows' "the strip"
 	fail "fewer than three recent windows in the strip"
 grep -Eq '[0-9]+\*' "$SCR" || fail "no open window marked with *"
 [ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
-scr_keys q
-scr_wait 10 'EXITED 0' "exit"
+scr_exit_mark
+scr_keys Q
+scr_exit_wait 0 "Q"
 note "ok"
