@@ -150,7 +150,7 @@ if [ "${CHECKLINE:-1}" != 0 ]; then
 			sql "SELECT COUNT(*), COALESCE(SUM(log_id <= 9223372036854775807), 0) FROM
 			     users_change_events WHERE event_timestamp >= NOW(6) - INTERVAL 3600 SECOND" >/dev/null ||
 				break
-			elapsed "$a" "$(now)"
+			echo "$(elapsed "$a" "$(now)")"
 			sleep 1
 		done
 	) >"$T/checkline" &

@@ -27,9 +27,10 @@ struct chk_figures {
 	char error[160];      /* the last failure, "" none */
 };
 
-/* Starts the thread; binlog: compare with the customer table (binlog capture). NULL with
-   err. The consumer must outlive chk_stop. */
-struct chk *chk_start(const struct db_target *db, struct cons *c, int binlog, char *err);
+/* Starts the thread; binlog: compare with the customer table (binlog capture); horizon_s:
+   the window store's horizon. NULL with err. The consumer must outlive chk_stop. */
+struct chk *chk_start(const struct db_target *db, struct cons *c, int binlog, int64_t horizon_s,
+		       char *err);
 /* Copies the latest figures. */
 void chk_get(struct chk *k, struct chk_figures *out);
 /* Stops the thread and drops the caller's hold; join: wait for it to end, else a query still

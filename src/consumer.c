@@ -772,7 +772,6 @@ static int read_mysql(struct cons *c, char *err)
 			enum ws_result r = ws_add_history(c->ws, id, (uint32_t)store, ev);
 			rows++;
 			c->st.counted += r == WS_ADDED;
-			c->st.duplicates += r == WS_DUPLICATE;
 			c->st.expired += r == WS_EXPIRED;
 			c->st.rejected += r == WS_NOROOM;
 		}
@@ -1020,6 +1019,12 @@ static int setup(struct cons *c, char *err)
 		p->pos = p->taken = off;
 		l->elems[i].offset = off;
 		l->elems[i].err = 0;
+	}
+	if (c->restored && !resume && c->db) {
+		/* positions from another cluster (or a mock's): what retention took from this one
+		   while the store was saved cannot be told, and MySQL's log still has it */
+		for (int i = 0; i < n && !c->mysql_pending; i++)
+			c->mysql_pending = c->ps[i].low > 0;
 	}
 	c->restored = 0; /* a later setup (a rebuild) starts afresh */
 	open_queues(c, n);

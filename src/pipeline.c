@@ -1095,7 +1095,8 @@ int pl_start(struct pl *pl, char *err)
 	}
 	if (rc == 0) {
 		char e[U_ERRLEN];
-		pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG, e);
+		pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG,
+		                    pl->o.horizon_us / 1000000, e);
 		if (!pl->chk)
 			rc = u_err(err, "%s", e);
 	}

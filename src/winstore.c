@@ -278,7 +278,7 @@ static enum ws_result ws_add_at(struct ws *w, int64_t log_id, uint32_t store_id,
 				int history)
 {
 	if (ws_seen_or_mark(w, log_id)) {
-		w->duplicates++;
+		w->duplicates += !history; /* a re-delivery; history already held is not one */
 		return WS_DUPLICATE;
 	}
 	int64_t sec = ws_fdiv(event_us, US_PER_S);

@@ -47,7 +47,8 @@ enum ws_result {
 enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us);
 /* The same for a row read from the durable log (MySQL's change table) rather than the live
    stream: it was committed on time, so it is never judged late, even below the watermark
-   (a window it falls in may change after turning final: it was missing that row). */
+   (a window it falls in may change after turning final: it was missing that row). A row
+   already held is WS_DUPLICATE but not counted as a duplicate (it is no re-delivery). */
 enum ws_result ws_add_history(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us);
 
 /* Caps the event time the watermark may follow (INT64_MAX: no cap, the default); lets the
