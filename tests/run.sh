@@ -2,9 +2,10 @@
 # Runs every test, each in its own process: the unit binaries (<build>/tests/test_*, one per
 # tests/unit/*.c) and the shell tests (tests/t_*.sh, given CDCTOP=<binary>), for each build dir
 # in $BUILDS (default "build"). TESTS='t_relay* test_*' runs only the tests matching one of the
-# space-separated patterns; a tsan build runs TSAN_TESTS instead when that is set (for that
-# build only). Prints one line per test and, last, "N passed, N failed, N skipped". A test
-# that exits 77 is skipped (it says why); a unit test that is not built, a build without
+# space-separated patterns ("!p" excludes the names matching p; only exclusions: all but
+# those); a tsan build runs TSAN_TESTS instead when that is set (for that build only). Prints
+# one line per test and, last, "N passed, N failed, N skipped". A test that exits 77 is
+# skipped (it says why); a unit test that is not built, a build without
 # cdctop, and a pattern that matches no test at all are failures. Exit status 0 only when
 # nothing failed.
 set -u
@@ -48,20 +49,32 @@ run_one() { # build name cmd...
 	fi
 }
 
-# matches NAME: NAME matches one of $PATS (all when empty); records the pattern as used.
+# matches NAME: NAME matches one of $PATS (all when empty) and none of its "!pattern"
+# exclusions; records the patterns that matched.
 matches() {
 	[ -z "$PATS" ] && return 0
 	set -f # the patterns are for case, not for the file system
+	_hit=1
 	for pat in $PATS; do
-		case "$1" in $pat)
-			set +f
+		case "$pat" in !*) ;; *) _hit=0 ;; esac
+	done
+	for pat in $PATS; do
+		case "$pat" in
+		!*) case "$1" in ${pat#!})
 			case " $used " in *" $pat "*) ;; *) used="$used $pat" ;; esac
-			return 0
+			set +f
+			return 1
 			;;
+		    esac ;;
+		*) case "$1" in $pat)
+			_hit=1
+			case " $used " in *" $pat "*) ;; *) used="$used $pat" ;; esac
+			;;
+		   esac ;;
 		esac
 	done
 	set +f
-	return 1
+	[ $_hit = 1 ]
 }
 
 for b in $BUILDS; do
