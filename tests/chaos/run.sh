@@ -42,7 +42,7 @@ FIGS="$WORK/figs"                          # emptied by a concurrent tests/run.s
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-SCENARIOS="relay_kill watch_kill brokers mariadb slow_txn burst ui gap_restart"
+SCENARIOS="relay_kill watch_kill brokers mariadb slow_txn burst ui gap_restart monitor"
 CHAOS_XFAIL=${CHAOS_XFAIL-} # none known today
 echo "chaos: seed $CHAOS_SEED, scale $CHAOS_SCALE, $CDCTOP"
 pass=0 fail=0 skip=0 xfail=0
