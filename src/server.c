@@ -536,7 +536,7 @@ int srv_secure_tcp(const struct srv_paths *p, unsigned port, char *err)
 	};
 	char drop_host[400] = "SELECT 1";
 	if (host[0])
-		snprintf(drop_host, sizeof drop_host, "DROP USER IF EXISTS 'root'@'%s', ''@'%s'", host,
+		snprintf(drop_host, sizeof drop_host, "DROP USER IF EXISTS 'root'@'%.180s', ''@'%.180s'", host,
 			 host);
 	stmts[2] = drop_host;
 	snprintf(q, sizeof q, "CREATE OR REPLACE USER 'cdctop'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
