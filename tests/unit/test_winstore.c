@@ -18,13 +18,85 @@
 /* An epoch second aligned to every window size used here (60 s). */
 static const int64_t base = 1700000000LL / 3600 * 3600;
 
-/* One event as the test added it, with the store's answer. */
+/* One event as the test added it, with the reference model's classification (the store's
+   answer must be the same). */
 struct ev {
 	int64_t id;
 	uint32_t store;
 	int64_t us;
 	enum ws_result r;
 };
+
+/*
+ * The reference model: classifies each event from what the test itself has seen, never from
+ * the store's answers. In order: an id seen before is a duplicate; a second at or before
+ * (newest second added - horizon) is expired; a new store beyond WS_MAX_STORES has no room;
+ * an event time below the watermark (max over the events added so far of the newest event time
+ * added - lateness) is late; else it is added and moves the newest time and the watermark.
+ */
+enum { MODEL_IDS = 1 << 16 };
+static struct {
+	int64_t horizon_s, lateness_us, max_us, wm, min_us; /* min_us: the oldest time added */
+	uint32_t stores[WS_MAX_STORES];
+	int nstores;
+	uint64_t added, late, expired, duplicates, noroom;
+	unsigned char seen[MODEL_IDS];
+} M;
+
+/* Starts the model for a store made by ws_new(horizon_s, lateness_us). */
+static void model_new(int64_t horizon_s, int64_t lateness_us)
+{
+	memset(&M, 0, sizeof M);
+	M.horizon_s = horizon_s;
+	M.lateness_us = lateness_us > 0 ? lateness_us : 0;
+	M.max_us = INT64_MIN;
+	M.wm = INT64_MIN;
+	M.min_us = INT64_MAX;
+}
+
+/* floor(a / b) for b > 0. */
+static int64_t fdiv(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && a < 0);
+}
+
+/* The model's classification of one event (and its state after it). */
+static enum ws_result model_add(int64_t id, uint32_t store, int64_t us)
+{
+	CHECK(id >= 0 && id < MODEL_IDS);
+	if (M.seen[id]) {
+		M.duplicates++;
+		return WS_DUPLICATE;
+	}
+	M.seen[id] = 1;
+	int64_t sec = fdiv(us, S);
+	if (M.max_us != INT64_MIN && sec <= fdiv(M.max_us, S) - M.horizon_s) {
+		M.expired++;
+		return WS_EXPIRED;
+	}
+	int known = 0;
+	for (int i = 0; i < M.nstores; i++)
+		known |= M.stores[i] == store;
+	if (!known) {
+		if (M.nstores == WS_MAX_STORES) {
+			M.noroom++;
+			return WS_NOROOM;
+		}
+		M.stores[M.nstores++] = store;
+	}
+	if (M.wm != INT64_MIN && us < M.wm) {
+		M.late++;
+		return WS_LATE;
+	}
+	M.added++;
+	if (us < M.min_us)
+		M.min_us = us;
+	if (us > M.max_us)
+		M.max_us = us;
+	if (M.max_us - M.lateness_us > M.wm)
+		M.wm = M.max_us - M.lateness_us;
+	return WS_ADDED;
+}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
@@ -70,7 +142,10 @@ static uint64_t check_windows(const struct ws *w, const struct ev *evs, int n, i
 	uint32_t ids[WS_MAX_STORES];
 	int ns = ws_stores(w, ids, WS_MAX_STORES);
 	int k = ws_windows(w, size, slide, out, 4096);
-	int64_t ring_lo = ws_max_event_us(w) / S - ws_horizon_s(w) + 1; /* older seconds dropped */
+	/* the model's newest time and watermark, not the store's */
+	CHECK_EQ(ws_max_event_us(w), M.max_us);
+	CHECK_EQ(ws_watermark_us(w), M.wm);
+	int64_t ring_lo = fdiv(M.max_us, S) - M.horizon_s + 1; /* older seconds dropped */
 	uint64_t sum = 0;
 	int64_t step = slide ? slide : size;
 	for (int j = 0; j < k; j++) {
@@ -78,7 +153,7 @@ static uint64_t check_windows(const struct ws *w, const struct ev *evs, int n, i
 		CHECK_EQ(out[j].start_s % step, 0);
 		if (j > 0)
 			CHECK_EQ(out[j].start_s - out[j - 1].start_s, step);
-		CHECK_EQ(out[j].final, out[j].end_s * S <= ws_watermark_us(w));
+		CHECK_EQ(out[j].final, out[j].end_s * S <= M.wm);
 		for (int s = 0; s < ns; s++) {
 			uint64_t want =
 			    brute(evs, n, ids[s], ring_lo, out[j].start_s, out[j].end_s);
@@ -89,19 +164,35 @@ static uint64_t check_windows(const struct ws *w, const struct ev *evs, int n, i
 	}
 	/* The newest window holds the max event time. */
 	if (k > 0) {
-		int64_t max_s = ws_max_event_us(w) / S;
+		int64_t max_s = fdiv(M.max_us, S);
 		CHECK(out[k - 1].start_s <= max_s && max_s < out[k - 1].start_s + step);
 	}
 	*nwin = k;
 	return sum;
 }
 
-/* Adds one event and records it in evs[*n]. */
+/* How many windows of size (every slide; 0: tumbling) ws_windows must return for the model's
+   events: those overlapping [oldest second added or the ring's start, newest second]. */
+static int model_nwin(int64_t size, int64_t slide)
+{
+	int64_t step = slide ? slide : size;
+	int64_t hi = fdiv(M.max_us, S), lo = fdiv(M.min_us, S);
+	if (lo < hi - M.horizon_s + 1)
+		lo = hi - M.horizon_s + 1;
+	int64_t first = (fdiv(lo - size, step) + 1) * step, last = fdiv(hi, step) * step;
+	return (int)((last - first) / step + 1);
+}
+
+/* Adds one event, checks the store's answer against the model's, and records the model's in
+   evs[*n]; returns the store's answer. */
 static enum ws_result add(struct ws *w, struct ev *evs, int *n, int64_t id, uint32_t store,
                           int64_t us)
 {
+	enum ws_result want = model_add(id, store, us);
 	enum ws_result r = ws_add(w, id, store, us);
-	evs[*n] = (struct ev){id, store, us, r};
+	if (r != want)
+		CHECK_EQ(r, want);
+	evs[*n] = (struct ev){id, store, us, want};
 	(*n)++;
 	return r;
 }
@@ -165,6 +256,7 @@ static void test_tumbling_boundaries(void)
 static void test_hopping(void)
 {
 	struct ws *w = ws_new(3600, 3600 * S);
+	model_new(3600, 3600 * S);
 	static struct ev evs[16];
 	int n = 0;
 	add(w, evs, &n, 1, 7, base * S);        /* exactly at a start */
@@ -207,6 +299,7 @@ static void test_resize_totals(void)
 	static struct ev evs[N];
 	int n = 0;
 	struct ws *w = ws_new(3600, 3600 * S);
+	model_new(3600, 3600 * S);
 	for (int i = 0; i < N; i++) {
 		/* roughly increasing over 20 minutes, jittered up to 5 s back */
 		int64_t t = base * S + (int64_t)i * (1200 * S / N) - (int64_t)(rng() % (5 * S));
@@ -214,19 +307,23 @@ static void test_resize_totals(void)
 	}
 	struct ws_stats st;
 	ws_stats(w, &st);
+	CHECK_EQ(M.added, N); /* the model: nothing late (lateness = the horizon), none expired */
 	CHECK_EQ(st.added, N);
 	CHECK_EQ(st.late, 0);
 	CHECK_EQ(st.id_intervals, 1);
 	int nw;
 	CHECK_EQ(check_windows(w, evs, n, 10, 0, &nw), N);
-	CHECK(nw >= 120);
+	CHECK_EQ(nw, model_nwin(10, 0));
 	CHECK_EQ(check_windows(w, evs, n, 30, 0, &nw), N);
-	CHECK(nw >= 40);
+	CHECK_EQ(nw, model_nwin(30, 0));
 	CHECK_EQ(check_windows(w, evs, n, 60, 0, &nw), N);
-	CHECK(nw >= 20);
+	CHECK_EQ(nw, model_nwin(60, 0));
 	CHECK_EQ(check_windows(w, evs, n, 60, 20, &nw), 3 * N);
+	CHECK_EQ(nw, model_nwin(60, 20));
 	CHECK_EQ(check_windows(w, evs, n, 30, 10, &nw), 3 * N);
+	CHECK_EQ(nw, model_nwin(30, 10));
 	CHECK_EQ(check_windows(w, evs, n, 10, 0, &nw), N); /* and back */
+	CHECK_EQ(nw, model_nwin(10, 0));
 	ws_free(w);
 }
 
@@ -294,6 +391,7 @@ static void test_late(void)
 	static struct ev evs[16];
 	int n = 0;
 	struct ws *w = ws_new(3600, 60 * S);
+	model_new(3600, 60 * S);
 	CHECK_EQ(add(w, evs, &n, 10, 1, base * S), WS_ADDED);
 	CHECK_EQ(add(w, evs, &n, 1, 1, (base + 100) * S), WS_ADDED);
 	int64_t wm = ws_watermark_us(w);
@@ -448,6 +546,7 @@ static void test_expired(void)
 	static struct ev evs[40000];
 	int n = 0;
 	struct ws *w = ws_new(60, 3600 * S);
+	model_new(60, 3600 * S);
 	CHECK_EQ(add(w, evs, &n, 1, 1, (base + 100) * S), WS_ADDED);
 	CHECK_EQ(add(w, evs, &n, 2, 1, (base + 41) * S), WS_ADDED); /* ring's first second */
 	CHECK_EQ(add(w, evs, &n, 3, 2, (base + 41) * S - 1), WS_EXPIRED);
@@ -467,6 +566,7 @@ static void test_expired(void)
 
 	/* 5 minutes of events through a 60 s ring: small steps and one big jump */
 	w = ws_new(60, 3600 * S);
+	model_new(60, 3600 * S);
 	n = 0;
 	int id = 1;
 	for (int i = 0; i < 30000; i++) {
@@ -475,7 +575,8 @@ static void test_expired(void)
 			t -= 70 * S; /* behind the ring */
 		add(w, evs, &n, id++, 1 + (uint32_t)(rng() % 4), t);
 	}
-	int64_t ring_lo = ws_max_event_us(w) / S - 59;
+	/* the model classified each event (evs[].r) from the newest time it had seen itself */
+	int64_t ring_lo = fdiv(M.max_us, S) - 59;
 	uint64_t in_ring = 0, expired = 0;
 	for (int i = 0; i < n; i++) {
 		if (evs[i].r == WS_EXPIRED)
@@ -484,13 +585,19 @@ static void test_expired(void)
 			in_ring++;
 	}
 	ws_stats(w, &st);
-	CHECK(expired >= 20);
-	CHECK_EQ(st.expired, expired);
-	CHECK_EQ(st.added + st.expired, (uint64_t)n);
+	/* exactly the 30 events sent 70 s back (each more than the 60 s ring behind the newest,
+	   jitter 2 s at most); jittered ones never */
+	CHECK_EQ(expired, 30);
+	CHECK_EQ(M.expired, 30);
+	CHECK_EQ(M.late, 0);
+	CHECK_EQ(st.expired, 30);
+	CHECK_EQ(st.added, 30000 - 30);
+	CHECK_EQ(st.late, 0);
 	int nw;
 	CHECK_EQ(check_windows(w, evs, n, 10, 0, &nw), in_ring);
 	CHECK_EQ(nw, 6);
 	check_windows(w, evs, n, 30, 10, &nw);
+	CHECK_EQ(nw, model_nwin(30, 10));
 	/* jump far ahead: everything held before is gone */
 	CHECK_EQ(add(w, evs, &n, id++, 1, (base + 10000) * S), WS_ADDED);
 	CHECK_EQ(check_windows(w, evs, n, 10, 0, &nw), 1);
