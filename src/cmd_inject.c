@@ -1,7 +1,8 @@
 /*
  * cmd_inject.c - `cdctop inject`: writes batches of fake customers (inject.c), as fast as
  * possible or paced at --rate customers/s, until --batches are done or SIGINT/SIGTERM, which
- * ends it after the current batch. Main thread. Prints what it wrote, per store.
+ * ends it after the current batch. Main thread. Prints what it wrote, per store; with
+ * --batches, a progress line on stderr while it runs when stderr is a terminal.
  */
 #include "cmds.h"
 #include "db.h"
@@ -108,17 +109,22 @@ int cmd_inject(struct opts *o)
 				break;
 		}
 		if (inj_batch(j, (int)o->n, &r, err) < 0) {
+			u_progress_end();
 			fprintf(stderr, "cdctop: inject: batch %lld not written (rolled back): %s\n",
 				done + 1, err);
 			rc = 1;
 			break;
 		}
 		done++;
+		if (batches > 1) /* on a terminal only: done/total, rate, time left */
+			u_progress("inject", done * o->n, batches * o->n, "customers");
 		if (o->rate > 0 && u_mono_us() - last_report >= 5000000) {
+			u_progress_end();
 			report(&r, done, u_mono_us() - t0);
 			last_report = u_mono_us();
 		}
 	}
+	u_progress_end();
 	if (done || !rc)
 		report(&r, done, u_mono_us() - t0);
 	inj_free(j);

@@ -2,7 +2,8 @@
  * cmd_relay.c - `cdctop relay [--once]`: capture + relay headless (relay.c) on the main thread,
  * logging one line per state change and a summary every 10 s. SIGINT/SIGTERM stop reading,
  * flush in-flight messages and save progress. --once drains the backlog and exits 0.
- * --capture=binlog reads the row binlog instead of the trigger's change table.
+ * --capture=binlog reads the row binlog instead of the trigger's change table. With --once
+ * and stderr a terminal, a thread shows the drain's progress (u_progress).
  */
 #include "cmds.h"
 #include "db.h"
@@ -11,11 +12,30 @@
 #include "schema.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct relay *running;
+static atomic_int prog_stop;
+
+/* --once on a terminal: the drain's progress (acknowledged of the backlog) on stderr. */
+static void *progress_main(void *arg)
+{
+	struct relay *r = arg;
+	while (!atomic_load(&prog_stop)) {
+		struct relay_stats s;
+		relay_stats(r, &s);
+		if (s.relayed > 0 || s.backlog > 0)
+			u_progress("relay: drain", (long long)s.relayed,
+				   (long long)s.relayed + (s.backlog > 0 ? s.backlog : 0), "rows");
+		u_sleep_us(250000);
+	}
+	return NULL;
+}
 
 /* Asks the relay to stop; relay_stop only sets a flag. */
 static void on_signal(int sig)
@@ -71,7 +91,14 @@ int cmd_relay(struct opts *o)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	pthread_t pt;
+	int prog = o->once && isatty(STDERR_FILENO) && pthread_create(&pt, NULL, progress_main, r) == 0;
 	int rc = relay_run(r, err);
+	if (prog) {
+		atomic_store(&prog_stop, 1);
+		pthread_join(pt, NULL);
+	}
+	u_progress_end();
 	running = NULL;
 	if (rc < 0)
 		fprintf(stderr, "cdctop: %s\n", err);

@@ -425,6 +425,12 @@ int cmd_watch(struct opts *o)
 		if (o->once) {
 			if (w_at_end(&st) && now - last_change >= W_ONCE_IDLE_US)
 				break;
+			long long left = 0; /* a terminal sees how far the read is */
+			for (int i = 0; i < st.nparts; i++)
+				left += st.parts[i].lag > 0 ? st.parts[i].lag : 0;
+			if (st.nparts > 0)
+				u_progress("watch: read", (long long)st.consumed,
+					   (long long)st.consumed + left, "messages");
 			continue;
 		}
 		if (now - last_print >= W_PRINT_US) {
@@ -443,6 +449,7 @@ int cmd_watch(struct opts *o)
 		if (o->until_idle_us > 0 && st.nparts > 0 && now - last_change >= o->until_idle_us)
 			break;
 	}
+	u_progress_end();
 	cons_stop(th.c);
 	pthread_join(tid, NULL);
 	if (th.rc < 0) {

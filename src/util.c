@@ -94,6 +94,11 @@ int u_err(char *err, const char *fmt, ...)
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* The progress line (u_progress), under log_mu: shown now, when it started, last drawn. */
+static int prog_tty = -1, prog_shown;
+static int64_t prog_t0, prog_last;
+static long long prog_done0;
+
 void u_log(const char *fmt, ...)
 {
 	char line[1024];
@@ -105,8 +110,59 @@ void u_log(const char *fmt, ...)
 	struct tm tm;
 	localtime_r(&t, &tm);
 	pthread_mutex_lock(&log_mu);
+	if (prog_shown) /* wipe the progress line; its next update draws it again */
+		fputs("\r\033[K", stderr);
+	prog_shown = 0;
 	fprintf(stderr, "%02d:%02d:%02d cdctop: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, line);
 	fflush(stderr);
+	pthread_mutex_unlock(&log_mu);
+}
+
+void u_progress(const char *what, long long done, long long total, const char *unit)
+{
+	int64_t now = u_mono_us();
+	pthread_mutex_lock(&log_mu);
+	if (prog_tty < 0)
+		prog_tty = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	if (!prog_tty || total <= 0 || (prog_shown && now - prog_last < 250000)) {
+		pthread_mutex_unlock(&log_mu);
+		return;
+	}
+	if (!prog_t0 || done < prog_done0) {
+		prog_t0 = now;
+		prog_done0 = done;
+	}
+	prog_last = now;
+	double secs = (double)(now - prog_t0) / 1e6;
+	double rate = secs > 0.2 ? (double)(done - prog_done0) / secs : 0;
+	char d[32], t[32], r[32], left[48] = "";
+	if (rate > 0 && done < total) {
+		int64_t l = (int64_t)((double)(total - done) / rate);
+		if (l >= 3600)
+			snprintf(left, sizeof left, "  %lldh%02lldm left", (long long)(l / 3600),
+				 (long long)(l % 3600 / 60));
+		else if (l >= 60)
+			snprintf(left, sizeof left, "  %lldm%02llds left", (long long)(l / 60),
+				 (long long)(l % 60));
+		else
+			snprintf(left, sizeof left, "  %llds left", (long long)l);
+	}
+	fprintf(stderr, "\r\033[K%s: %s/%s %s  %s%s", what, u_fmt_count(done, d, sizeof d),
+		u_fmt_count(total, t, sizeof t), unit, u_fmt_rate(rate, r, sizeof r), left);
+	fflush(stderr);
+	prog_shown = 1;
+	pthread_mutex_unlock(&log_mu);
+}
+
+void u_progress_end(void)
+{
+	pthread_mutex_lock(&log_mu);
+	if (prog_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	prog_shown = 0;
+	prog_t0 = 0;
 	pthread_mutex_unlock(&log_mu);
 }
 

@@ -47,6 +47,15 @@ int u_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 void u_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * Progress of long headless work on one stderr line, redrawn in place at most 4 times a
+ * second: "inject: 3,000/10,000 customers  5,123/s  1s left". Only when stderr is a terminal
+ * (nothing in pipes and logs); u_log lines wipe it first. u_progress_end wipes it (call it
+ * before printing the result or an error). Thread-safe.
+ */
+void u_progress(const char *what, long long done, long long total, const char *unit);
+void u_progress_end(void);
+
+/*
  * Parses a duration: a non-negative integer with unit ms, s, m or h ("30s", "1m", "250ms");
  * a bare number means seconds. Stores microseconds in *us. On error returns -1 with a
  * message naming the text in err.

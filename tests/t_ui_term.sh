@@ -4,7 +4,8 @@
 # screen at exit; NO_COLOR gives no colours; the help overlay fits 80x24 and names every key
 # and alias; the 80-column header shortens by whole words; keys other than q do nothing while
 # "terminal too small" shows; auto injection (I) writes batches of the footer's size; a
-# private server stopped under the running monitor is named with its fix on the status line.
+# private server stopped under the running monitor is named with its fix on the status line;
+# inject --batches, relay --once and watch --once show a progress line on a terminal only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 t_db
@@ -105,4 +106,50 @@ note "the private server stopped under the monitor: the status names it and the 
 scr_wait 20 'private server is not running: run cdctop server start' "status line after server stop"
 scr_keys q
 scr_wait 20 'EXITED 0' "quit with the server down"
+note "progress of long headless work: on a terminal only"
+# a mock whose every response takes 300 ms, so the drain and the read last long enough to see
+mkfifo "$T/mock.cmd"
+exec 7<>"$T/mock.cmd" # read-write first: no open of the fifo blocks, and it stays open
+"$C" kafka-mock <"$T/mock.cmd" >"$T/pmock.out" 2>"$T/pmock.err" &
+BG_PIDS="$BG_PIDS $!"
+wait_for 20 '[ -s "$T/pmock.out" ]' || fail "kafka-mock: $(cat "$T/pmock.err")"
+PB=$(head -n 1 "$T/pmock.out")
+"$C" server start --datadir "$DBDIR" >/dev/null || fail "server start"
+# term_run 'command': runs it in a tmux pane (stderr on the terminal); the raw stream is kept
+term_run() {
+	SCR_N=$((SCR_N + 1))
+	SCR_SOCK="cdct-$$-p$SCR_N-$(date +%s%N)"
+	: >"$T/stream"
+	scr_tmux new-session -d -x 120 -y 10 "sh -c 'sleep 0.5; $1; echo EXITED \$?; sleep 600'" ||
+		fail "tmux new-session"
+	BG_PIDS="$BG_PIDS $(scr_tmux display-message -p '#{pid}')"
+	scr_tmux pipe-pane -o "cat >>'$T/stream'"
+}
+term_run "LANG=C.UTF-8 '$C' inject --datadir '$DBDIR' --batches 40 -n 100 --rate 1000"
+scr_wait 20 'EXITED 0' "inject --batches on a terminal"
+grep -Eq 'inject: [0-9,]+/4,000 customers +[0-9,.]+/s( +[0-9]+s left)?' "$T/stream" ||
+	fail "no progress line from inject --batches: $(tr '\r' '\n' <"$T/stream" | tail -n 5)"
+scr_tmux kill-server
+echo 'rtt all 300' >&7
+term_run "LANG=C.UTF-8 '$C' relay --once --datadir '$DBDIR' -b '$PB'"
+scr_wait 60 'EXITED 0' "relay --once on a terminal"
+grep -Eq 'relay: drain: [0-9,]+/[0-9,]+ rows +[0-9,.]+/s' "$T/stream" ||
+	fail "no progress line from relay --once: $(tr '\r' '\n' <"$T/stream" | tail -n 5)"
+scr_tmux kill-server
+term_run "LANG=C.UTF-8 '$C' watch --once -b '$PB' >/dev/null"
+scr_wait 60 'EXITED 0' "watch --once on a terminal"
+grep -Eq 'watch: read: [0-9,]+/[0-9,]+ messages +[0-9,.]+/s' "$T/stream" ||
+	fail "no progress line from watch --once: $(tr '\r' '\n' <"$T/stream" | tail -n 5)"
+scr_tmux kill-server
+# the last line on the screen is the result, not a progress line left behind
+echo 'rtt all 0' >&7
+for cmd in "inject --datadir $DBDIR --batches 3 -n 10" "relay --once --datadir $DBDIR -b $PB" \
+	"watch --once -b $PB"; do
+	# shellcheck disable=SC2086 # cmd is words
+	"$C" $cmd >"$T/p.out" 2>"$T/p.err" || fail "$cmd: $(cat "$T/p.err")"
+	! grep -Eq 'customers +[0-9,.]+/s +|rows +[0-9,.]+/s|messages +[0-9,.]+/s' "$T/p.err" ||
+		fail "a progress line in a pipe from '$cmd': $(cat "$T/p.err")"
+	! grep -q "$(printf '\r')" "$T/p.err" || fail "a carriage return in a pipe from '$cmd'"
+done
+exec 7>&-
 note "t_ui_term passed"
