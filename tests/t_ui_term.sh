@@ -36,6 +36,18 @@ scr_cap >/dev/null
 ! grep -Eq 'cdctop +mysql|capture' "$SCR" || fail "TERM=dumb drew: $(cat "$SCR")"
 scr_tmux kill-server
 
+note "the monitor with -b refused or not Kafka: one line at once, before the screen"
+kp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+t0=$(date +%s)
+scr_start 100 30 --datadir "$DBDIR" -b "127.0.0.1:$kp"
+scr_wait 10 'EXITED 1' "the monitor with a refused -b"
+[ $(($(date +%s) - t0)) -lt 8 ] || fail "the monitor took $(($(date +%s) - t0)) s to refuse -b 127.0.0.1:$kp"
+[ "$(grep -c . "$T/ui.err")" = 1 ] || fail "refused -b printed: $(cat "$T/ui.err")"
+grep -q "cannot reach kafka at '127.0.0.1:$kp': connection refused" "$T/ui.err" ||
+	fail "refused -b said: $(cat "$T/ui.err")"
+! grep -q 'kafka: kafka at' "$T/ui.err" || fail "refused -b said: $(cat "$T/ui.err")"
+scr_tmux kill-server
+
 note "TERM=vt100: ASCII boxes and bars, the monitor wiped at exit"
 term_start 100 30 TERM=vt100 -- --datadir "$DBDIR"
 scr_wait 30 '\+ capture -+' "vt100 capture pane in ASCII"
