@@ -91,8 +91,13 @@ for k in '  i  ' '  I  ' '< > , \.' '\[ \]' '\+ - = _' '  s  ' '  p  ' '  r  ' '
 	'\* marks the open ones'; do
 	grep -Eq -- "$k" "$SCR" || { cat "$SCR"; fail "the help at 80x24 lacks /$k/"; }
 done
-# the box closes: its bottom border is on the screen
+# the box closes (its bottom border is on the screen), and the longest lines end whole
 grep -Eq '└─+┘' "$SCR" || { cat "$SCR"; fail "the help box is cut at 80x24"; }
+for end in 'one transaction\) +│' 'in batches of that size +│' '1 2 5 10 20 50 \.\.\. 5000/s +│' \
+	'size/3\) +│' 'keeps running\) +│' 'saves its progress\) +│' 'gap wait, rates +│' \
+	'produce, errors, e2e +│' 'below, recent +│' 'before their end\) +│'; do
+	grep -Eq -- "$end" "$SCR" || { cat "$SCR"; fail "a help line at 80x24 does not end in /$end/"; }
+done
 scr_keys x
 scr_wait_gone 5 'Ctrl-L' "help closing"
 

@@ -231,7 +231,7 @@ static const struct ui_key {
 } ui_keys[] = {
     /* name NULL: the key shares the help line of the entry above it */
     {{'i'}, "i", "inject a batch of the footer's size (one transaction)", act_inject},
-    {{'I'}, "I", "continuous injection on/off: batches of that size at the rate", act_auto},
+    {{'I'}, "I", "continuous injection on/off, in batches of that size", act_auto},
     {{'<', ',', 0}, "< > , .", "slower / faster injection: 1 2 5 10 20 50 ... 5000/s", act_rate},
     {{'>', '.', 0}, NULL, NULL, act_rate},
     {{'['}, "[ ]", "smaller / larger batches: 1 2 5 10 20 50 ... 1000", act_batch},
@@ -246,7 +246,8 @@ static const struct ui_key {
     {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit (the relay flushes and saves its progress)", act_quit},
 };
 
-/* At 80x24 the overlay shows 19 lines of 68 columns: keep build_help within that. */
+/* At 80x24 the overlay shows 19 lines of 68 columns: keep build_help within that (the
+   "  %-8s " key column takes 11 of them). */
 static char help_buf[NELEM(ui_keys) + 8][80];
 static const char *help_lines[NELEM(ui_keys) + 9];
 
@@ -262,7 +263,7 @@ static void build_help(void)
 	static const char *const panes[] = {
 	    "",
 	    "capture: rows, relay cursor, backlog and its age, gap wait, rates",
-	    "kafka:   per partition low/high, committed, lag; produce, errors, e2e",
+	    "kafka:   low/high watermarks, committed, lag; produce, errors, e2e",
 	    "windows: a bar per store for the open (newest) window; below, recent",
 	    "         windows; * marks the open ones (watermark before their end)",
 	};
