@@ -27,10 +27,13 @@ outage() {
 
 	mock_cmd "down all"
 	before=$(max_id)
-	sleep 0.5 # responses already on their way are in; nothing can be acknowledged from here
-	p1=$(progress)
-	wait_for 20 'grep -Eiq "relay: .*kafka.*(down|unreachable)" "$L"' ||
+	t_down=$(date +%s%N)
+	wait_for 60 'grep -Eiq "relay: .*kafka.*(down|unreachable)" "$L"' ||
 		fail "$name: the relay's log does not say kafka is down: $(cat "$L")"
+	note "$name: the relay said kafka is down after $((($(date +%s%N) - t_down) / 1000000)) ms"
+	# from the moment it said so, nothing can be acknowledged (progress saved before it may
+	# still have been in flight: read it after the relay noticed, not after a guessed sleep)
+	p1=$(progress)
 	sleep $DOWN_S
 	p2=$(progress)
 	during=$(max_id)
