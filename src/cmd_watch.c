@@ -198,8 +198,10 @@ static void w_text_row(struct w_out *o, const struct w_view *v, const struct ws_
 	snprintf(head, sizeof head, "%s %s-%s", day, w_hms(w->start_s, a, sizeof a),
 		 w_hms(w->end_s, b, sizeof b));
 	printf("%-30s %-6s", head, w->final ? "final" : "open");
-	for (int s = 0; s < v->nstores; s++)
-		printf(" %10llu", (unsigned long long)w->counts[s]);
+	for (int s = 0; s < v->nstores; s++) {
+		char c[32];
+		printf(" %10s", u_fmt_count((long long)w->counts[s], c, sizeof c));
+	}
 	putchar('\n');
 	o->rows++;
 }
@@ -248,8 +250,10 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 	}
 	if (!o->json && late_changed) {
 		printf("%-30s %-6s", "late", "");
-		for (int s = 0; s < cur->nstores; s++)
-			printf(" %10llu", (unsigned long long)cur->ws.late_per_store[s]);
+		for (int s = 0; s < cur->nstores; s++) {
+			char c[32];
+			printf(" %10s", u_fmt_count((long long)cur->ws.late_per_store[s], c, sizeof c));
+		}
 		putchar('\n');
 		lines++;
 	}
@@ -300,11 +304,14 @@ static void w_summary(int json, const struct cons_stats *st)
 		printf("]}\n");
 		return;
 	}
-	printf("consumed %llu, counted %llu, duplicates %llu, late %llu, expired %llu, "
-	       "rejected %llu\n",
-	       (unsigned long long)st->consumed, (unsigned long long)st->counted,
-	       (unsigned long long)st->duplicates, (unsigned long long)st->late,
-	       (unsigned long long)st->expired, (unsigned long long)st->rejected);
+	char a[32], b[32], c[32], d[32], e[32], f[32];
+	printf("consumed %s, counted %s, duplicates %s, late %s, expired %s, rejected %s\n",
+	       u_fmt_count((long long)st->consumed, a, sizeof a),
+	       u_fmt_count((long long)st->counted, b, sizeof b),
+	       u_fmt_count((long long)st->duplicates, c, sizeof c),
+	       u_fmt_count((long long)st->late, d, sizeof d),
+	       u_fmt_count((long long)st->expired, e, sizeof e),
+	       u_fmt_count((long long)st->rejected, f, sizeof f));
 	for (int i = 0; i < nrej; i++)
 		printf("rejected %s\n", st->rejects[i]);
 }
