@@ -535,11 +535,11 @@ static int find_partitions(struct cons *c, char *err)
 		int n = kc_topic_partitions(c->rk, c->topic, 1000, e);
 		if (n > 0)
 			return n;
-		set_error(c, e, strstr(e, "does not exist") != NULL);
+		set_error(c, e, n == U_ENOTFOUND); /* the code, never the message text */
 		if (c->topic_wait_us > 0 && u_mono_us() - t0 >= c->topic_wait_us) {
 			char d[32], klog[U_ERRLEN];
 			u_fmt_duration(c->topic_wait_us, d, sizeof d);
-			if (strstr(e, "does not exist"))
+			if (n == U_ENOTFOUND)
 				return u_err(err,
 					     "topic '%.64s' does not exist at '%.80s' (waited %s): "
 					     "relay something first, or name the topic with -t",

@@ -686,6 +686,8 @@ int kc_probe(const struct kc *kc, int timeout_ms, char *err)
 		      bad);
 		return U_ENOTKAFKA;
 	}
+	if (best == U_ETIMEDOUT)
+		snprintf(why, sizeof why, "no answer within %d ms", timeout_ms);
 	u_err(err, "cannot reach kafka at '%.100s': %s: check -b and that the cluster is up",
 	      kc->bootstrap, why);
 	return best;
