@@ -460,11 +460,9 @@ void u_fmt_latency_pair(int64_t a_us, int64_t b_us, char *a, char *b, size_t len
 {
 	int64_t m = a_us > b_us ? a_us : b_us;
 	int unit = m < 1000 ? 0 : m < 10000000 ? 1 : 2;
-	/* one decimal below 10 of the unit, none above, for both */
+	/* one decimal style for both: us none; ms one below 100 ms, none above; s one */
 	double top = (double)m / (unit == 0 ? 1 : unit == 1 ? 1e3 : 1e6);
-	int dec = unit > 0 && top < 10 ? 1 : 0;
-	if (unit == 2)
-		dec = 1;
+	int dec = unit == 2 || (unit == 1 && top < 100) ? 1 : 0;
 	fmt_lat(a_us, unit, dec, a, len);
 	fmt_lat(b_us, unit, dec, b, len);
 }

@@ -95,7 +95,8 @@ int u_unix_check(const char *path, char *why, size_t wcap);
 const char *u_fmt_count(long long v, char *buf, size_t len);
 /*
  * Two latencies of one figure (p50 and p99) in one unit, chosen by the larger: "850 us",
- * "9.4 ms", "21 ms", "18.4 s"; one decimal style for both; "-" for a value not measured (<= 0).
+ * "9.4 ms", "21.0 ms", "180 ms", "18.4 s"; one decimal style for both; "-" for a value not
+ * measured (<= 0).
  */
 void u_fmt_latency_pair(int64_t a_us, int64_t b_us, char *a, char *b, size_t len);
 /* A rate with thousands separators: "3,386/s", "20/s", "2.5/s" (one decimal below 10). */

@@ -40,12 +40,13 @@ int main(void)
 
 	/* one unit per figure, chosen by the larger; "-" for nothing measured */
 	CHECK_STR(pair(3643000, 18400000), "3.6 s|18.4 s");
-	CHECK_STR(pair(9400, 21000), "9 ms|21 ms");
+	CHECK_STR(pair(9400, 21000), "9.4 ms|21.0 ms");
+	CHECK_STR(pair(95000, 180000), "95 ms|180 ms");
 	CHECK_STR(pair(7200, 9900), "7.2 ms|9.9 ms");
 	CHECK_STR(pair(850, 990), "850 us|990 us");
 	CHECK_STR(pair(870, 1500), "0.9 ms|1.5 ms");
 	CHECK_STR(pair(0, 0), "-|-");
-	CHECK_STR(pair(0, 12000), "-|12 ms");
+	CHECK_STR(pair(0, 12000), "-|12.0 ms");
 
 	CHECK_STR(u_fmt_plain(1e6, b, sizeof b), "1,000,000");
 	CHECK_STR(u_fmt_plain(0.01, b, sizeof b), "0.01");
