@@ -711,6 +711,9 @@ static int rows_event(struct blc *b, MARIADB_RPL_EVENT *ev, char *err)
 		val_s(row, m->col[C_FIRST], c->first_name, sizeof c->first_name);
 		val_s(row, m->col[C_LAST], c->last_name, sizeof c->last_name);
 		val_s(row, m->col[C_EMAIL], c->email, sizeof c->email);
+		c->email_null = m->col[C_EMAIL] >= 0 &&
+		                (uint32_t)m->col[C_EMAIL] < row->column_count &&
+		                row->columns[m->col[C_EMAIL]].is_null;
 		o->resume = b->group_start;
 	}
 	if (b->qn - b->qready > TRX_MAX_ROWS)

@@ -163,7 +163,7 @@ static int64_t to_ms(int64_t us)
 
 /* The envelope's value nodes, updated in place by env_enc_encode. */
 struct env_enc {
-	json_t *root;
+	json_t *root, *after;
 	json_t *customer_id, *store_id, *first, *last, *email, *address_id, *active, *create;
 	json_t *db, *log_id, *src_ms, *src_us, *ts_ms;
 };
@@ -189,7 +189,8 @@ struct env_enc *env_enc_new(void)
 	e->store_id = json_object_get(a, "store_id");
 	e->first = json_object_get(a, "first_name");
 	e->last = json_object_get(a, "last_name");
-	e->email = json_object_get(a, "email");
+	e->after = a;
+	e->email = json_incref(json_object_get(a, "email")); /* kept while a null stands in */
 	e->address_id = json_object_get(a, "address_id");
 	e->active = json_object_get(a, "active");
 	e->create = json_object_get(a, "create_date");
@@ -212,7 +213,15 @@ int env_enc_encode(struct env_enc *e, const struct cdc_row *r, const char *db, i
 	json_integer_set(e->store_id, r->store_id);
 	json_string_setn_nocheck(e->first, tmp, utf8_fix(r->first_name, sizeof r->first_name, tmp));
 	json_string_setn_nocheck(e->last, tmp, utf8_fix(r->last_name, sizeof r->last_name, tmp));
-	json_string_setn_nocheck(e->email, tmp, utf8_fix(r->email, sizeof r->email, tmp));
+	json_t *em = json_object_get(e->after, "email");
+	if (r->email_null) {
+		if (!json_is_null(em))
+			json_object_set(e->after, "email", json_null());
+	} else {
+		if (em != e->email)
+			json_object_set(e->after, "email", e->email);
+		json_string_setn_nocheck(e->email, tmp, utf8_fix(r->email, sizeof r->email, tmp));
+	}
 	json_integer_set(e->address_id, r->address_id);
 	json_integer_set(e->active, r->active ? 1 : 0);
 	json_string_setn_nocheck(e->create, date, 19);
@@ -233,6 +242,7 @@ void env_enc_free(struct env_enc *e)
 	if (!e)
 		return;
 	json_decref(e->root);
+	json_decref(e->email);
 	free(e);
 }
 
@@ -806,6 +816,7 @@ static int validate(const struct env_fields *d, struct cdc_row *out, char *err)
 	    get_str(&d->ln, "after.last_name", out->last_name, sizeof out->last_name, err) < 0 ||
 	    get_str(&d->em, "after.email", out->email, sizeof out->email, err) < 0)
 		return -1;
+	out->email_null = d->em.kind == F_NULL;
 	return 0;
 }
 

@@ -18,6 +18,7 @@ struct cdc_row {
 	int active;
 	int64_t create_us; /* customer.create_date, us since epoch */
 	char first_name[46], last_name[46], email[51];
+	int email_null; /* customer.email is NULL (the envelope says null, not "") */
 };
 
 /* A buffer this large holds any envelope whose db name is at most 64 bytes. */

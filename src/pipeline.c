@@ -1072,8 +1072,16 @@ fail:
 int pl_start(struct pl *pl, char *err)
 {
 	sigset_t all, old;
+	char ce[U_ERRLEN];
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old); /* the threads inherit a full mask */
+	/* before the publisher, which reads pl->chk */
+	pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG,
+	                    pl->o.horizon_us / 1000000, ce);
+	if (!pl->chk) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return u_err(err, "%s", ce);
+	}
 	pl->relay_running = pl->cons_running = 1;
 	int rc = 0;
 	struct {
@@ -1092,13 +1100,6 @@ int pl_start(struct pl *pl, char *err)
 			break;
 		}
 		pl->started |= 1 << i;
-	}
-	if (rc == 0) {
-		char e[U_ERRLEN];
-		pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG,
-		                    pl->o.horizon_us / 1000000, e);
-		if (!pl->chk)
-			rc = u_err(err, "%s", e);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)

@@ -913,6 +913,7 @@ static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char
 	memcpy(c.last_name, rw->last, rw->ll < 45 ? rw->ll : 45);
 	if (!rw->email_null)
 		memcpy(c.email, rw->email, rw->le < 50 ? rw->le : 50);
+	c.email_null = rw->email_null != 0;
 	return produce(r, &c, seq, err);
 }
 
