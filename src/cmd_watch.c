@@ -13,7 +13,8 @@
  *        passed the window's end, it never changes again.
  *    {"late":{"store_id":1,"count":3}}      when a store's late total changed (cumulative).
  *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
- *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."]}  (the summary; rejects
+ *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."],"lost":N,
+ *        "lost_detail":"p0 from 12,000: 12,000 messages gone"}  (the summary; rejects
  *        lists up to 4 rejected messages, lowest (partition, offset) first, so a restart
  *        shows the same, as "p<partition>@<offset>: <reason>").
  *  --json --once: nothing while reading; when the topic is read to its end (every partition
@@ -301,7 +302,9 @@ static void w_summary(int json, const struct cons_stats *st)
 				putchar(',');
 			w_json_str(st->rejects[i]);
 		}
-		printf("]}\n");
+		printf("],\"lost\":%llu,\"lost_detail\":", (unsigned long long)st->lost);
+		w_json_str(st->lost_text);
+		printf("}\n");
 		return;
 	}
 	char a[32], b[32], c[32], d[32], e[32], f[32];
@@ -314,6 +317,8 @@ static void w_summary(int json, const struct cons_stats *st)
 	       u_fmt_count((long long)st->rejected, f, sizeof f));
 	for (int i = 0; i < nrej; i++)
 		printf("rejected %s\n", st->rejects[i]);
+	if (st->lost_text[0])
+		printf("lost to retention: %s\n", st->lost_text);
 }
 
 /* Samples the consumer's windows into v. */
@@ -416,6 +421,7 @@ int cmd_watch(struct opts *o)
 	uint64_t last_consumed = 0;
 	int64_t last_change = u_mono_us(), last_print = 0;
 	char last_err[sizeof st.last_error] = "";
+	char last_lost[sizeof st.lost_text] = "";
 	while (!w_stop && !atomic_load(&th.done)) {
 		u_sleep_us(W_TICK_US);
 		int64_t now = u_mono_us();
@@ -423,6 +429,11 @@ int cmd_watch(struct opts *o)
 		if (st.consumed != last_consumed) {
 			last_consumed = st.consumed;
 			last_change = now;
+		}
+		if (strcmp(st.lost_text, last_lost)) { /* lost history is never silent */
+			memcpy(last_lost, st.lost_text, sizeof last_lost);
+			if (*last_lost)
+				u_log("watch: the topic lost messages to retention: %s", last_lost);
 		}
 		if (strcmp(st.last_error, last_err)) {
 			memcpy(last_err, st.last_error, sizeof last_err);

@@ -100,7 +100,7 @@ struct cons {
 	int topic_rebuild;      /* a rebuild from the topic: note its size once caught up */
 	uint64_t ckpt_sig;      /* what the last checkpoint reflected */
 	int64_t ckpt_t0;
-	int64_t lost_upto[CONS_MAX_PARTS];
+	int64_t lost_upto[CONS_MAX_PARTS]; /* per partition: messages below this are known gone */
 	struct kc *kc;
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;                  /* the consumer queue: callbacks, errors */
@@ -826,6 +826,22 @@ static void run_mysql_read(struct cons *c)
 	c->mysql_pending = c->mysql_reset = 0;
 }
 
+/* Rewrites the lost-history line from lost_upto: "p0 from 12,000, p2 from 8,666: 20,666
+   messages gone" (the lock held by the caller). */
+static void lost_text_locked(struct cons *c)
+{
+	char a[32], *t = c->st.lost_text;
+	size_t cap = sizeof c->st.lost_text, n = 0;
+	t[0] = 0;
+	for (int i = 0; i < c->nparts && n + 40 < cap; i++)
+		if (c->lost_upto[i] > 0)
+			n += (size_t)snprintf(t + n, cap - n, "%sp%d from %s", n ? ", " : "", i,
+					      u_fmt_count(c->lost_upto[i], a, sizeof a));
+	if (n && n + 30 < cap)
+		snprintf(t + n, cap - n, ": %s messages gone",
+			 u_fmt_count((long long)c->st.lost, a, sizeof a));
+}
+
 /* Notes messages [from, first_held) of a partition that left the topic before this
    consumer read them (the lock held by the caller). */
 static void note_lost_locked(struct cons *c, int part, int64_t from, int64_t first_held)
@@ -835,11 +851,8 @@ static void note_lost_locked(struct cons *c, int part, int64_t from, int64_t fir
 	if (from < c->lost_upto[part])
 		from = c->lost_upto[part];
 	c->lost_upto[part] = first_held;
-	char a[32], b[32];
 	c->st.lost += (uint64_t)(first_held - from);
-	snprintf(c->st.lost_text, sizeof c->st.lost_text,
-		 "p%d: first offset held %s, %s messages gone before they were read", part,
-		 u_fmt_count(first_held, a, sizeof a), u_fmt_count(first_held - from, b, sizeof b));
+	lost_text_locked(c);
 	if (c->db)
 		c->mysql_pending = 1; /* MySQL's log still has them */
 }
@@ -963,6 +976,7 @@ static int setup(struct cons *c, char *err)
 	if (cid)
 		rd_kafka_mem_free(c->rk, cid);
 	int resume = c->restored && c->resume_n == n && offsets_trusted(c, saved_cluster);
+	memset(c->lost_upto, 0, sizeof c->lost_upto);
 	c->nparts = n;
 	for (int i = 0; i < n; i++) {
 		struct pstate *p = &c->ps[i];
@@ -1002,14 +1016,8 @@ static int setup(struct cons *c, char *err)
 			off = p->low;
 		else if (p->low > 0 && (!by_time || off <= p->low)) {
 			/* a rebuild that cannot tell whether retention took part of the horizon */
-			char a[32];
-			pthread_mutex_lock(&c->mu);
-			snprintf(c->st.lost_text, sizeof c->st.lost_text,
-				 "p%d: first offset held %s; the %s messages before it are gone", i,
-				 u_fmt_count(p->low, a, sizeof a), a);
-			pthread_mutex_unlock(&c->mu);
+			note_lost(c, i, 0, p->low);
 		}
-		c->lost_upto[i] = 0;
 		if (off < p->low) {
 			note_lost(c, i, off, p->low);
 			off = p->low;
