@@ -2,12 +2,13 @@
 # t_checkpoint.sh - the monitor's window state outlives it (issue 11, items 1 and 6). Three
 # batches, the check line "mysql 60  counted 60  ✓", quit: the state dir (--datadir) holds the
 # checkpoint windows-<topic>-<hash>.ckpt. A restart says "restored from the checkpoint: 60
-# events" and agrees with MySQL at once. A damaged checkpoint - truncated to half, one byte
-# flipped in the middle, one byte flipped 8 bytes before the end - is never restored: each
-# gives a status line naming the file and the damage, and a rebuild from MySQL's change log;
-# then the check line agrees with SQL, the bars equal SQL, and a new batch is counted too (a
-# corrupted dedup set would swallow it): never a wrong count. Another topic (-t) keeps its own
-# checkpoint file and leaves this one alone.
+# events" and agrees with MySQL at once, with no late events; so does a restart after the
+# monitor was killed with SIGKILL (the checkpoint of the last second, 80 events). A damaged
+# checkpoint - truncated to half, one byte flipped in the middle, one byte flipped 8 bytes
+# before the end - is never restored: each gives a status line naming the file and the damage,
+# and a rebuild from MySQL's change log; then the check line agrees with SQL, the bars equal
+# SQL, and a new batch is counted too (a corrupted dedup set would swallow it): never a wrong
+# count. Another topic (-t) keeps its own checkpoint file and leaves this one alone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 
@@ -105,6 +106,15 @@ damaged_restart() {
 	quit_mon "$1"
 }
 
+# until_ms MS 'condition': polls the condition until it holds or MS of wall time passed.
+until_ms() {
+	_end=$(($(ms_now) + $1))
+	while ! eval "$2" >/dev/null 2>&1; do
+		[ "$(ms_now)" -lt "$_end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # flip_byte FILE POS: XORs the byte at POS (negative: from the end) with 0x5a.
 flip_byte() {
 	python3 - "$1" "$2" <<'PYEOF'
@@ -138,18 +148,38 @@ status_seen $((30 * SLOW)) 'windows: restored from the checkpoint: 60 events' "r
 check_ok 60 "restart"
 scr_bars_equal $((15 * SLOW)) 3600
 grep -q 'late 0 ' "$SCR" || fail "restart: late events: $(grep 'late ' "$SCR")"
-quit_mon "restart"
 note "restart: restored from the checkpoint: 60 events, check line ok"
+
+# kill -9: no checkpoint at quit, the one of the last second is restored. A batch, the check
+# line agreeing, then a checkpoint written after that (it is rewritten at most each second
+# while anything moves, the source clock included), then SIGKILL.
+scr_keys i
+scr_wait $((15 * SLOW)) "customers +80 " "customers before the kill"
+check_ok 80 "before the kill"
+sum0=$(cksum <"$CK")
+until_ms $((10000 * SLOW)) '[ "$(cksum <"$CK")" != "$sum0" ]' ||
+	fail "no checkpoint written within $((10 * SLOW)) s after the batch was counted"
+MP=$(scr_pid)
+[ -n "$MP" ] || fail "no monitor process"
+kill -KILL "$MP"
+scr_wait $((15 * SLOW)) 'EXITED 137' "the killed monitor" # SIGKILL: the screen is not restored, no line of its own
+start_mon "after kill -9"
+status_seen $((30 * SLOW)) 'windows: restored from the checkpoint: 80 events' "after kill -9" 'damaged|rebuilt from'
+check_ok 80 "after kill -9"
+scr_bars_equal $((15 * SLOW)) 3600
+grep -q 'late 0 ' "$SCR" || fail "after kill -9: late events: $(grep 'late ' "$SCR")"
+quit_mon "after kill -9"
+note "kill -9: restored from the checkpoint: 80 events, check line ok"
 
 # a truncated checkpoint
 sz=$(wc -c <"$CK" | tr -d ' ')
 head -c $((sz / 2)) "$CK" >"$T/half" && cat "$T/half" >"$CK"
 assert_eq "$(wc -c <"$CK" | tr -d ' ')" $((sz / 2)) "size of the truncated checkpoint"
-damaged_restart "truncated checkpoint" 60
+damaged_restart "truncated checkpoint" 80
 
 # one byte flipped in a fresh checkpoint (written at the last quit): in the middle, then 8
 # bytes before the end (where the seen-id set ends)
-n=80
+n=100
 for pos in ${CKPT_FLIPS:-middle -8}; do # CKPT_FLIPS: other places (bytes from the start, or from the end if negative)
 	[ -s "$CK" ] || fail "no fresh checkpoint after the rebuild"
 	sz=$(wc -c <"$CK" | tr -d ' ')
