@@ -92,7 +92,8 @@ int cmd_relay(struct opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	pthread_t pt;
-	int prog = o->once && isatty(STDERR_FILENO) && pthread_create(&pt, NULL, progress_main, r) == 0;
+	int prog = o->once && isatty(STDERR_FILENO) &&
+		   pthread_create(&pt, NULL, progress_main, r) == 0;
 	int rc = relay_run(r, err);
 	if (prog) {
 		atomic_store(&prog_stop, 1);

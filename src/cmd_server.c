@@ -1,7 +1,8 @@
 /*
  * cmd_server.c - `cdctop server start|stop|status`: drives the private MariaDB (server.c) and
  * prints where it is. Main thread. With -P the TCP port admits only 'cdctop'@'127.0.0.1',
- * whose generated password is in the state dir's client.cnf (0600), never printed. Exit status: 0 done/running, 3 when status finds none
+ * whose generated password is in the state dir's client.cnf (0600), never printed.
+ * Exit status: 0 done/running, 3 when status finds none
  * running (as LSB init scripts do), 1 on error.
  */
 #include "cmds.h"

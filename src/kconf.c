@@ -658,8 +658,8 @@ int kc_probe(const struct kc *kc, int timeout_ms, char *err)
 		size_t n = strcspn(s, ",");
 		char host[256], port[16], w[160];
 		if (split_hostport(s, n, host, sizeof host, port, sizeof port) < 0) {
-			snprintf(why, sizeof why, "bad broker address '%.*s'", (int)(n < 80 ? n : 80),
-			         s);
+			int shown = n < 80 ? (int)n : 80;
+			snprintf(why, sizeof why, "bad broker address '%.*s'", shown, s);
 		} else {
 			int fd = u_tcp_connect(host, port, left_ms(deadline), w, sizeof w);
 			if (fd >= 0) {
@@ -699,7 +699,8 @@ static int topic_listed_md(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            rd_kafka_resp_err_t *why)
 {
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms > 0 ? timeout_ms : 1);
+	rd_kafka_resp_err_t e =
+	    rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms > 0 ? timeout_ms : 1);
 	*why = e;
 	if (e)
 		return U_ETIMEDOUT;
@@ -730,7 +731,8 @@ int kc_check_topic(struct kc *kc, const char *topic, int timeout_ms, char *err)
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
-		return u_err(err, "kafka: cannot create a client for '%.80s': %s", kc->bootstrap, e);
+		return u_err(err, "kafka: cannot create a client for '%.80s': %s", kc->bootstrap,
+		             e);
 	}
 	rd_kafka_resp_err_t why = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	int n;
@@ -857,8 +859,8 @@ void kc_ctl_serve(struct kc *kc, int lfd)
 			snprintf(reply, sizeof reply, "error: %s\n", rd_kafka_err2str(e));
 		else
 			snprintf(reply, sizeof reply, "ok\n");
-		u_log("kafka-mock: create topic '%s' (%d partitions): %.*s", topic, parts,
-		      (int)strcspn(reply, "\n"), reply);
+		u_log("kafka-mock: create topic '%s' (%d partition%s): %.*s", topic, parts,
+		      parts == 1 ? "" : "s", (int)strcspn(reply, "\n"), reply);
 	}
 	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0) {
 		/* the asker went away: nothing to tell */

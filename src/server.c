@@ -517,7 +517,7 @@ int srv_secure_tcp(const struct srv_paths *p, unsigned port, char *err)
 	if (gethostname(host, sizeof host) < 0 || !host[0] ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
 		strlen(host))
-		host[0] = 0; /* a name we would have to quote: its account stays (name resolve is off) */
+		host[0] = 0; /* a name we would quote: its account stays (name resolve is off) */
 	MYSQL *m = mysql_init(NULL);
 	unsigned timeout = 5;
 	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);

@@ -192,7 +192,8 @@ static void drop_words(const char *s, int from, int to, int mark, int utf8, char
 	size_t o = 0;
 	int i = 0, marked = 0;
 	buf[0] = 0;
-	for (char *save = NULL, *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save), i++) {
+	char *save = NULL;
+	for (char *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save), i++) {
 		const char *word = t;
 		if (i >= from && i <= to) {
 			if (!mark || marked)
@@ -225,7 +226,8 @@ static void head_targets(const struct pl_snap *s, int room, int utf8, char *line
 		if (stage >= 1 && mw >= 2) /* "private /long/path (sakila)": the path */
 			drop_words(s->mysql_label, 1, mw - 1, stage == 1, utf8, m, sizeof m);
 		size_t kl = strlen(s->kafka_label);
-		if (stage >= 3 && kw >= 3 && kl && s->kafka_label[kl - 1] == ')') /* "(3 brokers)" */
+		/* the mock's "(3 brokers)" */
+		if (stage >= 3 && kw >= 3 && kl && s->kafka_label[kl - 1] == ')')
 			drop_words(s->kafka_label, kw - 1, kw, 0, utf8, k, sizeof k);
 		if (stage >= 4) /* only the kind: "private", "root@db:3306" */
 			drop_words(s->mysql_label, 1, mw, 0, utf8, m, sizeof m);
