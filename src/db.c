@@ -271,6 +271,8 @@ static int connect_why(unsigned code, const char *host, unsigned port, const cha
 			r = 0;
 		}
 	}
+	if (r == U_ETIMEDOUT) /* libmariadb's "(115)": the connect timed out */
+		snprintf(why, wcap, "no answer (the host is down, or a firewall drops the packets)");
 	if (r == 0) { /* it takes connections, but the handshake failed */
 		if (code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR)
 			snprintf(why, wcap, "no answer within the connect timeout");
