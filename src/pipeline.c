@@ -952,13 +952,12 @@ static int pl_state_path(struct pl *pl, const struct opts *o, char *err)
 			return -1;
 		base = sp.base;
 	}
-	uint64_t h = 1469598103934665603ULL;
-	const char *parts[] = {pl->db.host, pl->db.socket, pl->db.db, o->topic};
-	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-		for (const char *p = parts[i]; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ (uint64_t)pl->db.port ^ 0xff) * 1099511628211ULL;
-	}
+	char port[16];
+	snprintf(port, sizeof port, ":%u:", pl->db.port);
+	uint64_t h = U_HASH_SEED;
+	const char *parts[] = {pl->db.host, port, pl->db.socket, "\n", pl->db.db, "\n", o->topic};
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		h = u_hash(h, parts[i]);
 	int n = snprintf(pl->state_path, sizeof pl->state_path, "%.3900s/windows-%.100s-%016llx.ckpt",
 			 base, o->topic, (unsigned long long)h);
 	if (n < 0 || (size_t)n >= sizeof pl->state_path)

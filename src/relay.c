@@ -191,12 +191,7 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 	}
 	int ln = snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%s.%s", db->db, cfg->topic);
 	if (ln < 0 || (size_t)ln >= sizeof r->lock_name) { /* long names: a hash of them */
-		uint64_t h = 1469598103934665603ULL;
-		for (const char *p = db->db; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		h = (h ^ '.') * 1099511628211ULL;
-		for (const char *p = cfg->topic; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		uint64_t h = u_hash(u_hash(u_hash(U_HASH_SEED, db->db), "."), cfg->topic);
 		snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%016llx",
 			 (unsigned long long)h);
 	}

@@ -476,3 +476,10 @@ const char *u_fmt_rate(double r, char *buf, size_t len)
 		snprintf(buf, len, "%s/s", u_fmt_count((long long)(r + 0.5), n, sizeof n));
 	return buf;
 }
+
+uint64_t u_hash(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}

@@ -91,6 +91,11 @@ int u_tcp_connect(const char *host, const char *port, int timeout_ms, char *why,
  */
 int u_unix_check(const char *path, char *why, size_t wcap);
 
+/* FNV-1a over the bytes of s, continuing from h (U_HASH_SEED to start): stable names for
+   files and locks derived from longer ones. */
+#define U_HASH_SEED 1469598103934665603ULL
+uint64_t u_hash(uint64_t h, const char *s);
+
 /* Formats 1234567 as "1,234,567". */
 const char *u_fmt_count(long long v, char *buf, size_t len);
 /*
