@@ -903,7 +903,7 @@ static void open_heartbeat(struct cons *c, rd_kafka_topic_partition_list_t *l)
 {
 	char e[U_ERRLEN];
 	c->hb_look_t0 = u_mono_us();
-	if (!c->hb_topic || c->hbq || kc_topic_partitions(c->rk, c->hb_topic, 500, e) < 1)
+	if (!c->hb_topic || c->hbq || kc_topic_partitions_now(c->rk, c->hb_topic, 500, e) < 1)
 		return;
 	c->hbq = rd_kafka_queue_get_partition(c->rk, c->hb_topic, 0);
 	if (!c->hbq)

@@ -38,7 +38,7 @@ struct kc {
 
 static int ctl_create(const struct kc *kc, const char *topic, int partitions, char *err);
 static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int by_name,
-                            char *err);
+                            int once, char *err);
 
 /* librdkafka's log, process-wide: the handles share one callback and carry no kc pointer. */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -374,14 +374,42 @@ static int left_ms(int64_t deadline)
 
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err)
 {
-	return topic_partitions(rk, topic, timeout_ms, 0, err);
+	return topic_partitions(rk, topic, timeout_ms, 0, 0, err);
+}
+
+int kc_topic_partitions_now(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err)
+{
+	return topic_partitions(rk, topic, timeout_ms, 0, 1, err);
 }
 
 /* kc_topic_partitions; by_name asks for the topic by name, which lets a cluster with
  * auto.create.topics.enable (and the mock) create it; else all topics are listed, which
  * never creates one. */
+/* One metadata request (of rkt, or of every topic when NULL): the partition count of topic in
+   *n (-1 none) and the error that stands for its absence. */
+static rd_kafka_resp_err_t md_partitions(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const char *topic,
+                                         int ms, int *n)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, !rkt, rkt, &md, ms);
+	*n = -1;
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return e;
+	e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (!strcmp(md->topics[i].topic, topic)) {
+			e = md->topics[i].err;
+			if (!e && md->topics[i].partition_cnt > 0)
+				*n = md->topics[i].partition_cnt;
+			else if (!e)
+				e = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+		}
+	rd_kafka_metadata_destroy(md);
+	return e;
+}
+
 static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int by_name,
-                            char *err)
+                            int once, char *err)
 {
 	int64_t deadline = u_mono_us() + (int64_t)timeout_ms * 1000;
 	rd_kafka_topic_t *rkt = by_name ? rd_kafka_topic_new(rk, topic, NULL) : NULL;
@@ -390,25 +418,12 @@ static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, i
 	rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	int n = -1;
 	for (;;) {
-		const struct rd_kafka_metadata *md = NULL;
 		int ms = left_ms(deadline);
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, !by_name, rkt, &md, ms > 0 ? ms : 1);
-		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-			for (int i = 0; i < md->topic_cnt; i++)
-				if (!strcmp(md->topics[i].topic, topic)) {
-					e = md->topics[i].err;
-					if (!e && md->topics[i].partition_cnt > 0)
-						n = md->topics[i].partition_cnt;
-					else if (!e)
-						e = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
-				}
-			rd_kafka_metadata_destroy(md);
-		}
+		rd_kafka_resp_err_t e = md_partitions(rk, rkt, topic, ms > 0 ? ms : 1, &n);
 		if (n > 0)
 			break;
 		last = e;
-		if (left_ms(deadline) <= 0)
+		if (left_ms(deadline) <= 0 || once)
 			break;
 		u_sleep_us(50000);
 	}
@@ -547,7 +562,7 @@ int kc_ensure_topic(struct kc *kc, rd_kafka_t *rk, const char *topic, int partit
 	 * cluster with auto.create.topics.enable create it */
 	ms = left_ms(deadline);
 	char e2[U_ERRLEN];
-	if (topic_partitions(rk, topic, ms > 1000 ? ms : 1000, 1, e2) > 0)
+	if (topic_partitions(rk, topic, ms > 1000 ? ms : 1000, 1, 0, e2) > 0)
 		return 0;
 	return u_err(err,
 	             "topic '%s' is not on '%s' and cannot be created (%.80s): create it with %d "

@@ -69,6 +69,9 @@ int kc_ensure_topic(struct kc *kc, rd_kafka_t *rk, const char *topic, int partit
  * it never shows up.
  */
 int kc_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err);
+/* The same from one metadata request, without waiting for a topic that is not there (yet):
+   U_ENOTFOUND at once then. */
+int kc_topic_partitions_now(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err);
 
 /*
  * Checks at once that kc's brokers answer as Kafka: a TCP connection to each bootstrap
