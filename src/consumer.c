@@ -864,8 +864,31 @@ static void note_lost(struct cons *c, int part, int64_t from, int64_t first_held
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Takes newly arrived heartbeats; applies the newest once every partition has been read as
-   far as it says, so no row committed before its clock can still be on its way. */
+/* 1 when every partition has been read as far as the pending heartbeat says. */
+static int hb_ready(const struct cons *c)
+{
+	if (!c->hb_pending || c->hb.nparts > c->nparts)
+		return 0;
+	for (int i = 0; i < c->hb.nparts; i++)
+		if (c->ps[i].pos < c->hb.offsets[i])
+			return 0;
+	return 1;
+}
+
+/* Applies the pending heartbeat's clock to the store. */
+static void hb_apply(struct cons *c)
+{
+	c->hb_pending = 0;
+	pthread_mutex_lock(&c->mu);
+	ws_set_clock(c->ws, c->hb.ts_us);
+	c->st.clock_us = ws_clock_us(c->ws);
+	c->st.heartbeats++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Takes newly arrived heartbeats and applies each once every partition has been read as far
+   as it says, so no row committed before its clock can still be on its way. A newer one
+   replaces a pending one that is not ready yet. */
 static void follow_clock(struct cons *c)
 {
 	if (c->hbq) {
@@ -875,26 +898,21 @@ static void follow_clock(struct cons *c)
 			for (ssize_t i = 0; i < n; i++) {
 				struct hb h;
 				char e[U_ERRLEN];
-				if (!ms[i]->err && hb_decode(ms[i]->payload, ms[i]->len, &h, e) == 0 &&
-				    (!c->hb_pending || h.ts_us > c->hb.ts_us)) {
+				int ok = !ms[i]->err && hb_decode(ms[i]->payload, ms[i]->len, &h, e) == 0;
+				rd_kafka_message_destroy(ms[i]);
+				if (!ok)
+					continue;
+				if (hb_ready(c))
+					hb_apply(c);
+				if (!c->hb_pending || h.ts_us > c->hb.ts_us) {
 					c->hb = h;
 					c->hb_pending = 1;
 				}
-				rd_kafka_message_destroy(ms[i]);
 			}
 		}
 	}
-	if (!c->hb_pending || c->hb.nparts > c->nparts)
-		return;
-	for (int i = 0; i < c->hb.nparts; i++)
-		if (c->ps[i].pos < c->hb.offsets[i])
-			return;
-	c->hb_pending = 0;
-	pthread_mutex_lock(&c->mu);
-	ws_set_clock(c->ws, c->hb.ts_us);
-	c->st.clock_us = ws_clock_us(c->ws);
-	c->st.heartbeats++;
-	pthread_mutex_unlock(&c->mu);
+	if (hb_ready(c))
+		hb_apply(c);
 }
 
 /* The heartbeat partition's queue, taken off the consumer queue; NULL when the topic is
