@@ -719,8 +719,7 @@ refuse_free:
 refuse:
 	pthread_mutex_lock(&c->mu);
 	ws_reset(c->ws);
-	snprintf(c->st.note, sizeof c->st.note, "%.150s: rebuilding", why);
-	set_error_locked(c, c->st.note);
+	snprintf(c->st.problem, sizeof c->st.problem, "%.160s: rebuilding", why);
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 }

@@ -54,6 +54,7 @@ struct cons_stats {
 	uint64_t source_events;  /* events it gave: restored, rows read, or messages re-read */
 	int rebuilding;          /* a rebuild is still reading (topic or MySQL) */
 	char note[200];          /* what the last restore or rebuild said, for the status line */
+	char problem[200];       /* why the checkpoint could not be used ("" none), kept */
 	uint64_t lost;           /* messages gone from the topic (retention) before they were read */
 	char lost_text[160];     /* "p1: first offset held 12,000, 3,456 messages gone" */
 	int64_t clock_us;        /* the source clock applied (heartbeats), INT64_MIN none */

@@ -36,6 +36,7 @@
 #define PL_PROBE_MS     250     /* timeout of one probe request (also bounds stop) */
 #define PL_PING_US      1000000 /* injector health check period when idle */
 #define PL_EVENT_US     4000000 /* an event stays on the status line this long */
+#define PL_NOTE_US      1500000 /* the consumer's notes follow one another this far apart */
 #define PL_RATE_N       21      /* rate samples: 2 s at the publisher's tick */
 #define PL_MAX_PENDING  1000    /* queued manual batches */
 #define PL_EXIT_WAIT_US 700000  /* how long quitting waits for the threads */
@@ -528,6 +529,8 @@ struct pl_pubstate {
 	int64_t check_at; /* the check round last judged */
 	int check_bad;    /* rounds in a row unequal with nothing on its way */
 	char note[200];   /* the consumer's last note, shown once as an event */
+	char problem[200]; /* the consumer's last checkpoint problem, shown once */
+	int64_t note_at;  /* when one of them was last put on the status line */
 	uint64_t lost;    /* messages gone from the topic, as last shown */
 };
 
@@ -608,7 +611,15 @@ static uint64_t pub_sig(const struct cons_stats *c)
  * to retention) into events for the status line, once each (caller holds mu). */
 static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct pl_snap *s)
 {
-	if (s->cons.lost != ps->lost) {
+	int64_t now = u_mono_us();
+	if (now - ps->note_at < PL_NOTE_US)
+		return; /* the last one stays readable first */
+	ps->note_at = now;
+	if (strcmp(s->cons.problem, ps->problem)) {
+		snprintf(ps->problem, sizeof ps->problem, "%s", s->cons.problem);
+		if (ps->problem[0])
+			pl_event_locked(pl, PL_WARN, "windows: %s", ps->problem);
+	} else if (s->cons.lost != ps->lost) {
 		ps->lost = s->cons.lost;
 		pl_event_locked(pl, PL_WARN, "kafka: lost to retention: %s; filled in from MySQL",
 		                s->cons.lost_text);
@@ -616,6 +627,8 @@ static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct
 		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
 		if (ps->note[0])
 			pl_event_locked(pl, PL_INFO, "windows: %s", ps->note);
+	} else {
+		ps->note_at = 0; /* nothing shown: the next one goes at once */
 	}
 }
 
