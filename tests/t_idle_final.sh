@@ -100,7 +100,7 @@ watch_ready() {
 # not come before END1 + LATE, and should come about a second after it (limit: 40 s)
 until_ms $((40000 * SLOW)) watch_ready || {
 	kill -0 "$WP" || note "watch exited: $(cat "$T/watch.err")"
-	fail "watch --json never made the batch's windows final (40 s): $(watch_final "$T/watch.json" "$T/truth1")"
+	fail "watch --json never made the batch's windows final ($((40 * SLOW)) s): $(watch_final "$T/watch.json" "$T/truth1")"
 }
 seen_ms=$(ms_now)
 due_ms=$(((END1 + LATE) * 1000))
