@@ -1362,6 +1362,9 @@ int cons_run(struct cons *c, char *err)
 	if (!c->assigned && !restore_checkpoint(c)) {
 		if (c->db) { /* no state: MySQL's log is the whole horizon, the topic may not be */
 			c->mysql_pending = c->mysql_reset = 1;
+			/* at once, before Kafka is even asked: a row committed after this read is
+			   live, and comes through the topic (its latency measured) */
+			run_mysql_read(c);
 		} else {
 			c->topic_rebuild = 1;
 			pthread_mutex_lock(&c->mu);
