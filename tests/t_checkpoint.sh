@@ -173,7 +173,10 @@ until_ms $((10000 * SLOW)) '[ "$(cksum <"$CK")" != "$sum0" ]' ||
 MP=$(scr_pid)
 [ -n "$MP" ] || fail "no monitor process"
 kill -KILL "$MP"
-scr_wait $((15 * SLOW)) 'EXITED 137' "the killed monitor" # SIGKILL: the screen is not restored, no line of its own
+# SIGKILL leaves the screen as it was, so "EXITED 137" may wrap anywhere: the pane's shell
+# writes the moment cdctop ended to ui.exit_ns
+until_ms $((15000 * SLOW)) '! kill -0 "$MP" && [ -s "$T/ui.exit_ns" ]' ||
+	fail "the monitor was still running $((15 * SLOW)) s after SIGKILL"
 start_mon "after kill -9"
 status_seen $((30 * SLOW)) 'windows: restored from the checkpoint: 80 events' "after kill -9" 'damaged|rebuilt from'
 check_ok 80 "after kill -9"
