@@ -93,6 +93,11 @@ scr_bars() {
 	     }' "$SCR"
 }
 
+# The newest window the monitor shows is the one holding its clock: the newest event, or
+# MySQL's clock (the relay's heartbeats) once time has moved past it while nothing arrived.
+# So the helpers below check what the screen shows against SQL for the window it names, and
+# allow a label from the newest event's window to the window of MySQL's clock.
+
 # sql_newest SIZE [SLIDE]: "store count" per store for the newest window of SIZE seconds
 # (epoch-aligned; hopping every SLIDE seconds: the newest window holding the newest event).
 sql_newest() {
@@ -105,29 +110,60 @@ sql_newest() {
 	     GROUP BY store_id ORDER BY store_id" | tr '\t' ' '
 }
 
-# sql_label SIZE [SLIDE]: the newest window's label as the monitor shows it (UTC), "HH:MM:SS–HH:MM:SS".
-sql_label() {
-	_sl=${2:-$1}
-	sql "SET time_zone = '+00:00';
-	     SELECT CONCAT(DATE_FORMAT(FROM_UNIXTIME(s), '%H:%i:%s'), '–',
-	                   DATE_FORMAT(FROM_UNIXTIME(s + $1), '%H:%i:%s'))
-	       FROM (SELECT FLOOR(UNIX_TIMESTAMP(MAX(event_timestamp)) / $_sl) * $_sl AS s
-	               FROM users_change_events) w"
+# sql_window START SIZE: "store count" per store for [START, START + SIZE), epoch seconds.
+sql_window() {
+	sql "SELECT store_id, COUNT(*) FROM users_change_events
+	     WHERE UNIX_TIMESTAMP(event_timestamp) >= $1 AND UNIX_TIMESTAMP(event_timestamp) < $1 + $2
+	     GROUP BY store_id ORDER BY store_id" | tr '\t' ' '
 }
 
-# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the histogram's bars equal sql_newest (stores
-# without events in the window must show 0).
+# sql_label SIZE [SLIDE]: an ERE for the labels the newest window may have now (UTC,
+# "HH:MM:SS–HH:MM:SS"): from the window of the newest event to the window of MySQL's clock
+# (one more step of slack for a heartbeat on its way).
+sql_label() {
+	_sl=${2:-$1}
+	_re=$(sql "SET time_zone = '+00:00';
+	     WITH RECURSIVE w(s, top) AS (
+	       SELECT FLOOR(UNIX_TIMESTAMP(MAX(event_timestamp)) / $_sl) * $_sl,
+	              FLOOR(UNIX_TIMESTAMP(GREATEST(MAX(event_timestamp), NOW(6))) / $_sl) * $_sl + $_sl
+	         FROM users_change_events
+	       UNION ALL SELECT s + $_sl, top FROM w WHERE s + $_sl <= top AND s < top + 0)
+	     SELECT CONCAT(DATE_FORMAT(FROM_UNIXTIME(s), '%H:%i:%s'), '–',
+	                   DATE_FORMAT(FROM_UNIXTIME(s + $1), '%H:%i:%s')) FROM w" | paste -sd '|')
+	echo "($_re)"
+}
+
+# scr_shown_start: the epoch second the histogram's window label starts at (UTC today, or
+# yesterday when that would be in the future), from the last capture; empty without a label.
+scr_shown_start() {
+	_hms=$(sed -n 's/.*registrations per store [^ ]* window \([0-9][0-9]:[0-9][0-9]:[0-9][0-9]\)–.*/\1/p' "$SCR" | head -n 1)
+	[ -n "$_hms" ] || return 0
+	_st=$(date -u -d "$(date -u +%F) $_hms" +%s)
+	[ "$_st" -le $(($(date +%s) + 60)) ] || _st=$((_st - 86400))
+	echo "$_st"
+}
+
+# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the histogram's bars equal SQL's per-store
+# counts for the window the screen names (stores without events in it must show 0), and that
+# window is the newest event's or later. An empty window passes only once the clock has moved
+# past the newest event's window.
 scr_bars_equal() {
-	_lim=$(($1 * 10)) _i=0
+	_lim=$(($1 * 10)) _i=0 _sl=${3:-$2}
 	while :; do
-		_want=$(sql_newest "$2" "${3:-}")
 		scr_cap >/dev/null
+		_st=$(scr_shown_start)
+		_newest=$(sql "SELECT FLOOR(UNIX_TIMESTAMP(MAX(event_timestamp)) / $_sl) * $_sl FROM users_change_events")
+		_want=
+		[ -n "$_st" ] && _want=$(sql_window "$_st" "$2")
 		_got=$(scr_bars | awk '$2 != 0')
-		[ -n "$_want" ] && [ "$_got" = "$_want" ] && return 0
+		if [ -n "$_st" ] && [ "$_got" = "$_want" ] && [ "$_st" -ge "${_newest:-0}" ] &&
+			{ [ -n "$_want" ] || [ "$_st" -gt "${_newest:-0}" ]; }; then
+			return 0
+		fi
 		_i=$((_i + 1))
 		if [ $_i -ge $_lim ]; then
 			cat "$SCR" >&2
-			fail "histogram '$(echo $_got)' != SQL truth '$(echo $_want)' for window $2 s"
+			fail "histogram '$(echo $_got)' != SQL truth '$(echo $_want)' for the $2 s window shown (start ${_st:-none}, newest event's window ${_newest:-none})"
 		fi
 		sleep 0.1
 	done
