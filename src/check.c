@@ -27,6 +27,7 @@ struct chk {
 	/* the settled rows per second (trigger capture): see settle() */
 	struct slot *cache;
 	int nslots, cached, no_incremental;
+	int counted_once; /* the first round counted in full (see count_mysql) */
 	int64_t settled;   /* every id <= this is committed or rolled back for good */
 	int64_t synced_us; /* when the cache was last rebuilt whole */
 	pthread_t thr;
@@ -230,6 +231,12 @@ static int count_mysql(struct chk *k, MYSQL *m, int64_t from_s, int64_t max_id, 
 		       uint64_t *judged, char *err)
 {
 	if (!k->binlog && !k->no_incremental) {
+		if (!k->cached && !k->counted_once) {
+			/* the first figure at once from a plain count (an index range); the per-second
+			   cache, a longer GROUP BY, is built from the next round on */
+			k->counted_once = 1;
+			return count_full(k, m, from_s, max_id, all, judged, err);
+		}
 		if (count_incremental(k, m, from_s, max_id, all, judged, err) == 0)
 			return 0;
 		if (mysql_errno(m) == 1227) /* ER_SPECIFIC_ACCESS_DENIED: no PROCESS for INNODB_TRX */
