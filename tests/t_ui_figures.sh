@@ -91,8 +91,9 @@ open_total() {
 # the consumer may still be counting the batch (slower under sanitizers): a bounded poll
 wait_for 30 'scr_cap >/dev/null; [ "$(open_total)" -ge 10000 ]' ||
 	fail "open counts marked *: $(open_total), expected 10,100 in all"
+scr_exit_mark
 scr_keys q
-scr_wait 20 'EXITED 0' "quit"
+scr_exit_wait 0 "quit"
 scr_tmux kill-server
 
 note "Kafka down while injecting: produce (acknowledged) is 0, the relay waits with rows in flight"
@@ -116,7 +117,8 @@ note "brokers down: inject $1/s, relay $2/s, produce $3/s"
 scr_keys I
 echo 'up all' >&3
 scr_wait 30 'produce [1-9][0-9,.]*/s' "produce again once the brokers are back"
+scr_exit_mark
 scr_keys q
-scr_wait 20 'EXITED 0' "quit"
+scr_exit_wait 0 "quit after the outage"
 exec 3>&-
 note "t_ui_figures passed"
