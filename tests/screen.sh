@@ -134,9 +134,10 @@ sql_label() {
 }
 
 # scr_shown_start: the epoch second the histogram's window label starts at (UTC today, or
-# yesterday when that would be in the future), from the last capture; empty without a label.
+# yesterday when that would be in the future), from the last capture (Unicode or ASCII title);
+# empty without a label.
 scr_shown_start() {
-	_hms=$(sed -n 's/.*registrations per store [^ ]* window \([0-9][0-9]:[0-9][0-9]:[0-9][0-9]\)–.*/\1/p' "$SCR" | head -n 1)
+	_hms=$(sed -En 's/.*registrations per store [^ ]+ window ([0-9]{2}:[0-9]{2}:[0-9]{2})(–|-)[0-9].*/\1/p' "$SCR" | head -n 1)
 	[ -n "$_hms" ] || return 0
 	_st=$(date -u -d "$(date -u +%F) $_hms" +%s)
 	[ "$_st" -le $(($(date +%s) + 60)) ] || _st=$((_st - 86400))
