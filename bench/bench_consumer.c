@@ -72,6 +72,89 @@ static long long held(rd_kafka_t *rk, int parts)
 	return n;
 }
 
+/* One consume of the whole topic through cons_* on kc: what it measured. */
+struct run_result {
+	double secs, rate, steady;
+	long rss0, growth; /* KiB */
+	size_t store_kib, max_iv;
+	long long view_us;
+	int nw, ok;
+	struct cons_stats st;
+	uint64_t total;
+};
+
+static int consume(struct kc *kc, long long n, struct run_result *res)
+{
+	char err[U_ERRLEN];
+	struct cons_config cfg = {.topic = TOPIC,
+				  .horizon_us = 3600 * 1000000LL,
+				  .lateness_us = 60 * 1000000LL,
+				  .topic_wait_us = 10000000};
+	g_cons = cons_new(&cfg, kc, err);
+	if (!g_cons) {
+		fprintf(stderr, "bench_consumer: %s\n", err);
+		return -1;
+	}
+	struct cons_stats st;
+	pthread_t th;
+	long rss0 = vm_kib("VmRSS:");
+	FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak RSS (VmHWM) */
+	if (cr) {
+		fputs("5", cr);
+		fclose(cr);
+	}
+	int64_t t0 = u_mono_us();
+	pthread_create(&th, NULL, run, NULL);
+	int64_t first = 0, deadline = t0 + 300 * 1000000LL;
+	size_t max_iv = 0;
+	for (int tick = 0;; tick++) {
+		u_sleep_us(2000);
+		cons_stats(g_cons, &st);
+		if (tick % 50 == 0) {
+			struct ws_stats s1;
+			cons_view(g_cons, 30, 0, NULL, 0, NULL, NULL, &s1, NULL);
+			if (s1.id_intervals > max_iv)
+				max_iv = s1.id_intervals;
+		}
+		if (!first && st.consumed > 0)
+			first = u_mono_us();
+		if (st.consumed >= (uint64_t)n || u_mono_us() > deadline)
+			break;
+	}
+	int64_t t1 = u_mono_us();
+	long hwm = vm_kib("VmHWM:");
+	/* a view like the monitor's while it is all held */
+	static struct ws_window wins[512];
+	uint32_t ids[WS_MAX_STORES];
+	int ns;
+	struct ws_stats ws;
+	int64_t wm;
+	int64_t v0 = u_mono_us();
+	int nw = cons_view(g_cons, 30, 0, wins, 512, ids, &ns, &ws, &wm);
+	res->view_us = u_mono_us() - v0;
+	uint64_t total = 0;
+	for (int i = 0; i < nw; i++)
+		for (int s = 0; s < ns; s++)
+			total += wins[i].counts[s];
+	cons_stop(g_cons);
+	pthread_join(th, NULL);
+	cons_free(g_cons);
+	g_cons = NULL;
+	res->secs = (double)(t1 - t0) / 1e6;
+	res->rate = (double)st.consumed / res->secs;
+	res->steady = first && t1 > first ? (double)st.consumed / ((double)(t1 - first) / 1e6) : 0;
+	res->rss0 = rss0;
+	res->growth = hwm > rss0 ? hwm - rss0 : 0;
+	res->store_kib = ws.bytes / 1024;
+	res->max_iv = max_iv;
+	res->nw = nw;
+	res->st = st;
+	res->total = total;
+	res->ok = g_rc == 0 && st.consumed == (uint64_t)n && st.counted == (uint64_t)n &&
+		  st.late == 0 && st.rejected == 0 && total == (uint64_t)n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long long n = argc > 1 ? atoll(argv[1]) : 1000000;
@@ -157,80 +240,42 @@ int main(int argc, char **argv)
 	fprintf(stderr, "filled %lld envelopes (avg %zu bytes) in %.1f s on %d partitions\n", n,
 		bytes / (size_t)n, fill_s, parts);
 
-	/* Consume it all through cons_*. */
-	struct cons_config cfg = {.topic = TOPIC,
-				  .horizon_us = 3600 * 1000000LL,
-				  .lateness_us = 60 * 1000000LL,
-				  .topic_wait_us = 10000000};
-	g_cons = cons_new(&cfg, kc, err);
-	if (!g_cons) {
+	/* Consume it all through cons_*: first with cdctop's prefetch bound (the figures), then
+	   with librdkafka's own (64 MiB a partition), a second client of the same mock, for the
+	   ratio. That order keeps the first run's peak clear of memory the second one freed. */
+	struct run_result r, u;
+	if (consume(kc, n, &r) < 0)
+		return 2;
+	struct opts o2 = o;
+	o2.brokers = kc_bootstrap(kc);
+	o2.props[o2.nprops++] = "queued.max.messages.kbytes=65536";
+	struct kc *kc2 = kc_new(&o2, err);
+	if (!kc2 || consume(kc2, n, &u) < 0) {
 		fprintf(stderr, "bench_consumer: %s\n", err);
 		return 2;
 	}
-	struct cons_stats st;
-	pthread_t th;
-	long rss0 = vm_kib("VmRSS:");
-	FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak RSS (VmHWM) */
-	if (cr) {
-		fputs("5", cr);
-		fclose(cr);
-	}
-	t0 = u_mono_us();
-	pthread_create(&th, NULL, run, NULL);
-	int64_t first = 0, deadline = t0 + 300 * 1000000LL;
-	size_t max_iv = 0;
-	for (int tick = 0;; tick++) {
-		u_sleep_us(2000);
-		cons_stats(g_cons, &st);
-		if (tick % 50 == 0) {
-			struct ws_stats s1;
-			cons_view(g_cons, 30, 0, NULL, 0, NULL, NULL, &s1, NULL);
-			if (s1.id_intervals > max_iv)
-				max_iv = s1.id_intervals;
-		}
-		if (!first && st.consumed > 0)
-			first = u_mono_us();
-		if (st.consumed >= (uint64_t)n || u_mono_us() > deadline)
-			break;
-	}
-	int64_t t1 = u_mono_us();
-	long hwm = vm_kib("VmHWM:");
-	/* a view like the monitor's while it is all held */
-	static struct ws_window wins[512];
-	uint32_t ids[WS_MAX_STORES];
-	int ns;
-	struct ws_stats ws;
-	int64_t wm;
-	int64_t v0 = u_mono_us();
-	int nw = cons_view(g_cons, 30, 0, wins, 512, ids, &ns, &ws, &wm);
-	int64_t view_us = u_mono_us() - v0;
-	uint64_t total = 0;
-	for (int i = 0; i < nw; i++)
-		for (int s = 0; s < ns; s++)
-			total += wins[i].counts[s];
-	cons_stop(g_cons);
-	pthread_join(th, NULL);
-	cons_free(g_cons);
+	kc_free(kc2);
 	kc_free(kc);
 
-	double secs = (double)(t1 - t0) / 1e6;
-	double rate = (double)st.consumed / secs;
-	double steady = first && t1 > first ? (double)st.consumed / ((double)(t1 - first) / 1e6) : 0;
-	int ok = g_rc == 0 && st.consumed == (uint64_t)n && st.counted == (uint64_t)n &&
-		 st.late == 0 && st.rejected == 0 && total == (uint64_t)n;
 	char a[32], b[32], d[32];
 	printf("consumer.throughput %.0f events/s (%s envelopes on %d partitions, lz4, in %.2f s "
 	       "from cons_run's start; %s/s from the first message; target >= %s)%s\n",
-	       rate, u_fmt_count(n, a, sizeof a), parts, secs,
-	       u_fmt_count((long long)steady, b, sizeof b), u_fmt_count((long long)TARGET, d, sizeof d),
-	       !ok ? " WRONG COUNTS" : rate >= TARGET ? "" : " BELOW");
+	       r.rate, u_fmt_count(n, a, sizeof a), parts, r.secs,
+	       u_fmt_count((long long)r.steady, b, sizeof b), u_fmt_count((long long)TARGET, d, sizeof d),
+	       !r.ok ? " WRONG COUNTS" : r.rate >= TARGET ? "" : " BELOW");
 	printf("consumer.rebuild_memory %ld MiB (peak RSS growth while consuming, librdkafka's "
 	       "prefetch queues included; RSS before: %ld MiB with the mock cluster and its data; "
-	       "window store %zu KiB, seen-id intervals up to %zu)\n",
-	       hwm > rss0 ? (hwm - rss0) / 1024 : 0, rss0 / 1024, ws.bytes / 1024, max_iv);
+	       "window store %zu KiB, seen-id intervals up to %zu; target <= 64 MiB)%s\n",
+	       r.growth / 1024, r.rss0 / 1024, r.store_kib, r.max_iv,
+	       r.growth / 1024 <= 64 ? "" : " ABOVE");
+	printf("consumer.prefetch_ratio %.2f (events/s with cdctop's prefetch bound / with "
+	       "librdkafka's 64 MiB a partition, same topic, same run: %.0f / %.0f; peak RSS growth "
+	       "%ld / %ld MiB)%s\n",
+	       u.rate > 0 ? r.rate / u.rate : 0, r.rate, u.rate, r.growth / 1024, u.growth / 1024,
+	       u.ok ? "" : " WRONG COUNTS");
 	printf("consumer.view_30s %lld us (cons_view of %d 30 s windows over 50 minutes, 2 stores; "
 	       "counted %llu, late %llu, rejected %llu, windows sum %llu)\n",
-	       (long long)view_us, nw, (unsigned long long)st.counted, (unsigned long long)st.late,
-	       (unsigned long long)st.rejected, (unsigned long long)total);
-	return ok ? 0 : 1;
+	       r.view_us, r.nw, (unsigned long long)r.st.counted, (unsigned long long)r.st.late,
+	       (unsigned long long)r.st.rejected, (unsigned long long)r.total);
+	return r.ok && u.ok ? 0 : 1;
 }
