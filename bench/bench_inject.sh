@@ -58,8 +58,43 @@ figure() {
 figure 20 500
 figure 1000 20
 
-# the figures only count if every customer was captured
+# The ceiling: the same server taking the same shape of rows as the mariadb client's multi-row
+# INSERTs, 1,000 addresses then 1,000 customers per transaction (address ids from
+# LAST_INSERT_ID(), which lock mode 1 makes consecutive), trigger on: ROUNDS runs of 20 batches,
+# the median; then cdctop's -n 1000 median as a ratio of it (goal >= 0.8).
 sock="$T/db/mysqld.sock"
+awk -v b=20 -v n=1000 'BEGIN {
+	for (i = 0; i < b; i++) {
+		print "SELECT MIN(city_id) INTO @c FROM city;"
+		print "START TRANSACTION;"
+		printf "INSERT INTO address (address, address2, district, city_id, postal_code, phone) VALUES "
+		for (j = 0; j < n; j++)
+			printf "%s(\"%d Maple Avenue\", \"Apt %d\", \"California\", @c, \"%05d\", \"%010d\")", j ? "," : "", j, j % 90, j, 5550000000 + j
+		print ";"
+		print "SET @a = LAST_INSERT_ID();"
+		printf "INSERT INTO customer (store_id, first_name, last_name, email, address_id, active, create_date) VALUES "
+		for (j = 0; j < n; j++)
+			printf "%s(%d, \"Mary%d\", \"Smith%d\", \"mary.smith%d@example.com\", @a + %d, 1, NOW())", j ? "," : "", 1 + j % 2, j, j, j, j
+		print ";"
+		print "COMMIT;"
+	}
+}' >"$T/bulk.sql"
+bulk=""
+for _ in $(seq 1 "$ROUNDS"); do
+	t0=$(date +%s%N)
+	mariadb --no-defaults -S "$sock" -uroot sakila <"$T/bulk.sql" || { echo "bench_inject: the bulk insert failed" >&2; exit 1; }
+	t1=$(date +%s%N)
+	bulk="$bulk $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%d", 20000 / (ns / 1e9) }')"
+done
+bmed=$(printf '%s\n' $bulk | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+imed=$(printf '%s\n' $rates | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+printf 'inject.ceiling      %8d customers/s  (the mariadb client, multi-row INSERTs of 1000 addresses then 1000 customers per transaction, trigger on; median of %d, runs:%s)\n' \
+	"$bmed" "$ROUNDS" "$bulk"
+printf 'inject.ratio        %8.2f x            (cdctop inject -n 1000 / the ceiling, this run: %d / %d; goal >= 0.8)%s\n' \
+	"$(awk -v a="$imed" -v b="$bmed" 'BEGIN { print a / b }')" "$imed" "$bmed" \
+	"$(awk -v a="$imed" -v b="$bmed" 'BEGIN { print (a / b >= 0.8) ? "" : " BELOW" }')"
+
+# the figures only count if every customer was captured
 got=$(mariadb --no-defaults -S "$sock" -uroot -N -B sakila -e \
 	'SELECT (SELECT COUNT(*) FROM customer) - (SELECT COUNT(*) FROM users_change_events)')
 [ "$got" = 0 ] || { echo "bench_inject: customers and change rows differ by $got" >&2; exit 1; }

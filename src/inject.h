@@ -1,7 +1,9 @@
 /*
  * inject.h - writes batches of fake customers into sakila: per customer an address row, then
- * the customer row referencing it through LAST_INSERT_ID(), one transaction per batch, with
- * prepared statements. Used by `cdctop inject` and the monitor's injector thread; an inj is
+ * the customer row referencing it, one transaction per batch, with prepared statements:
+ * multi-row inserts of up to 100 rows, the address ids read back with RETURNING (MariaDB
+ * 10.5+) or, where the auto-increment lock mode guarantees consecutive ids, from
+ * LAST_INSERT_ID(); else one address and one customer insert per row (MySQL 8's default). Used by `cdctop inject` and the monitor's injector thread; an inj is
  * used by one thread at a time and borrows (does not own) its connection.
  */
 #ifndef CDCTOP_INJECT_H
@@ -28,6 +30,8 @@ struct inj *inj_new(MYSQL *m, const char *db, uint64_t seed, char *err);
 /* Writes n customers in one transaction; on error rolls back (nothing half-written) and
    returns -1 with err. Adds to res (res->n is incremented by the customers written). */
 int inj_batch(struct inj *j, int n, struct inj_result *res, char *err);
+/* How address ids are learnt: "returning", "consecutive" or "per-row". */
+const char *inj_id_mode(const struct inj *j);
 /* Frees statements; accepts NULL. Does not close the connection. */
 void inj_free(struct inj *j);
 

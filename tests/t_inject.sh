@@ -91,6 +91,31 @@ assert_eq "$(counts3)" "$n0" "counts after --batches 4 failing in batch 1"
 set -- $n0
 assert_eq "$(counts3)" "$(($1 + 3)) $(($2 + 3)) $(($3 + 3))" "counts after a good batch"
 
+note "multi-row inserts pair every customer with its own address, as one row at a time does"
+# the same seed through each way of learning the address ids (RETURNING, the default on
+# MariaDB; consecutive ids from LAST_INSERT_ID(); one insert per row, MySQL 8's fallback) must
+# give the same customers with the same addresses; 250 rows span chunks of 100, 100 and 50
+ref=""
+for mode in per-row consecutive returning; do
+	m=$(maxid customer customer_id)
+	if [ "$mode" = returning ]; then
+		out=$("$C" inject --datadir "$DBDIR" -n 250 --seed 77) || fail "inject ($mode)"
+	else
+		out=$(CDCTOP_TEST_INJECT_IDS=$mode "$C" inject --datadir "$DBDIR" -n 250 --seed 77) ||
+			fail "inject ($mode)"
+	fi
+	assert_eq "$(wrote "$out")" 250 "customers written ($mode)"
+	pm=$(persons "$m")
+	assert_eq "$(printf '%s\n' "$pm" | wc -l)" 250 "customers joined to an address ($mode)"
+	assert_eq "$(sql "SELECT COUNT(DISTINCT address_id) FROM customer WHERE customer_id > $m")" 250 \
+		"distinct addresses ($mode)"
+	if [ -z "$ref" ]; then ref=$pm; else assert_eq "$pm" "$ref" "customers and addresses ($mode vs per-row)"; fi
+done
+note "a batch failing in its second chunk of 100 leaves nothing"
+n0=$(counts3)
+CDCTOP_TEST_FAIL_AT=150 "$C" inject --datadir "$DBDIR" -n 250 >/dev/null 2>&1 && fail "the batch with a bad row 150 succeeded"
+assert_eq "$(counts3)" "$n0" "counts after a batch failing at row 150"
+
 note "the same --seed gives the same persons; another seed gives others"
 m1=$(maxid customer customer_id)
 "$C" inject --datadir "$DBDIR" -n 20 --seed 4242 >/dev/null || fail "inject --seed 4242"
