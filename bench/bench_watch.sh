@@ -22,7 +22,8 @@
 # monitor's check thread runs them (CHECKLINE=0 leaves them out); watch.checkline_ms is the
 # median round.
 # Env: CDCTOP (default build/cdctop), DURATION (seconds of injection, default 60: about 95 s in
-# all). `DURATION=3600 sh bench/bench_watch.sh` measures the memory figures over the full 1-hour
+# all); RELAY_ARGS and WATCH_ARGS add options to the relay's and watch's command lines (e.g.
+# WATCH_ARGS="-X fetch.wait.max.ms=1", to try a setting). `DURATION=3600 sh bench/bench_watch.sh` measures the memory figures over the full 1-hour
 # horizon (through bench/run.sh, raise BENCH_TIMEOUT above 3600 too). PREFILL=N (default
 # 1,000,000) first writes N customers and their change rows, marked as relayed, so the run
 # meets the tables of a long-lived database (an hour at 1,000/s leaves 3.6 million); with
@@ -126,10 +127,10 @@ PIDS="$PIDS $!"
 wait_for 20 '[ -s "$T/mock.out" ]' || die "kafka-mock printed no address: $(cat "$T/mock.err")"
 BOOT=$(head -n 1 "$T/mock.out")
 
-"$C" relay -b "$BOOT" --datadir "$T/db" </dev/null 2>"$T/relay.log" &
+"$C" relay -b "$BOOT" --datadir "$T/db" ${RELAY_ARGS:-} </dev/null 2>"$T/relay.log" &
 RP=$!
 PIDS="$PIDS $RP"
-"$C" watch -b "$BOOT" </dev/null >"$T/watch.out" 2>"$T/watch.err" &
+"$C" watch -b "$BOOT" ${WATCH_ARGS:-} </dev/null >"$T/watch.out" 2>"$T/watch.err" &
 WP=$!
 PIDS="$PIDS $WP"
 wait_for 60 'grep -q "relay: caught up" "$T/relay.log"' ||
@@ -202,8 +203,8 @@ wait_for $left '[ "$(counted_now)" = "$rows" ]' || true # the last status line m
 catch_s=$(elapsed "$t1" "$(now)")
 kill -TERM "$WP"
 wait_for 10 '! kill -0 "$WP"' || die "watch did not exit within 10 s of SIGTERM"
-summary=$(grep '^consumed [0-9]*, counted' "$T/watch.out" | tail -n 1)
-[ "$(echo "$summary" | sed -n 's/^consumed [0-9]*, counted \([0-9]*\),.*/\1/p')" = "$rows" ] ||
+summary=$(grep '^consumed [0-9,]*, counted' "$T/watch.out" | tail -n 1) # figures have separators
+[ "$(echo "$summary" | sed -n 's/^consumed [0-9,]*, counted \([0-9,]*\),.*/\1/p' | tr -d ,)" = "$rows" ] ||
 	die "watch did not count the $rows change rows within $CHECK_S s of the injection's end: '${summary:-no summary}' (last status: '$(status_of "$T/watch.out")')"
 
 # the figures
