@@ -155,6 +155,43 @@ static int consume(struct kc *kc, long long n, struct run_result *res)
 	return 0;
 }
 
+/* The ceiling: a bare librdkafka consumer of the same topic on kc (every partition assigned
+   from the start, messages taken in batches and dropped, nothing decoded); events/s, or -1. */
+static double bare_rate(struct kc *kc, long long n, int parts)
+{
+	char err[U_ERRLEN];
+	rd_kafka_conf_t *conf = kc_conf(kc, err);
+	if (!conf)
+		return -1;
+	set(conf, "group.id", "bench-bare");
+	set(conf, "enable.auto.commit", "false");
+	set(conf, "enable.partition.eof", "false");
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!rk)
+		return -1;
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+	for (int i = 0; i < parts; i++)
+		rd_kafka_topic_partition_list_add(l, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	int64_t t0 = u_mono_us(), deadline = t0 + 300 * 1000000LL;
+	rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	long long got = 0;
+	rd_kafka_message_t *ms[1024];
+	while (got < n && u_mono_us() < deadline) {
+		ssize_t k = rd_kafka_consume_batch_queue(q, 100, ms, 1024);
+		for (ssize_t i = 0; i < k; i++) {
+			got += !ms[i]->err;
+			rd_kafka_message_destroy(ms[i]);
+		}
+	}
+	double secs = (double)(u_mono_us() - t0) / 1e6;
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	return got == n ? (double)n / secs : -1;
+}
+
 int main(int argc, char **argv)
 {
 	long long n = argc > 1 ? atoll(argv[1]) : 1000000;
@@ -255,6 +292,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kc_free(kc2);
+	double bare = bare_rate(kc, n, parts);
 	kc_free(kc);
 
 	char a[32], b[32], d[32];
@@ -273,9 +311,15 @@ int main(int argc, char **argv)
 	       "%ld / %ld MiB)%s\n",
 	       u.rate > 0 ? r.rate / u.rate : 0, r.rate, u.rate, r.growth / 1024, u.growth / 1024,
 	       u.ok ? "" : " WRONG COUNTS");
+	printf("consumer.ceiling %.0f events/s (a bare librdkafka consumer of the same topic, same "
+	       "run: batches taken and dropped, nothing decoded)%s\n",
+	       bare, bare > 0 ? "" : " FAILED");
+	printf("consumer.ratio %.2f (cdctop's consumer / the bare one, this run: %.0f / %.0f; goal "
+	       ">= 0.8)%s\n",
+	       bare > 0 ? r.rate / bare : 0, r.rate, bare, bare > 0 && r.rate / bare >= 0.8 ? "" : " BELOW");
 	printf("consumer.view_30s %lld us (cons_view of %d 30 s windows over 50 minutes, 2 stores; "
 	       "counted %llu, late %llu, rejected %llu, windows sum %llu)\n",
 	       r.view_us, r.nw, (unsigned long long)r.st.counted, (unsigned long long)r.st.late,
 	       (unsigned long long)r.st.rejected, (unsigned long long)r.total);
-	return r.ok && u.ok ? 0 : 1;
+	return r.ok && u.ok && bare > 0 ? 0 : 1;
 }
