@@ -8,6 +8,9 @@
 #   relay.kcat      msg/s of `kcat -P -l` producing the same envelopes (dumped from the topic with
 #                   kcat -C, repeated to ROWS lines) to the same topic: the transport's limit;
 #                   the detail gives cdctop's rate as a ratio of it
+#   relay.mysql     rows/s of the mariadb client (--quick) reading the same change rows' columns:
+#                   the source's limit
+#   relay.ratio     relay.drain / the lower of relay.kcat and relay.mysql; goal >= 0.5
 #   relay.baseline  rows/s of bench/baseline_relay.py, a relay in the original notebook's style
 #                   (Debian's python3-pymysql + python3-kafka, select by timestamp, one send() per
 #                   row, no delivery check, kafka-python's defaults) on BASELINE_ROWS (default
@@ -136,6 +139,21 @@ kcat_s=$(elapsed "$t0" "$(now)")
 [ "$(($(hw_sum) - before))" = "$ROWS" ] || die "kcat -P did not deliver $ROWS messages"
 kcat_rate=$(rate "$ROWS" "$kcat_s")
 fig relay.kcat "$kcat_rate" msg/s "kcat -P -l of $ROWS envelopes, $((bytes / ROWS)) bytes avg, in $kcat_s s, acks=all, idempotent; cdctop drain = $(awk -v a="$drain" -v b="$kcat_rate" 'BEGIN { printf "%.2f", a / b }') of it"
+
+# relay.mysql: the mariadb client reading the same change rows, the same columns as the relay
+# reads them (--quick: streamed, not buffered), into /dev/null: the source's limit
+t0=$(now)
+mariadb --no-defaults -S "$SOCK" -uroot -N -B --quick sakila -e "SELECT log_id,
+	CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS SIGNED), customer_id, store_id, address_id,
+	active, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED), first_name, last_name, email
+	FROM users_change_events ORDER BY log_id" >/dev/null || die "the mariadb client's read failed"
+mysql_s=$(elapsed "$t0" "$(now)")
+mysql_rate=$(rate "$ROWS" "$mysql_s")
+fig relay.mysql "$mysql_rate" rows/s "mariadb --quick reading the $ROWS change rows' relay columns in $mysql_s s"
+low=$(awk -v a="$kcat_rate" -v b="$mysql_rate" 'BEGIN { print (a < b) ? a : b }')
+fig relay.ratio "$(awk -v a="$drain" -v b="$low" 'BEGIN { printf "%.2f", a / b }')" x \
+	"relay.drain / the lower of relay.kcat and relay.mysql, this run: $drain / $low" \
+	"$(verdict "$drain >= 0.5 * $low" ">= 0.5")"
 
 # relay.baseline: the notebook-style Python relay on the newest BASELINE_ROWS rows
 sql "SET time_zone = '+00:00';
