@@ -12,6 +12,7 @@
  */
 #include "consumer.h"
 #include "checkpoint.h"
+#include "debezium.h"
 #include "envelope.h"
 #include "heartbeat.h"
 #include "util.h"
@@ -42,12 +43,14 @@
 struct item {
 	int32_t part;
 	int64_t offset;
-	int64_t log_id, event_us;
+	int64_t log_id, event_us; /* log_id: the merge's order (Debezium: the event time) */
+	int64_t id;               /* the identity the store dedups by (cdctop: log_id) */
 	uint32_t store_id;
-	int kind; /* IT_EVENT, IT_BAD (rejected by env_decode), IT_END (partition end) */
+	int kind; /* IT_EVENT, IT_BAD (rejected by the decoder), IT_END (partition end), ... */
 };
 
-enum { IT_EVENT = 0, IT_BAD, IT_END };
+/* IT_UPD, IT_DEL: a Debezium update or delete; IT_SKIP: a tombstone, heartbeat, other table */
+enum { IT_EVENT = 0, IT_BAD, IT_END, IT_UPD, IT_DEL, IT_SKIP };
 
 /* Rejected messages kept for display: the CONS_MAX_REJECTS lowest (partition, offset), so
    the list does not depend on the order partitions were read in. Sorted. */
@@ -87,6 +90,9 @@ struct cons {
 	struct db_target *db;   /* MySQL to rebuild from, NULL none */
 	int binlog;
 	char *hb_topic;         /* NULL none */
+	int format;             /* enum cons_format */
+	int dbz_first;          /* auto: the last message decoded was Debezium's, try it first */
+	char *group_by, *table; /* Debezium: the column counted by, the one table (NULL any) */
 	rd_kafka_queue_t *hbq;  /* the heartbeat partition's queue, once assigned */
 	int hb_pending;         /* a heartbeat waits for the data it covers to be read */
 	struct hb hb;
@@ -353,6 +359,9 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	}
 	c->binlog = cfg->binlog;
 	c->hb_topic = cfg->hb_topic ? u_strdup(cfg->hb_topic) : NULL;
+	c->format = cfg->format;
+	c->group_by = u_strdup(cfg->group_by && *cfg->group_by ? cfg->group_by : "store_id");
+	c->table = cfg->table && *cfg->table ? u_strdup(cfg->table) : NULL;
 	for (int i = 0; i < CONS_MAX_PARTS; i++)
 		c->resume[i] = -1;
 	c->horizon_us = hs * 1000000;
@@ -405,6 +414,8 @@ void cons_free(struct cons *c)
 		memset(c->db->password, 0, sizeof c->db->password);
 	free(c->db);
 	free(c->hb_topic);
+	free(c->group_by);
+	free(c->table);
 	free(c);
 }
 
@@ -1076,6 +1087,66 @@ static int setup(struct cons *c, char *err)
 	return 0;
 }
 
+/* A Debezium message into *it: its IT_ kind, IT_BAD with why. */
+static int decode_dbz(const struct cons *c, const rd_kafka_message_t *m, struct item *it,
+		      char *why)
+{
+	struct dbz_event ev;
+	if (dbz_decode(m->payload, m->len, m->key, m->key_len, c->group_by, c->table, &ev, why) < 0)
+		return IT_BAD;
+	if (ev.kind == DBZ_SKIP)
+		return IT_SKIP;
+	if (!ev.is_int || ev.ival < 0 || ev.ival > UINT32_MAX) {
+		snprintf(why, U_ERRLEN, "%s %.64s is %.64s, not an integer in 0..4294967295",
+			 ev.kind == DBZ_DELETE ? "before" : "after", c->group_by, ev.val);
+		return IT_BAD;
+	}
+	it->log_id = ev.event_us; /* merged in event time: its ids are not in time order */
+	it->id = ev.id;
+	it->event_us = ev.event_us;
+	it->store_id = (uint32_t)ev.ival;
+	return ev.kind == DBZ_UPDATE ? IT_UPD : ev.kind == DBZ_DELETE ? IT_DEL : IT_EVENT;
+}
+
+/* Decodes m's value by the topic's format into *it: IT_EVENT, IT_UPD, IT_DEL, IT_SKIP, or
+   IT_BAD with why. Auto tries the format that last worked first, and keeps cdctop's reason
+   for a message neither decodes unless Debezium's came first; a null value is a Debezium
+   tombstone only with a JSON object for its key. */
+static int decode_value(struct cons *c, const rd_kafka_message_t *m, struct item *it, char *why)
+{
+	struct cdc_row row;
+	if (c->format == CONS_FMT_DEBEZIUM)
+		return decode_dbz(c, m, it, why);
+	if (c->format == CONS_FMT_AUTO && (c->dbz_first || !m->payload || !m->len)) {
+		char why2[U_ERRLEN];
+		if (m->payload && m->len) {
+			int k = decode_dbz(c, m, it, why2);
+			if (k != IT_BAD)
+				return k;
+		} else if (dbz_key_is_object(m->key, m->key_len)) {
+			return IT_SKIP;
+		}
+		if (env_decode(m->payload, m->len, &row, why) < 0) {
+			if (m->payload && m->len)
+				snprintf(why, U_ERRLEN, "%s", why2);
+			return IT_BAD;
+		}
+		c->dbz_first = 0;
+	} else if (env_decode(m->payload, m->len, &row, why) < 0) {
+		char why2[U_ERRLEN];
+		if (c->format == CONS_FMT_CDCTOP || !m->payload || !m->len)
+			return IT_BAD;
+		int k = decode_dbz(c, m, it, why2);
+		if (k != IT_BAD)
+			c->dbz_first = 1;
+		return k;
+	}
+	it->log_id = it->id = row.log_id;
+	it->event_us = row.event_us;
+	it->store_id = row.store_id;
+	return IT_EVENT;
+}
+
 /* Decodes message m into *it outside the lock; a reject's reason goes to brej if it may be
    shown. Returns 1 when *it was written (an event, a reject or a partition's end), 0 for an
    error event or a foreign partition. */
@@ -1100,11 +1171,10 @@ static int decode_one(struct cons *c, const rd_kafka_message_t *m, struct item *
 	int32_t part = m->partition;
 	if (part < 0 || part >= c->nparts)
 		return 0;
-	struct cdc_row row;
 	char why[U_ERRLEN];
 	it->part = part;
 	it->offset = m->offset;
-	it->kind = env_decode(m->payload, m->len, &row, why) < 0 ? IT_BAD : IT_EVENT;
+	it->kind = decode_value(c, m, it, why);
 	if (it->kind == IT_BAD) {
 		it->log_id = INT64_MIN; /* merged first */
 		if (rej_wants(&c->rej, part, m->offset)) {
@@ -1115,9 +1185,8 @@ static int decode_one(struct cons *c, const rd_kafka_message_t *m, struct item *
 		}
 		return 1;
 	}
-	it->log_id = row.log_id;
-	it->event_us = row.event_us;
-	it->store_id = row.store_id;
+	if (it->kind == IT_SKIP)
+		it->log_id = INT64_MIN; /* merged first, like a reject */
 	return 1;
 }
 
@@ -1237,9 +1306,22 @@ static void apply_batch_locked(struct cons *c, int k, int64_t now, const struct 
 			st->rejected++;
 			continue;
 		}
+		if (it->kind == IT_SKIP) {
+			st->skipped++;
+			continue;
+		}
+		if (it->kind == IT_UPD || it->kind == IT_DEL) {
+			if (ws_mark_seen(c->ws, it->id))
+				st->duplicates++;
+			else if (it->kind == IT_UPD)
+				st->updates++;
+			else
+				st->deletes++;
+			continue;
+		}
 		if (it->event_us > p->max_ev)
 			p->max_ev = it->event_us;
-		enum ws_result r = ws_add(c->ws, it->log_id, it->store_id, it->event_us);
+		enum ws_result r = ws_add(c->ws, it->id, it->store_id, it->event_us);
 		switch (r) {
 		case WS_ADDED:
 			st->counted++;

@@ -15,6 +15,9 @@
 
 struct cons;
 
+/* What the topic's messages are: judged per message (auto), or forced. */
+enum cons_format { CONS_FMT_AUTO = 0, CONS_FMT_CDCTOP, CONS_FMT_DEBEZIUM };
+
 struct cons_config {
 	const char *topic;
 	int64_t horizon_us;  /* rebuild from now - horizon */
@@ -25,6 +28,9 @@ struct cons_config {
 	const struct db_target *db; /* MySQL, the durable log to rebuild from; NULL: topic only */
 	int binlog;           /* with db: the log is the customer table (binlog capture) */
 	const char *hb_topic; /* the relay's heartbeat topic (the source clock); NULL: none */
+	int format;           /* enum cons_format */
+	const char *group_by; /* Debezium messages: the column of after counted by (NULL store_id) */
+	const char *table;    /* Debezium messages: only this source.table (NULL: any) */
 };
 
 /* Where the windows held came from, last time they were (re)built. */
@@ -44,6 +50,8 @@ struct cons_part {
 /* Plain data, copied out under the consumer's lock. */
 struct cons_stats {
 	uint64_t consumed, counted, duplicates, late, expired, rejected;
+	uint64_t updates, deletes; /* Debezium u and d changes, each counted once, not in windows */
+	uint64_t skipped;          /* Debezium tombstones, heartbeats, other tables: not rejected */
 	int nparts;
 	struct cons_part parts[CONS_MAX_PARTS];
 	int caught_up;           /* every partition read to its high watermark at least once */
