@@ -185,6 +185,9 @@ static int scan_root(const char *buf, size_t len, char *err,
 	if (sc.p >= sc.end || *sc.p != '{') {
 		if (scan_value(&sc, NULL) < 0)
 			return -1;
+		skip_ws(&sc);
+		if (sc.p != sc.end)
+			return bad_json(&sc, "end of input expected");
 		return u_err(err, "not a JSON object");
 	}
 	if (scan_object(&sc, member, ctx) < 0)
