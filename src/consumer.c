@@ -93,6 +93,7 @@ struct cons {
 	int format;             /* enum cons_format */
 	int dbz_first;          /* auto: the last message decoded was Debezium's, try it first */
 	char *group_by, *table; /* Debezium: the column counted by, the one table (NULL any) */
+	struct dbz_cache *dcache; /* Debezium: the schema last seen (thread-private) */
 	rd_kafka_queue_t *hbq;  /* the heartbeat partition's queue, once assigned */
 	int hb_pending;         /* a heartbeat waits for the data it covers to be read */
 	struct hb hb;
@@ -362,6 +363,7 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	c->format = cfg->format;
 	c->group_by = u_strdup(cfg->group_by && *cfg->group_by ? cfg->group_by : "store_id");
 	c->table = cfg->table && *cfg->table ? u_strdup(cfg->table) : NULL;
+	c->dcache = u_calloc(1, sizeof *c->dcache);
 	for (int i = 0; i < CONS_MAX_PARTS; i++)
 		c->resume[i] = -1;
 	c->horizon_us = hs * 1000000;
@@ -416,6 +418,7 @@ void cons_free(struct cons *c)
 	free(c->hb_topic);
 	free(c->group_by);
 	free(c->table);
+	free(c->dcache);
 	free(c);
 }
 
@@ -1088,11 +1091,11 @@ static int setup(struct cons *c, char *err)
 }
 
 /* A Debezium message into *it: its IT_ kind, IT_BAD with why. */
-static int decode_dbz(const struct cons *c, const rd_kafka_message_t *m, struct item *it,
-		      char *why)
+static int decode_dbz(struct cons *c, const rd_kafka_message_t *m, struct item *it, char *why)
 {
 	struct dbz_event ev;
-	if (dbz_decode(m->payload, m->len, m->key, m->key_len, c->group_by, c->table, &ev, why) < 0)
+	if (dbz_decode_cached(m->payload, m->len, m->key, m->key_len, c->group_by, c->table,
+			      c->dcache, &ev, why) < 0)
 		return IT_BAD;
 	if (ev.kind == DBZ_SKIP)
 		return IT_SKIP;
@@ -1101,7 +1104,8 @@ static int decode_dbz(const struct cons *c, const rd_kafka_message_t *m, struct 
 			 ev.kind == DBZ_DELETE ? "before" : "after", c->group_by, ev.val);
 		return IT_BAD;
 	}
-	it->log_id = ev.event_us; /* merged in event time: its ids are not in time order */
+	/* merged in binlog order (snapshot rows first, at their start), else by event time */
+	it->log_id = ev.order >= 0 ? ev.order : ev.event_us;
 	it->id = ev.id;
 	it->event_us = ev.event_us;
 	it->store_id = (uint32_t)ev.ival;

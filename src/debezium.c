@@ -26,6 +26,7 @@
 /* What the decode keeps of one message (a repeated member wins, as in jansson). */
 struct dbz_fields {
 	const char *group;
+	struct dbz_cache *cache;
 	int wrapped;                     /* the root had "payload": the envelope is in it */
 	int null_payload;                /* {"schema":..,"payload":null}: a tombstone */
 	struct field op, before, after, source, ts_ms, status, ddl;
@@ -162,14 +163,31 @@ static int root_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 	struct dbz_fields *d = ctx;
 	if (key_is(k, kn, "payload") && sc->p < sc->end && *sc->p == '{') {
 		const char *g = d->group;
+		struct dbz_cache *c = d->cache;
 		memset(d, 0, sizeof *d);
 		d->group = g;
+		d->cache = c;
 		d->wrapped = 1;
 		return scan_object(sc, env_member, d);
 	}
 	if (key_is(k, kn, "payload") && sc->p < sc->end && *sc->p == 'n') {
 		d->null_payload = 1;
 		return scan_value(sc, NULL);
+	}
+	if (!d->wrapped && key_is(k, kn, "schema") && d->cache) {
+		struct dbz_cache *c = d->cache;
+		const char *b = sc->p;
+		if (c->n && (size_t)(sc->end - b) >= c->n && !memcmp(b, c->buf, c->n)) {
+			sc->p += c->n; /* the same bytes as a value already validated */
+			return 0;
+		}
+		if (scan_value(sc, NULL) < 0)
+			return -1;
+		if (*b == '{' && (size_t)(sc->p - b) <= sizeof c->buf) { /* prefix-free: an object */
+			c->n = (size_t)(sc->p - b);
+			memcpy(c->buf, b, c->n);
+		}
+		return 0;
 	}
 	if (d->wrapped || key_is(k, kn, "schema"))
 		return scan_value(sc, NULL);
@@ -328,7 +346,8 @@ static int stream_id(const struct dbz_fields *d, struct dbz_event *out, char *er
 	if (seq >= 0 && seq < (1LL << POS_FILE_BITS) && d->s_pos.i < (1LL << POS_POS_BITS) &&
 	    row < (1LL << ROW_BITS)) {
 		out->idkind = DBZ_ID_POS;
-		out->id = (int64_t)((uint64_t)seq << (POS_POS_BITS + ROW_BITS) |
+		out->id = (int64_t)((uint64_t)DBZ_ID_POS << TAG_SHIFT |
+				    (uint64_t)seq << (POS_POS_BITS + ROW_BITS) |
 				    (uint64_t)d->s_pos.i << ROW_BITS | (uint64_t)row);
 		return 0;
 	}
@@ -338,6 +357,21 @@ static int stream_id(const struct dbz_fields *d, struct dbz_event *out, char *er
 	out->idkind = DBZ_ID_HASH;
 	out->id = (int64_t)((uint64_t)DBZ_ID_HASH << TAG_SHIFT | (mix(h) & LOW61));
 	return 0;
+}
+
+/* The binlog order of a change: file number, pos, row packed as a POS identity is (without
+   its tag), or -1 when there is no position or it does not pack. */
+static int64_t binlog_order(const struct dbz_fields *d)
+{
+	long long row = d->s_row.kind == F_INT ? d->s_row.i : 0;
+	if (d->s_file.kind != F_STR || d->s_pos.kind != F_INT || d->s_pos.i < 0 || row < 0 ||
+	    d->s_pos.i >= (1LL << POS_POS_BITS) || row >= (1LL << ROW_BITS))
+		return -1;
+	long long seq = file_seq(d->s_file.s, d->s_file.n);
+	if (seq < 0 || seq >= (1LL << POS_FILE_BITS))
+		return -1;
+	return (int64_t)((uint64_t)seq << (POS_POS_BITS + ROW_BITS) |
+			 (uint64_t)d->s_pos.i << ROW_BITS | (uint64_t)row);
 }
 
 /* The group column's value from f (raw text b..e) into out; -1 with err if not a scalar. */
@@ -384,9 +418,17 @@ static int group_value(const struct field *f, const char *b, const char *e, cons
 int dbz_decode(const char *val, size_t len, const char *key, size_t klen, const char *group,
 	       const char *table, struct dbz_event *out, char *err)
 {
+	return dbz_decode_cached(val, len, key, klen, group, table, NULL, out, err);
+}
+
+int dbz_decode_cached(const char *val, size_t len, const char *key, size_t klen,
+		      const char *group, const char *table, struct dbz_cache *cache,
+		      struct dbz_event *out, char *err)
+{
 	struct dbz_fields d;
 	memset(out, 0, sizeof *out);
 	memset(&d, 0, sizeof d);
+	d.cache = cache;
 	d.group = group && *group ? group : "store_id";
 	if (!val || !len) {
 		out->kind = DBZ_SKIP; /* a tombstone: the key's row was deleted (log compaction) */
@@ -462,6 +504,7 @@ int dbz_decode(const char *val, size_t len, const char *key, size_t klen, const 
 	} else if (group_value(&d.g_after, d.ga_b, d.ga_e, "after", d.group, out, err) < 0) {
 		return -1;
 	}
+	out->order = binlog_order(&d);
 	if (snap) {
 		if (d.after.kind != F_OBJ)
 			return u_err(err, "snapshot row without after");

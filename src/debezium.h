@@ -19,12 +19,14 @@ enum dbz_kind {
 	DBZ_SKIP,       /* a tombstone, heartbeat or transaction marker: neither counted nor rejected */
 };
 
-/* How the identity was made (the top two bits of id say the same). */
+/* How the identity was made (the top two bits of id say the same). Snapshot keys sort below
+   binlog positions so that, in the window store's sorted set of seen ids, the changes
+   streamed after a snapshot are appended at its end. */
 enum dbz_idkind {
-	DBZ_ID_POS = 0, /* binlog position: file number, pos, row (packed, increasing) */
+	DBZ_ID_KEY = 0, /* the message key (snapshot rows): table and an integer primary key */
+	DBZ_ID_POS,     /* binlog position: file number, pos, row (packed, increasing) */
 	DBZ_ID_GTID,    /* GTID (server uuid hashed, transaction number) and row */
-	DBZ_ID_KEY,     /* the message key (snapshot rows): table and an integer primary key */
-	DBZ_ID_HASH,    /* a 62-bit hash of what identifies it (a position or key too wide to pack) */
+	DBZ_ID_HASH,    /* a 61-bit hash of what identifies it (a position or key too wide to pack) */
 };
 
 #define DBZ_VALMAX 64 /* a group value's text is cut to this many bytes (less one) */
@@ -33,6 +35,8 @@ struct dbz_event {
 	enum dbz_kind kind;
 	enum dbz_idkind idkind;
 	int64_t id;       /* >= 0; equal ids are the same change */
+	int64_t order;    /* binlog order (file number, pos, row packed), -1 none: snapshot rows
+			     share their snapshot's start; merge partitions by it */
 	int64_t event_us; /* source.ts_ms (or payload ts_ms when that is 0), us since the epoch */
 	int snapshot;     /* op "r" or source.snapshot true/"true"/"last" */
 	/* The group column's value (from after; from before for a delete): an integer when
@@ -41,6 +45,16 @@ struct dbz_event {
 	int64_t ival;
 	char val[DBZ_VALMAX];
 	char table[65]; /* source.table, cut */
+};
+
+/* The last schema validated ({"schema":X,...}: X's bytes). A topic's messages repeat the same
+   schema, and with it about 80% of their bytes: a message whose schema is byte for byte the
+   cached one skips it with a memcmp instead of scanning it again. One per decoding thread;
+   zero it to start. */
+#define DBZ_SCHEMA_MAX 16384
+struct dbz_cache {
+	size_t n;
+	char buf[DBZ_SCHEMA_MAX];
 };
 
 /*
@@ -53,6 +67,10 @@ struct dbz_event {
  */
 int dbz_decode(const char *val, size_t len, const char *key, size_t klen, const char *group,
 	       const char *table, struct dbz_event *out, char *err);
+/* The same with a schema cache (NULL: none); the answer is the same with or without it. */
+int dbz_decode_cached(const char *val, size_t len, const char *key, size_t klen,
+		      const char *group, const char *table, struct dbz_cache *cache,
+		      struct dbz_event *out, char *err);
 
 /* 1 if key is a JSON object (the connector's key, either shape): with a null value, the
    message is a Debezium tombstone rather than a broken cdctop message (its key is a number). */

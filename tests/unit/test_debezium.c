@@ -94,7 +94,7 @@ static void fixtures(void)
 		CHECK_EQ(dbz_decode(m.val, (size_t)m.vlen, m.key, (size_t)m.klen, "store_id", NULL,
 				    &e, err), 0);
 		CHECK_EQ(e.idkind, s ? DBZ_ID_GTID : DBZ_ID_POS);
-		CHECK_EQ(s ? e.id & ((1LL << 48) - 1) : e.id, s ? (23LL << 12) : (3LL << 43 | 1002LL << 12));
+		CHECK_EQ(s ? e.id & ((1LL << 48) - 1) : e.id, s ? (23LL << 12) : (1LL << 61 | 3LL << 43 | 1002LL << 12));
 		/* another table: rejected without the column, skipped with --table */
 		load(shapes[s], "address606", &m);
 		CHECK_EQ(dbz_decode(m.val, (size_t)m.vlen, m.key, (size_t)m.klen, "store_id", NULL,
@@ -323,7 +323,7 @@ static int ref_decode(const char *val, size_t len, const char *key, size_t klen,
 	long long pos = json_integer_value(ps);
 	if (seq >= 0 && seq < (1LL << 18) && pos < (1LL << 31) && rn < 4096) {
 		out->idkind = DBZ_ID_POS;
-		out->id = seq << 43 | pos << 12 | rn;
+		out->id = 1LL << 61 | seq << 43 | pos << 12 | rn;
 	} else {
 		out->idkind = DBZ_ID_HASH;
 	}
@@ -387,8 +387,9 @@ static void differential(void)
 			if (load(s ? "on" : "off", names[i], &ms[nm]) > 0 && ms[nm].vlen > 0)
 				nm++;
 	CHECK_EQ(nm, 16);
-	int n = 0, agree = 0, valid = 0;
+	int n = 0, agree = 0, valid = 0, cached_same = 0;
 	static char buf[40000];
+	static struct dbz_cache cache;
 	for (int iter = 0; iter < 200000 && nm > 0; iter++) {
 		const struct msg *m = &ms[iter % nm];
 		int len = m->vlen;
@@ -435,6 +436,12 @@ static void differential(void)
 			continue; /* documented differences: depth, huge reals, a repeated payload */
 		int ra = dbz_decode(buf, (size_t)len, m->key, (size_t)m->klen, "store_id", NULL, &a,
 				    ea);
+		/* with the schema cache (primed by earlier messages): the very same answer */
+		struct dbz_event c;
+		char ec[U_ERRLEN] = "";
+		int rc = dbz_decode_cached(buf, (size_t)len, m->key, (size_t)m->klen, "store_id",
+					   NULL, &cache, &c, ec);
+		cached_same += rc == ra && !strcmp(ec, ea) && (ra < 0 || !memcmp(&a, &c, sizeof a));
 		n++;
 		int ok = same(ra, &a, rb, &b);
 		if (ra == -1 && rb == -2)
@@ -447,8 +454,9 @@ static void differential(void)
 				len > 600 ? 600 : len, buf);
 	}
 	CHECK_EQ(agree, n);
-	printf("differential: %d mutated messages (%d valid), %d agree with jansson\n", n, valid,
-	       agree);
+	CHECK_EQ(cached_same, n);
+	printf("differential: %d mutated messages (%d valid), %d agree with jansson, %d the same "
+	       "with the schema cache\n", n, valid, agree, cached_same);
 }
 
 int main(void)
