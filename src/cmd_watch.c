@@ -14,9 +14,11 @@
  *    {"late":{"store_id":1,"count":3}}      when a store's late total changed (cumulative).
  *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
  *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."],"lost":N,
- *        "lost_detail":"p0 from 12,000: 12,000 messages gone"}  (the summary; rejects
- *        lists up to 4 rejected messages, lowest (partition, offset) first, so a restart
- *        shows the same, as "p<partition>@<offset>: <reason>").
+ *        "lost_detail":"p0 from 12,000: 12,000 messages gone","updates":N,"deletes":N,
+ *        "skipped":N}  (the summary; rejects lists up to 4 rejected messages, lowest
+ *        (partition, offset) first, so a restart shows the same, as
+ *        "p<partition>@<offset>: <reason>"; updates, deletes, skipped: Debezium messages).
+ *    With --group-by COLUMN, "COLUMN" replaces "store_id" in the window and late lines.
  *  --json --once: nothing while reading; when the topic is read to its end (every partition
  *    at its high watermark) and nothing new came for 1 s: every (window, store) with a count
  *    > 0 (oldest window first, store ids ascending; at most the newest 20000 windows), then a
