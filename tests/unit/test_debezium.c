@@ -5,6 +5,7 @@
  * decode rate of schema-wrapped messages (a figure for the eye: bench/ measures it).
  */
 #include "check.h"
+#include "mutate.h"
 #include "debezium.h"
 #include "util.h"
 
@@ -333,16 +334,6 @@ done:
 	return r;
 }
 
-static uint64_t rnd_state = 88172645463325252ULL;
-
-/* xorshift64: the mutation generator's random numbers, the same every run. */
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
 
 /* 1 if the two decodes agree, as far as the reference can tell (hashes it cannot recompute;
    a GTID's or key's table hash neither: their low 48 bits are compared). */
@@ -376,8 +367,6 @@ static int same(int ra, const struct dbz_event *a, int rb, const struct dbz_even
 /* Mutates the fixture messages and checks dbz_decode agrees with the reference on each. */
 static void differential(void)
 {
-	static const char alphabet[] = "{}[]\":,\\0123456789eE.-+ntrufalsc \t\n\x01\x7f\x80\xbf"
-				       "\xc3\xe2\xed\xf0\xff";
 	static const char *const names[] = {"snap1", "snap3", "create4", "create5", "update4",
 					    "delete5", "heartbeat", "address606"};
 	static struct msg ms[16];
@@ -394,37 +383,7 @@ static void differential(void)
 		const struct msg *m = &ms[iter % nm];
 		int len = m->vlen;
 		memcpy(buf, m->val, (size_t)len);
-		int muts = 1 + (int)(rnd() % 3);
-		for (int k = 0; k < muts && len > 0; k++) {
-			int at = (int)(rnd() % (uint64_t)len);
-			char c = alphabet[rnd() % (sizeof alphabet - 1)];
-			switch (rnd() % 5) {
-			case 0:
-				buf[at] = c;
-				break;
-			case 1:
-				memmove(buf + at, buf + at + 1, (size_t)(len - at - 1));
-				len--;
-				break;
-			case 2:
-				memmove(buf + at + 1, buf + at, (size_t)(len - at));
-				buf[at] = c;
-				len++;
-				break;
-			case 3:
-				len = at;
-				break;
-			default: {
-				int sl = (int)(rnd() % 24);
-				if (at + sl > len)
-					sl = len - at;
-				if (len + sl < (int)sizeof buf) {
-					memmove(buf + at + sl, buf + at, (size_t)(len - at));
-					len += sl;
-				}
-			}
-			}
-		}
+		mutate(buf, &len, (int)sizeof buf);
 		struct dbz_event a, b;
 		char ea[U_ERRLEN] = "";
 		int rb = ref_decode(buf, (size_t)len, m->key, (size_t)m->klen, "store_id", &b);
