@@ -416,7 +416,6 @@ done:
 	return r;
 }
 
-
 /* Mutates valid envelopes and checks env_decode agrees with the jansson reference on each. */
 static void differential(void)
 {
