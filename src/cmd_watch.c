@@ -39,6 +39,7 @@
  */
 #include "cmds.h"
 #include "consumer.h"
+#include "debezium.h"
 #include "heartbeat.h"
 #include "kconf.h"
 #include "util.h"
@@ -83,6 +84,7 @@ struct w_view {
 struct w_out {
 	int json;
 	const char *col; /* the column counted by: "store_id", or --group-by's */
+	struct cons *c;  /* for the texts of coded --group-by values */
 	int64_t size_s, slide_s;
 	uint32_t hdr_ids[WS_MAX_STORES]; /* store columns of the last text header */
 	int hdr_n;
@@ -162,6 +164,19 @@ static const struct ws_window *w_find(const struct w_view *v, int64_t start_s, i
 	return NULL;
 }
 
+/* Writes the value store id stands for: a number, or a coded value's text as a JSON string. */
+static void w_json_value(const struct w_out *o, uint32_t id)
+{
+	char t[DBZ_VALMAX];
+	int k = cons_label(o->c, id, t, sizeof t);
+	if (k == 0)
+		printf("%u", id);
+	else if (k == 3)
+		fputs(t, stdout); /* a number, true, false or null, as Debezium wrote it */
+	else
+		w_json_str(t);
+}
+
 /* One JSON window line. */
 static void w_json_window(const struct w_out *o, const struct ws_window *w, uint32_t id,
 			  uint64_t count)
@@ -170,7 +185,9 @@ static void w_json_window(const struct w_out *o, const struct ws_window *w, uint
 	printf("{\"window_start\":\"%s\",\"window_end\":\"%s\",", w_iso(w->start_s, a, sizeof a),
 	       w_iso(w->end_s, b, sizeof b));
 	w_json_str(o->col);
-	printf(":%u,\"count\":%llu,\"final\":%s}\n", id, (unsigned long long)count,
+	putchar(':');
+	w_json_value(o, id);
+	printf(",\"count\":%llu,\"final\":%s}\n", (unsigned long long)count,
 	       w->final ? "true" : "false");
 }
 
@@ -180,7 +197,10 @@ static void w_text_header(struct w_out *o, const struct w_view *v)
 	printf("%-30s %-6s", "window (UTC)", "state");
 	for (int s = 0; s < v->nstores; s++) {
 		char col[24];
-		if (!strcmp(o->col, "store_id"))
+		char t[DBZ_VALMAX];
+		if (cons_label(o->c, v->ids[s], t, sizeof t))
+			snprintf(col, sizeof col, "%.10s", t);
+		else if (!strcmp(o->col, "store_id"))
 			snprintf(col, sizeof col, "store %u", v->ids[s]);
 		else
 			snprintf(col, sizeof col, "%.12s %u", o->col, v->ids[s]);
@@ -253,7 +273,9 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 			if (o->json) {
 				printf("{\"late\":{");
 				w_json_str(o->col);
-				printf(":%u,\"count\":%llu}}\n", cur->ids[s],
+				putchar(':');
+				w_json_value(o, cur->ids[s]);
+				printf(",\"count\":%llu}}\n",
 				       (unsigned long long)cur->ws.late_per_store[s]);
 				lines++;
 			}
@@ -418,6 +440,7 @@ int cmd_watch(struct opts *o)
 
 	struct w_out out = {.json = o->json,
 			    .col = o->group_by ? o->group_by : "store_id",
+			    .c = th.c,
 			    .size_s = o->window_us / 1000000,
 			    .slide_s = o->slide_us ? o->slide_us / 1000000 : o->window_us / 1000000};
 	int64_t maxw64 = o->horizon_us / 1000000 / out.slide_s + out.size_s / out.slide_s + 2;

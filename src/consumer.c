@@ -94,6 +94,13 @@ struct cons {
 	int dbz_first;          /* auto: the last message decoded was Debezium's, try it first */
 	char *group_by, *table; /* Debezium: the column counted by, the one table (NULL any) */
 	struct dbz_cache *dcache; /* Debezium: the schema last seen (thread-private) */
+	/* Debezium group values: the distinct ids counted (thread-private), and the texts of
+	   the coded ones (written under mu, by the consumer thread only) */
+	uint32_t gids[CONS_MAX_GROUPS];
+	int ngids;
+	char gtext[CONS_MAX_GROUPS][DBZ_VALMAX];
+	int gstr[CONS_MAX_GROUPS]; /* the coded value was a JSON string */
+	int ngtext;
 	rd_kafka_queue_t *hbq;  /* the heartbeat partition's queue, once assigned */
 	int hb_pending;         /* a heartbeat waits for the data it covers to be read */
 	struct hb hb;
@@ -1090,6 +1097,53 @@ static int setup(struct cons *c, char *err)
 	return 0;
 }
 
+/* The store id of a Debezium group value: the integer itself, a code for any other value,
+   or CONS_CODE_OTHER once CONS_MAX_GROUPS distinct ids are counted. */
+static uint32_t group_id(struct cons *c, const struct dbz_event *ev)
+{
+	int plain = ev->is_int && ev->ival >= 0 && ev->ival < (int64_t)CONS_CODE_TEXT0;
+	uint32_t id = plain ? (uint32_t)ev->ival : 0;
+	if (plain) {
+		for (int i = 0; i < c->ngids; i++)
+			if (c->gids[i] == id)
+				return id;
+	} else {
+		for (int i = 0; i < c->ngtext; i++) /* each is counted: among gids too */
+			if (c->gstr[i] == ev->is_str && !strcmp(c->gtext[i], ev->val))
+				return CONS_CODE_TEXT0 + (uint32_t)i;
+	}
+	if (c->ngids == CONS_MAX_GROUPS)
+		return CONS_CODE_OTHER;
+	if (!plain) {
+		pthread_mutex_lock(&c->mu);
+		id = CONS_CODE_TEXT0 + (uint32_t)c->ngtext;
+		c->gstr[c->ngtext] = ev->is_str;
+		memcpy(c->gtext[c->ngtext++], ev->val, DBZ_VALMAX);
+		pthread_mutex_unlock(&c->mu);
+	}
+	c->gids[c->ngids++] = id;
+	return id;
+}
+
+int cons_label(struct cons *c, uint32_t id, char *buf, size_t len)
+{
+	if (id == CONS_CODE_OTHER) {
+		snprintf(buf, len, "other");
+		return 2;
+	}
+	buf[0] = 0;
+	if (id < CONS_CODE_TEXT0)
+		return 0;
+	int r = 1;
+	pthread_mutex_lock(&c->mu);
+	if (id - CONS_CODE_TEXT0 < (uint32_t)c->ngtext) {
+		snprintf(buf, len, "%s", c->gtext[id - CONS_CODE_TEXT0]);
+		r = c->gstr[id - CONS_CODE_TEXT0] ? 1 : 3;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
 /* A Debezium message into *it: its IT_ kind, IT_BAD with why. */
 static int decode_dbz(struct cons *c, const rd_kafka_message_t *m, struct item *it, char *why)
 {
@@ -1099,16 +1153,11 @@ static int decode_dbz(struct cons *c, const rd_kafka_message_t *m, struct item *
 		return IT_BAD;
 	if (ev.kind == DBZ_SKIP)
 		return IT_SKIP;
-	if (!ev.is_int || ev.ival < 0 || ev.ival > UINT32_MAX) {
-		snprintf(why, U_ERRLEN, "%s %.64s is %.64s, not an integer in 0..4294967295",
-			 ev.kind == DBZ_DELETE ? "before" : "after", c->group_by, ev.val);
-		return IT_BAD;
-	}
 	/* merged in binlog order (snapshot rows first, at their start), else by event time */
 	it->log_id = ev.order >= 0 ? ev.order : ev.event_us;
 	it->id = ev.id;
 	it->event_us = ev.event_us;
-	it->store_id = (uint32_t)ev.ival;
+	it->store_id = ev.kind == DBZ_CREATE ? group_id(c, &ev) : 0; /* u, d: not in windows */
 	return ev.kind == DBZ_UPDATE ? IT_UPD : ev.kind == DBZ_DELETE ? IT_DEL : IT_EVENT;
 }
 

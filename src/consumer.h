@@ -90,6 +90,18 @@ void cons_stats(struct cons *c, struct cons_stats *out);
    ids, the watermark and per-store late counts. Returns the number of windows written. */
 int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window *out, int max,
 	      uint32_t *store_ids, int *nstores, struct ws_stats *st, int64_t *watermark_us);
+/* Debezium --group-by values: an integer from 0 to CONS_CODE_TEXT0 - 1 is its own store id;
+   any other value (a string, boolean, real, a larger or negative integer) gets a code from
+   CONS_CODE_TEXT0 up, in the order first seen; once CONS_MAX_GROUPS distinct values are
+   counted, the others are counted together as CONS_CODE_OTHER. */
+#define CONS_CODE_TEXT0  0xFFFF0000u
+#define CONS_CODE_OTHER  0xFFFFFFFFu
+#define CONS_MAX_GROUPS  (WS_MAX_STORES - 1)
+/* The value a store id stands for: 0 and buf "" for a plain integer id, 1 and its text for a
+   coded string value, 3 and its JSON text for a coded number, boolean or null, 2 and "other"
+   for CONS_CODE_OTHER. */
+int cons_label(struct cons *c, uint32_t id, char *buf, size_t len);
+
 /* For the check line: the first second the store holds, the distinct events held from it on
    (windows plus late), and the highest log_id judged. 0 before the store holds any time. */
 int cons_held(struct cons *c, int64_t *from_s, uint64_t *events, int64_t *max_id);

@@ -394,6 +394,7 @@ static int group_value(const struct field *f, const char *b, const char *e, cons
 		snprintf(out->val, sizeof out->val, "%s", f->i ? "true" : "false");
 		break;
 	case F_STR:
+		out->is_str = 1;
 		str_copy(f->s, f->n, out->val, sizeof out->val);
 		break;
 	case F_OTHER:

@@ -41,7 +41,7 @@ struct dbz_event {
 	int snapshot;     /* op "r" or source.snapshot true/"true"/"last" */
 	/* The group column's value (from after; from before for a delete): an integer when
 	   is_int, and always as text (a number's digits, a string decoded, true/false). */
-	int has_val, is_int;
+	int has_val, is_int, is_str; /* is_str: a JSON string (else a number, boolean, null) */
 	int64_t ival;
 	char val[DBZ_VALMAX];
 	char table[65]; /* source.table, cut */

@@ -9,7 +9,9 @@
 # judged per message). `watch --json --once` must give exactly the counts these messages
 # define: registrations per (10 s window, store), updates and deletes apart, re-deliveries
 # counted once as duplicates, tombstones and heartbeats skipped, not rejected; --table,
-# --group-by and --format change them as documented. No MySQL involved.
+# --group-by (an integer, a boolean, a ZonedTimestamp string, a Timestamp in epoch ms; 70
+# distinct emails: 63 apart and 7 as "other") and --format change them as documented. No
+# MySQL involved.
 . "$(dirname "$0")/lib.sh"
 
 command -v kcat >/dev/null || fail "kcat is not installed (make deps)"
@@ -56,9 +58,10 @@ watch_once() {
 		2>"$T/w.err" || fail "watch -t $_t $* exited non-zero: $(cat "$T/w.err")"
 }
 
-# windows COLUMN: the window lines as "value<TAB>start<TAB>count<TAB>final", sorted.
+# windows COLUMN: the window lines as "value<TAB>start<TAB>count<TAB>final", sorted, the
+# value as the JSON line has it (a number, true, or a quoted string).
 windows() {
-	sed -n 's/^{"window_start":"\([^"]*\)","window_end":"[^"]*","'"$1"'":\([0-9]*\),"count":\([0-9]*\),"final":\([a-z]*\)}$/\2\t\1\t\3\t\4/p' \
+	sed -n 's/^{"window_start":"\([^"]*\)","window_end":"[^"]*","'"$1"'":\([0-9a-z]*\|"[^"]*"\),"count":\([0-9]*\),"final":\([a-z]*\)}$/\2\t\1\t\3\t\4/p' \
 		"$T/w.json" | sort
 }
 
@@ -102,6 +105,34 @@ for shape in off on; do
 		fail "$shape --group-by address_id: summary: $(tail -n 1 "$T/w.json")"
 	note "$shape: --table and --group-by give the counts they must"
 done
+
+# any scalar column: a boolean, a ZonedTimestamp (ISO string), a Timestamp (epoch ms), as the
+# connector encodes them; the JSON names the value the same way
+for col in 'active true' 'last_update "2006-02-15T04:57:20Z"' 'create_date 1139997360000'; do
+	c=${col%% *} v=${col#* }
+	watch_once dbz.on --table customer --group-by "$c"
+	assert_eq "$(windows "$c")" "$v${TAB}$W0${TAB}3${TAB}false
+$v${TAB}$W1${TAB}3${TAB}false" "--group-by $c: windows"
+done
+note "--group-by a boolean, a ZonedTimestamp, a Timestamp: 3 + 3"
+
+# more distinct values than the store keeps: 63 of them counted apart, the rest as "other".
+# 70 creates with their own email and binlog position (one line each for kcat -l), 10:00:12.
+i=0
+while [ $i -lt 70 ]; do
+	tr -d '\n' <"$FIX/off/create4.value.json" |
+		sed "s/BARBARA.JONES@sakilacustomer.org/u$i@example.org/; s/\"pos\": 1002/\"pos\": $((10000 + i * 100))/"
+	echo
+	i=$((i + 1))
+done >"$T/many"
+timeout 30 kcat -b "$BOOT" -t dbz.many -p 0 -P -l "$T/many" || fail "kcat -P (70 emails)"
+watch_once dbz.many --group-by email
+assert_eq "$(windows email | wc -l | tr -d ' ')" 64 "(window, value) lines: 63 emails and other"
+assert_eq "$(windows email | grep -c "^\"u[0-9]*@example.org\"${TAB}$W1${TAB}1${TAB}false$")" 63 "emails counted apart"
+assert_eq "$(windows email | grep "^\"other\"")" "\"other\"${TAB}$W1${TAB}7${TAB}false" "the rest as other"
+grep -q '"consumed":70,"counted":70,"duplicates":0,"late":0,"expired":0,"rejected":0,' "$T/w.json" ||
+	fail "70 emails: summary: $(tail -n 1 "$T/w.json")"
+note "70 distinct emails: 63 apart, 7 as other"
 
 # --lateness 0s: the watermark is the newest registration (10:00:15), so the first window
 # is final; the snapshot rows (source.ts_ms 0) were timed by the payload's ts_ms.

@@ -115,6 +115,7 @@ static void fixtures(void)
 					    cols[c][0], NULL, &e, err), 0);
 			CHECK(e.has_val && !strcmp(e.val, cols[c][1]));
 			CHECK_EQ(e.is_int, c == 2);
+			CHECK_EQ(e.is_str, c == 0 || c == 3);
 		}
 	}
 	CHECK(dbz_key_is_object("{\"id\":1}", 8));
