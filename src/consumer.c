@@ -1,9 +1,11 @@
 /*
  * consumer.c - reads the topic by assign (every partition, from the offsets for now - horizon),
- * decodes each envelope, feeds the window store, holds the watermark while partitions still
+ * decodes each envelope (cdctop's, or a Debezium connector's through debezium.c, judged per
+ * message or forced), feeds the window store, holds the watermark while partitions still
  * have a backlog, and keeps the figures the monitor shows (per-partition offsets, rates,
  * end-to-end latency, the first rejected messages). Each partition has its own queue, and
- * cons_run merges their heads in log_id order, so the seen-id set stays a few intervals and
+ * cons_run merges their heads in log_id order (Debezium: binlog order), so the seen-id set
+ * stays a few intervals (Debezium: appended to) and
  * event times arrive nearly in order even when partitions are fetched unevenly (a rebuild).
  * cons_run's thread owns the rd_kafka handle;
  * a mutex guards the store and the figures, which any thread reads through cons_view and
@@ -43,7 +45,7 @@
 struct item {
 	int32_t part;
 	int64_t offset;
-	int64_t log_id, event_us; /* log_id: the merge's order (Debezium: the event time) */
+	int64_t log_id, event_us; /* log_id: the merge's order (Debezium: the binlog order) */
 	int64_t id;               /* the identity the store dedups by (cdctop: log_id) */
 	uint32_t store_id;
 	int kind; /* IT_EVENT, IT_BAD (rejected by the decoder), IT_END (partition end), ... */

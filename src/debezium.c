@@ -1,10 +1,11 @@
 /*
  * debezium.c - the Debezium MySQL connector's messages, decoded with jscan.h's scanner (no
  * allocation): the schema wrapper unwrapped, the members the count needs kept, everything else
- * (the schema, the transaction block, other columns) validated and dropped. The identity packs
- * the binlog position (or GTID) into 62 bits that increase with the binlog, so the window
- * store's seen-id set stays a run per binlog event and is appended to in order; only what does
- * not fit is hashed. Pure; runs on the consumer's thread.
+ * (the schema, the transaction block, other columns) validated and dropped (a schema equal to
+ * the caller's cached one is skipped by memcmp). The identity is 2 bits of kind and 61 bits
+ * packing the binlog position (or GTID, or a snapshot row's table and key) so that it increases
+ * with the binlog: the window store's seen-id set holds a run per change, appended to in
+ * order; only what does not fit is hashed. Pure but for the cache the caller owns.
  */
 #include "debezium.h"
 #include "jscan.h"
