@@ -14,9 +14,11 @@
  *    {"late":{"store_id":1,"count":3}}      when a store's late total changed (cumulative).
  *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
  *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."],"lost":N,
- *        "lost_detail":"p0 from 12,000: 12,000 messages gone"}  (the summary; rejects
- *        lists up to 4 rejected messages, lowest (partition, offset) first, so a restart
- *        shows the same, as "p<partition>@<offset>: <reason>").
+ *        "lost_detail":"p0 from 12,000: 12,000 messages gone","updates":N,"deletes":N,
+ *        "skipped":N}  (the summary; rejects lists up to 4 rejected messages, lowest
+ *        (partition, offset) first, so a restart shows the same, as
+ *        "p<partition>@<offset>: <reason>"; updates, deletes, skipped: Debezium messages).
+ *    With --group-by COLUMN, "COLUMN" replaces "store_id" in the window and late lines.
  *  --json --once: nothing while reading; when the topic is read to its end (every partition
  *    at its high watermark) and nothing new came for 1 s: every (window, store) with a count
  *    > 0 (oldest window first, store ids ascending; at most the newest 20000 windows), then a
@@ -37,6 +39,7 @@
  */
 #include "cmds.h"
 #include "consumer.h"
+#include "debezium.h"
 #include "heartbeat.h"
 #include "kconf.h"
 #include "util.h"
@@ -80,6 +83,8 @@ struct w_view {
 /* State of the printer: what was printed last, formats. */
 struct w_out {
 	int json;
+	const char *col; /* the column counted by: "store_id", or --group-by's */
+	struct cons *c;  /* for the texts of coded --group-by values */
 	int64_t size_s, slide_s;
 	uint32_t hdr_ids[WS_MAX_STORES]; /* store columns of the last text header */
 	int hdr_n;
@@ -159,14 +164,31 @@ static const struct ws_window *w_find(const struct w_view *v, int64_t start_s, i
 	return NULL;
 }
 
+/* Writes the value store id stands for: a number, or a coded value's text as a JSON string. */
+static void w_json_value(const struct w_out *o, uint32_t id)
+{
+	char t[DBZ_VALMAX];
+	int k = cons_label(o->c, id, t, sizeof t);
+	if (k == 0)
+		printf("%u", id);
+	else if (k == 3)
+		fputs(t, stdout); /* a number, true, false or null, as Debezium wrote it */
+	else
+		w_json_str(t);
+}
+
 /* One JSON window line. */
-static void w_json_window(const struct ws_window *w, uint32_t id, uint64_t count)
+static void w_json_window(const struct w_out *o, const struct ws_window *w, uint32_t id,
+			  uint64_t count)
 {
 	char a[32], b[32];
-	printf("{\"window_start\":\"%s\",\"window_end\":\"%s\",\"store_id\":%u,\"count\":%llu,"
-	       "\"final\":%s}\n",
-	       w_iso(w->start_s, a, sizeof a), w_iso(w->end_s, b, sizeof b), id,
-	       (unsigned long long)count, w->final ? "true" : "false");
+	printf("{\"window_start\":\"%s\",\"window_end\":\"%s\",", w_iso(w->start_s, a, sizeof a),
+	       w_iso(w->end_s, b, sizeof b));
+	w_json_str(o->col);
+	putchar(':');
+	w_json_value(o, id);
+	printf(",\"count\":%llu,\"final\":%s}\n", (unsigned long long)count,
+	       w->final ? "true" : "false");
 }
 
 /* The text header: store columns of view v. */
@@ -175,7 +197,13 @@ static void w_text_header(struct w_out *o, const struct w_view *v)
 	printf("%-30s %-6s", "window (UTC)", "state");
 	for (int s = 0; s < v->nstores; s++) {
 		char col[24];
-		snprintf(col, sizeof col, "store %u", v->ids[s]);
+		char t[DBZ_VALMAX];
+		if (cons_label(o->c, v->ids[s], t, sizeof t))
+			snprintf(col, sizeof col, "%.10s", t);
+		else if (!strcmp(o->col, "store_id"))
+			snprintf(col, sizeof col, "store %u", v->ids[s]);
+		else
+			snprintf(col, sizeof col, "%.12s %u", o->col, v->ids[s]);
 		printf(" %10s", col);
 	}
 	putchar('\n');
@@ -224,7 +252,7 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 				continue;
 			row_changed = 1;
 			if (o->json) {
-				w_json_window(w, cur->ids[s], cnt);
+				w_json_window(o, w, cur->ids[s], cnt);
 				lines++;
 			}
 		}
@@ -243,7 +271,11 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 		if (cur->ws.late_per_store[s] != was) {
 			late_changed = 1;
 			if (o->json) {
-				printf("{\"late\":{\"store_id\":%u,\"count\":%llu}}\n", cur->ids[s],
+				printf("{\"late\":{");
+				w_json_str(o->col);
+				putchar(':');
+				w_json_value(o, cur->ids[s]);
+				printf(",\"count\":%llu}}\n",
 				       (unsigned long long)cur->ws.late_per_store[s]);
 				lines++;
 			}
@@ -304,7 +336,9 @@ static void w_summary(int json, const struct cons_stats *st)
 		}
 		printf("],\"lost\":%llu,\"lost_detail\":", (unsigned long long)st->lost);
 		w_json_str(st->lost_text);
-		printf("}\n");
+		printf(",\"updates\":%llu,\"deletes\":%llu,\"skipped\":%llu}\n",
+		       (unsigned long long)st->updates, (unsigned long long)st->deletes,
+		       (unsigned long long)st->skipped);
 		return;
 	}
 	char a[32], b[32], c[32], d[32], e[32], f[32];
@@ -319,6 +353,11 @@ static void w_summary(int json, const struct cons_stats *st)
 		printf("rejected %s\n", st->rejects[i]);
 	if (st->lost_text[0])
 		printf("lost to retention: %s\n", st->lost_text);
+	if (st->updates || st->deletes || st->skipped)
+		printf("updates %s, deletes %s, skipped %s (Debezium; not counted in windows)\n",
+		       u_fmt_count((long long)st->updates, a, sizeof a),
+		       u_fmt_count((long long)st->deletes, b, sizeof b),
+		       u_fmt_count((long long)st->skipped, c, sizeof c));
 }
 
 /* Samples the consumer's windows into v. */
@@ -385,6 +424,11 @@ int cmd_watch(struct opts *o)
 	    .fetch_wait_ms = 0,
 	    .topic_wait_us = bounded ? W_TOPIC_WAIT : 0,
 	    .hb_topic = hb_topic(o->topic, hb, sizeof hb) == 0 ? hb : NULL,
+	    .format = o->format == FORMAT_CDCTOP     ? CONS_FMT_CDCTOP
+		      : o->format == FORMAT_DEBEZIUM ? CONS_FMT_DEBEZIUM
+						     : CONS_FMT_AUTO,
+	    .group_by = o->group_by,
+	    .table = o->table,
 	};
 	struct w_thread th = {.c = cons_new(&cfg, kc, err)};
 	if (!th.c) {
@@ -395,6 +439,8 @@ int cmd_watch(struct opts *o)
 	atomic_init(&th.done, 0);
 
 	struct w_out out = {.json = o->json,
+			    .col = o->group_by ? o->group_by : "store_id",
+			    .c = th.c,
 			    .size_s = o->window_us / 1000000,
 			    .slide_s = o->slide_us ? o->slide_us / 1000000 : o->window_us / 1000000};
 	int64_t maxw64 = o->horizon_us / 1000000 / out.slide_s + out.size_s / out.slide_s + 2;

@@ -1,9 +1,11 @@
 /*
  * consumer.c - reads the topic by assign (every partition, from the offsets for now - horizon),
- * decodes each envelope, feeds the window store, holds the watermark while partitions still
+ * decodes each envelope (cdctop's, or a Debezium connector's through debezium.c, judged per
+ * message or forced), feeds the window store, holds the watermark while partitions still
  * have a backlog, and keeps the figures the monitor shows (per-partition offsets, rates,
  * end-to-end latency, the first rejected messages). Each partition has its own queue, and
- * cons_run merges their heads in log_id order, so the seen-id set stays a few intervals and
+ * cons_run merges their heads in log_id order (Debezium: binlog order), so the seen-id set
+ * stays a few intervals (Debezium: appended to) and
  * event times arrive nearly in order even when partitions are fetched unevenly (a rebuild).
  * cons_run's thread owns the rd_kafka handle;
  * a mutex guards the store and the figures, which any thread reads through cons_view and
@@ -12,6 +14,7 @@
  */
 #include "consumer.h"
 #include "checkpoint.h"
+#include "debezium.h"
 #include "envelope.h"
 #include "heartbeat.h"
 #include "kwake.h"
@@ -43,12 +46,14 @@
 struct item {
 	int32_t part;
 	int64_t offset;
-	int64_t log_id, event_us;
+	int64_t log_id, event_us; /* log_id: the merge's order (Debezium: the binlog order) */
+	int64_t id;               /* the identity the store dedups by (cdctop: log_id) */
 	uint32_t store_id;
-	int kind; /* IT_EVENT, IT_BAD (rejected by env_decode), IT_END (partition end) */
+	int kind; /* IT_EVENT, IT_BAD (rejected by the decoder), IT_END (partition end), ... */
 };
 
-enum { IT_EVENT = 0, IT_BAD, IT_END };
+/* IT_UPD, IT_DEL: a Debezium update or delete; IT_SKIP: a tombstone, heartbeat, other table */
+enum { IT_EVENT = 0, IT_BAD, IT_END, IT_UPD, IT_DEL, IT_SKIP };
 
 /* Rejected messages kept for display: the CONS_MAX_REJECTS lowest (partition, offset), so
    the list does not depend on the order partitions were read in. Sorted. */
@@ -88,6 +93,17 @@ struct cons {
 	struct db_target *db;   /* MySQL to rebuild from, NULL none */
 	int binlog;
 	char *hb_topic;         /* NULL none */
+	int format;             /* enum cons_format */
+	int dbz_first;          /* auto: the last message decoded was Debezium's, try it first */
+	char *group_by, *table; /* Debezium: the column counted by, the one table (NULL any) */
+	struct dbz_cache *dcache; /* Debezium: the schema last seen (thread-private) */
+	/* Debezium group values: the distinct ids counted (thread-private), and the texts of
+	   the coded ones (written under mu, by the consumer thread only) */
+	uint32_t gids[CONS_MAX_GROUPS];
+	int ngids;
+	char gtext[CONS_MAX_GROUPS][DBZ_VALMAX];
+	int gstr[CONS_MAX_GROUPS]; /* the coded value was a JSON string */
+	int ngtext;
 	rd_kafka_queue_t *hbq;  /* the heartbeat partition's queue, once assigned */
 	int hb_pending;         /* a heartbeat waits for the data it covers to be read */
 	struct hb hb;
@@ -359,6 +375,10 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	}
 	c->binlog = cfg->binlog;
 	c->hb_topic = cfg->hb_topic ? u_strdup(cfg->hb_topic) : NULL;
+	c->format = cfg->format;
+	c->group_by = u_strdup(cfg->group_by && *cfg->group_by ? cfg->group_by : "store_id");
+	c->table = cfg->table && *cfg->table ? u_strdup(cfg->table) : NULL;
+	c->dcache = u_calloc(1, sizeof *c->dcache);
 	for (int i = 0; i < CONS_MAX_PARTS; i++)
 		c->resume[i] = -1;
 	c->horizon_us = hs * 1000000;
@@ -411,6 +431,9 @@ void cons_free(struct cons *c)
 		memset(c->db->password, 0, sizeof c->db->password);
 	free(c->db);
 	free(c->hb_topic);
+	free(c->group_by);
+	free(c->table);
+	free(c->dcache);
 	free(c);
 }
 
@@ -1082,6 +1105,109 @@ static int setup(struct cons *c, char *err)
 	return 0;
 }
 
+/* The store id of a Debezium group value: the integer itself, a code for any other value,
+   or CONS_CODE_OTHER once CONS_MAX_GROUPS distinct ids are counted. */
+static uint32_t group_id(struct cons *c, const struct dbz_event *ev)
+{
+	int plain = ev->is_int && ev->ival >= 0 && ev->ival < (int64_t)CONS_CODE_TEXT0;
+	uint32_t id = plain ? (uint32_t)ev->ival : 0;
+	if (plain) {
+		for (int i = 0; i < c->ngids; i++)
+			if (c->gids[i] == id)
+				return id;
+	} else {
+		for (int i = 0; i < c->ngtext; i++) /* each is counted: among gids too */
+			if (c->gstr[i] == ev->is_str && !strcmp(c->gtext[i], ev->val))
+				return CONS_CODE_TEXT0 + (uint32_t)i;
+	}
+	if (c->ngids == CONS_MAX_GROUPS)
+		return CONS_CODE_OTHER;
+	if (!plain) {
+		pthread_mutex_lock(&c->mu);
+		id = CONS_CODE_TEXT0 + (uint32_t)c->ngtext;
+		c->gstr[c->ngtext] = ev->is_str;
+		memcpy(c->gtext[c->ngtext++], ev->val, DBZ_VALMAX);
+		pthread_mutex_unlock(&c->mu);
+	}
+	c->gids[c->ngids++] = id;
+	return id;
+}
+
+int cons_label(struct cons *c, uint32_t id, char *buf, size_t len)
+{
+	if (id == CONS_CODE_OTHER) {
+		snprintf(buf, len, "other");
+		return 2;
+	}
+	buf[0] = 0;
+	if (id < CONS_CODE_TEXT0)
+		return 0;
+	int r = 1;
+	pthread_mutex_lock(&c->mu);
+	if (id - CONS_CODE_TEXT0 < (uint32_t)c->ngtext) {
+		snprintf(buf, len, "%s", c->gtext[id - CONS_CODE_TEXT0]);
+		r = c->gstr[id - CONS_CODE_TEXT0] ? 1 : 3;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+/* A Debezium message into *it: its IT_ kind, IT_BAD with why. */
+static int decode_dbz(struct cons *c, const rd_kafka_message_t *m, struct item *it, char *why)
+{
+	struct dbz_event ev;
+	if (dbz_decode_cached(m->payload, m->len, m->key, m->key_len, c->group_by, c->table,
+			      c->dcache, &ev, why) < 0)
+		return IT_BAD;
+	if (ev.kind == DBZ_SKIP)
+		return IT_SKIP;
+	/* merged in binlog order (snapshot rows first, at their start), else by event time */
+	it->log_id = ev.order >= 0 ? ev.order : ev.event_us;
+	it->id = ev.id;
+	it->event_us = ev.event_us;
+	it->store_id = ev.kind == DBZ_CREATE ? group_id(c, &ev) : 0; /* u, d: not in windows */
+	return ev.kind == DBZ_UPDATE ? IT_UPD : ev.kind == DBZ_DELETE ? IT_DEL : IT_EVENT;
+}
+
+/* Decodes m's value by the topic's format into *it: IT_EVENT, IT_UPD, IT_DEL, IT_SKIP, or
+   IT_BAD with why. Auto tries the format that last worked first, and keeps cdctop's reason
+   for a message neither decodes unless Debezium's came first; a null value is a Debezium
+   tombstone only with a JSON object for its key. */
+static int decode_value(struct cons *c, const rd_kafka_message_t *m, struct item *it, char *why)
+{
+	struct cdc_row row;
+	if (c->format == CONS_FMT_DEBEZIUM)
+		return decode_dbz(c, m, it, why);
+	if (c->format == CONS_FMT_AUTO && (c->dbz_first || !m->payload || !m->len)) {
+		char why2[U_ERRLEN];
+		if (m->payload && m->len) {
+			int k = decode_dbz(c, m, it, why2);
+			if (k != IT_BAD)
+				return k;
+		} else if (dbz_key_is_object(m->key, m->key_len)) {
+			return IT_SKIP;
+		}
+		if (env_decode(m->payload, m->len, &row, why) < 0) {
+			if (m->payload && m->len)
+				snprintf(why, U_ERRLEN, "%s", why2);
+			return IT_BAD;
+		}
+		c->dbz_first = 0;
+	} else if (env_decode(m->payload, m->len, &row, why) < 0) {
+		char why2[U_ERRLEN];
+		if (c->format == CONS_FMT_CDCTOP || !m->payload || !m->len)
+			return IT_BAD;
+		int k = decode_dbz(c, m, it, why2);
+		if (k != IT_BAD)
+			c->dbz_first = 1;
+		return k;
+	}
+	it->log_id = it->id = row.log_id;
+	it->event_us = row.event_us;
+	it->store_id = row.store_id;
+	return IT_EVENT;
+}
+
 /* Decodes message m into *it outside the lock; a reject's reason goes to brej if it may be
    shown. Returns 1 when *it was written (an event, a reject or a partition's end), 0 for an
    error event or a foreign partition. */
@@ -1106,11 +1232,10 @@ static int decode_one(struct cons *c, const rd_kafka_message_t *m, struct item *
 	int32_t part = m->partition;
 	if (part < 0 || part >= c->nparts)
 		return 0;
-	struct cdc_row row;
 	char why[U_ERRLEN];
 	it->part = part;
 	it->offset = m->offset;
-	it->kind = env_decode(m->payload, m->len, &row, why) < 0 ? IT_BAD : IT_EVENT;
+	it->kind = decode_value(c, m, it, why);
 	if (it->kind == IT_BAD) {
 		it->log_id = INT64_MIN; /* merged first */
 		if (rej_wants(&c->rej, part, m->offset)) {
@@ -1121,9 +1246,8 @@ static int decode_one(struct cons *c, const rd_kafka_message_t *m, struct item *
 		}
 		return 1;
 	}
-	it->log_id = row.log_id;
-	it->event_us = row.event_us;
-	it->store_id = row.store_id;
+	if (it->kind == IT_SKIP)
+		it->log_id = INT64_MIN; /* merged first, like a reject */
 	return 1;
 }
 
@@ -1248,9 +1372,22 @@ static void apply_batch_locked(struct cons *c, int k, int64_t now, const struct 
 			st->rejected++;
 			continue;
 		}
+		if (it->kind == IT_SKIP) {
+			st->skipped++;
+			continue;
+		}
+		if (it->kind == IT_UPD || it->kind == IT_DEL) {
+			if (ws_mark_seen(c->ws, it->id))
+				st->duplicates++;
+			else if (it->kind == IT_UPD)
+				st->updates++;
+			else
+				st->deletes++;
+			continue;
+		}
 		if (it->event_us > p->max_ev)
 			p->max_ev = it->event_us;
-		enum ws_result r = ws_add(c->ws, it->log_id, it->store_id, it->event_us);
+		enum ws_result r = ws_add(c->ws, it->id, it->store_id, it->event_us);
 		switch (r) {
 		case WS_ADDED:
 			st->counted++;

@@ -15,6 +15,9 @@
 
 struct cons;
 
+/* What the topic's messages are: judged per message (auto), or forced. */
+enum cons_format { CONS_FMT_AUTO = 0, CONS_FMT_CDCTOP, CONS_FMT_DEBEZIUM };
+
 struct cons_config {
 	const char *topic;
 	int64_t horizon_us;  /* rebuild from now - horizon */
@@ -25,6 +28,9 @@ struct cons_config {
 	const struct db_target *db; /* MySQL, the durable log to rebuild from; NULL: topic only */
 	int binlog;           /* with db: the log is the customer table (binlog capture) */
 	const char *hb_topic; /* the relay's heartbeat topic (the source clock); NULL: none */
+	int format;           /* enum cons_format */
+	const char *group_by; /* Debezium messages: the column of after counted by (NULL store_id) */
+	const char *table;    /* Debezium messages: only this source.table (NULL: any) */
 };
 
 /* Where the windows held came from, last time they were (re)built. */
@@ -44,6 +50,8 @@ struct cons_part {
 /* Plain data, copied out under the consumer's lock. */
 struct cons_stats {
 	uint64_t consumed, counted, duplicates, late, expired, rejected;
+	uint64_t updates, deletes; /* Debezium u and d changes, each counted once, not in windows */
+	uint64_t skipped;          /* Debezium tombstones, heartbeats, other tables: not rejected */
 	int nparts;
 	struct cons_part parts[CONS_MAX_PARTS];
 	int caught_up;           /* every partition read to its high watermark at least once */
@@ -82,6 +90,18 @@ void cons_stats(struct cons *c, struct cons_stats *out);
    ids, the watermark and per-store late counts. Returns the number of windows written. */
 int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window *out, int max,
 	      uint32_t *store_ids, int *nstores, struct ws_stats *st, int64_t *watermark_us);
+/* Debezium --group-by values: an integer from 0 to CONS_CODE_TEXT0 - 1 is its own store id;
+   any other value (a string, boolean, real, a larger or negative integer) gets a code from
+   CONS_CODE_TEXT0 up, in the order first seen; once CONS_MAX_GROUPS distinct values are
+   counted, the others are counted together as CONS_CODE_OTHER. */
+#define CONS_CODE_TEXT0  0xFFFF0000u
+#define CONS_CODE_OTHER  0xFFFFFFFFu
+#define CONS_MAX_GROUPS  (WS_MAX_STORES - 1)
+/* The value a store id stands for: 0 and buf "" for a plain integer id, 1 and its text for a
+   coded string value, 3 and its JSON text for a coded number, boolean or null, 2 and "other"
+   for CONS_CODE_OTHER. */
+int cons_label(struct cons *c, uint32_t id, char *buf, size_t len);
+
 /* For the check line: the first second the store holds, the distinct events held from it on
    (windows plus late), and the highest log_id judged. 0 before the store holds any time. */
 int cons_held(struct cons *c, int64_t *from_s, uint64_t *events, int64_t *max_id);

@@ -48,6 +48,9 @@ enum {
 	O_SLIDE,
 	O_LATENESS,
 	O_UNTIL_IDLE,
+	O_FORMAT,
+	O_GROUP_BY,
+	O_TABLE,
 	O_HELP,
 	O_VERSION,
 };
@@ -86,6 +89,9 @@ static const struct optdef defs[] = {
     {O_SLIDE, M(CMD_WATCH) | M(CMD_UI), "--slide"},
     {O_LATENESS, M(CMD_WATCH) | M(CMD_UI), "--lateness"},
     {O_UNTIL_IDLE, M(CMD_WATCH), "--until-idle"},
+    {O_FORMAT, M(CMD_WATCH), "--format"},
+    {O_GROUP_BY, M(CMD_WATCH), "--group-by"},
+    {O_TABLE, M(CMD_WATCH), "--table"},
 };
 
 static const struct option longopts[] = {
@@ -113,6 +119,9 @@ static const struct option longopts[] = {
     {"slide", required_argument, NULL, O_SLIDE},
     {"lateness", required_argument, NULL, O_LATENESS},
     {"until-idle", required_argument, NULL, O_UNTIL_IDLE},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"group-by", required_argument, NULL, O_GROUP_BY},
+    {"table", required_argument, NULL, O_TABLE},
     {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
@@ -158,7 +167,8 @@ static void usage(void)
 	      "       cdctop inject [-n N] [--batches B] [--rate R] [--seed S]\n"
 	      "       cdctop relay [--once] [--gap-wait D] [--horizon D] [--capture trigger|binlog]\n"
 	      "       cdctop watch [--json] [-w SIZE] [--slide S] [--lateness L] [--horizon D]\n"
-	      "                    [--once | --until-idle D]\n"
+	      "                    [--once | --until-idle D] [--format cdctop|debezium]\n"
+	      "                    [--group-by COLUMN] [--table T]\n"
 	      "       cdctop kafka-mock [--brokers N] [--partitions N] [-t TOPIC]\n"
 	      "       cdctop server start|stop|status [--datadir DIR] [-P PORT]\n"
 	      "Monitor: -n N --rate R --seed S -w SIZE --slide S --lateness L --horizon D\n"
@@ -424,6 +434,23 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 			if (dur("--until-idle", optarg, 1000, &o->until_idle_us, err) < 0)
 				return -1;
 			break;
+		case O_FORMAT:
+			if (!strcmp(optarg, "cdctop"))
+				o->format = FORMAT_CDCTOP;
+			else if (!strcmp(optarg, "debezium"))
+				o->format = FORMAT_DEBEZIUM;
+			else
+				return u_err(err, "--format: '%.40s' is not a format: use cdctop or "
+						  "debezium (or leave it out to judge each message)",
+					     optarg);
+			break;
+		case O_GROUP_BY:
+		case O_TABLE:
+			if (!*optarg || strlen(optarg) > 64)
+				return u_err(err, "%s: give a column or table name of 1 to 64 bytes",
+					     c == O_TABLE ? "--table" : "--group-by");
+			*(c == O_TABLE ? &o->table : &o->group_by) = optarg;
+			break;
 		}
 	}
 	o->server_named = (int)seen_server;
@@ -434,6 +461,10 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 		return u_err(err, "window and slide must be whole seconds (e.g. 30s, 1m)");
 	if (o->slide_us > o->window_us)
 		return u_err(err, "--slide must not be longer than the window (-w)");
+	if (o->format == FORMAT_CDCTOP && ((o->group_by && strcmp(o->group_by, "store_id")) ||
+					   o->table))
+		return u_err(err, "--group-by and --table apply to Debezium topics: cdctop's own "
+				  "envelope is counted by store_id (drop --format cdctop)");
 	if (o->window_us > o->horizon_us)
 		return u_err(err, "-w: the window is longer than the --horizon");
 

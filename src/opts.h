@@ -21,6 +21,9 @@ enum opt_cmd {
 
 enum opt_capture { CAPTURE_TRIGGER = 0, CAPTURE_BINLOG };
 
+/* --format: the topic's messages, judged per message by default. */
+enum opt_format { FORMAT_AUTO = 0, FORMAT_CDCTOP, FORMAT_DEBEZIUM };
+
 #define OPT_MAX_PROPS 64
 
 struct opts {
@@ -58,6 +61,9 @@ struct opts {
 	int json;
 	int64_t window_us, slide_us, lateness_us;
 	int64_t until_idle_us; /* watch --until-idle; --once sets a short idle */
+	enum opt_format format;
+	const char *group_by; /* --group-by: Debezium messages' column counted by (store_id) */
+	const char *table;    /* --table: the one source.table read from a Debezium topic */
 };
 
 /*

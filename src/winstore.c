@@ -322,6 +322,11 @@ enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t e
 	return ws_add_at(w, log_id, store_id, event_us, 0);
 }
 
+int ws_mark_seen(struct ws *w, int64_t log_id)
+{
+	return ws_seen_or_mark(w, log_id);
+}
+
 enum ws_result ws_add_history(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us)
 {
 	return ws_add_at(w, log_id, store_id, event_us, 1);

@@ -51,6 +51,10 @@ enum ws_result ws_add(struct ws *w, int64_t log_id, uint32_t store_id, int64_t e
    already held is WS_DUPLICATE but not counted as a duplicate (it is no re-delivery). */
 enum ws_result ws_add_history(struct ws *w, int64_t log_id, uint32_t store_id, int64_t event_us);
 
+/* Marks log_id seen without counting it anywhere (a change that is not a registration, such
+   as a Debezium update): 1 if it was already seen (a re-delivery), 0 if newly marked. */
+int ws_mark_seen(struct ws *w, int64_t log_id);
+
 /* Caps the event time the watermark may follow (INT64_MAX: no cap, the default); lets the
  * consumer hold the watermark while a partition still has a backlog. */
 void ws_set_time_cap(struct ws *w, int64_t cap_us);

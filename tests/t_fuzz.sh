@@ -1,6 +1,7 @@
 #!/bin/sh
-# Short fuzzing runs of every libFuzzer target (make fuzz runs them longer): the envelope
-# decoder, the duration parser, the properties and option-file parsers must not crash. Every
+# Short fuzzing runs of every libFuzzer target (make fuzz runs them longer): the envelope and
+# Debezium decoders, the duration parser, the properties and option-file parsers must not
+# crash. Every
 # tests/fuzz/fuzz_*.c must have its binary in build-fuzz/ (make fuzz-build; FUZZ_DIR names
 # another dir), and each must report its "ok" line.
 set -u
