@@ -10,12 +10,15 @@
  */
 #include "pipeline.h"
 #include "check.h"
+#include "consumer.h"
 #include "db.h"
 #include "heartbeat.h"
 #include "inject.h"
 #include "kconf.h"
+#include "relay.h"
 #include "schema.h"
 #include "util.h"
+#include "winstore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,77 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define PL_MAX_WINDOWS VIEW_MAX_WINDOWS
+#define PL_MAX_PARTS   CONS_MAX_PARTS
+#define PL_TEXT        VIEW_TEXT
+
+_Static_assert(CONS_MAX_PARTS == VIEW_MAX_PARTS, "view.h's VIEW_MAX_PARTS");
+_Static_assert(WS_MAX_STORES == VIEW_MAX_STORES, "view.h's VIEW_MAX_STORES");
+
+enum pl_health { PL_UNKNOWN = 0, PL_UP, PL_DOWN };
+
+/* One partition as the probe and the consumer see it; -1 where unknown. */
+struct pl_part {
+	int32_t id;
+	int64_t low, high; /* watermarks (probe) */
+	int64_t committed; /* committed offset of group cdctop-<topic> (probe), -1 none */
+	int64_t position;  /* next offset the monitor's consumer reads, -1 unknown */
+	int64_t lag;       /* high - max(committed (position if none), low), >= 0; -1 unknown */
+};
+
+/* Every figure the publisher gathers in a tick, the threads' and the libraries' types
+ * included; the views (view.h) are filled from it. */
+struct pl_stage {
+	/* fixed at start */
+	char mysql_label[PL_TEXT];
+	char kafka_label[PL_TEXT]; /* "mock 127.0.0.1:40831 (3 brokers)" or the broker list */
+	char topic[80];
+	int capture_binlog;
+	int64_t horizon_us;
+
+	/* settings in effect (the windows below were computed with these) */
+	int64_t window_s, slide_s; /* slide_s == window_s: tumbling */
+	int64_t lateness_us;
+	int batch;
+	double rate;
+	int auto_on;
+
+	/* injector */
+	int mysql; /* enum pl_health, as the injector's connection sees it */
+	uint64_t injected;
+	int last_batch;     /* customers in the last batch written */
+	double inject_rate; /* customers/s, recent */
+	char inject_error[PL_TEXT];
+
+	/* relay */
+	int relay_running; /* relay_run has not returned */
+	struct relay_stats relay;
+	double produce_rate; /* messages handed to librdkafka per second, recent */
+	char relay_error[PL_TEXT];
+
+	/* Kafka probe and consumer */
+	int kafka; /* enum pl_health, as the probe sees it */
+	int nparts;
+	struct pl_part parts[PL_MAX_PARTS];
+	char probe_error[PL_TEXT];
+	int cons_running;
+	struct cons_stats cons;
+	char cons_error[PL_TEXT];
+
+	/* windows, from the consumer's held buckets */
+	int nstores;
+	uint32_t stores[WS_MAX_STORES];
+	int nwin; /* oldest first; the last one is the open (newest) window */
+	struct ws_window win[PL_MAX_WINDOWS];
+	struct ws_stats ws;
+	int64_t watermark_us;
+	struct view_check check;
+
+	/* the status line: the most pressing condition, else the last event, else relay state */
+	char status[PL_TEXT];
+	int status_level; /* enum view_level */
+};
 
 #define PL_QCAP         64
 #define PL_TICK_US      100000  /* publisher period */
@@ -86,9 +160,8 @@ struct pl {
 	int64_t auto_t0;
 	uint64_t auto_done;
 	int mysql;
-	uint64_t injected, batches, inj_errors;
+	uint64_t injected;
 	int last_batch;
-	int64_t last_batch_us;
 	char inject_error[PL_TEXT];
 
 	int relay_running, cons_running;
@@ -104,8 +177,9 @@ struct pl {
 	int64_t event_at;
 
 	pthread_mutex_t snap_mu; /* guards pub */
-	struct pl_snap pub;
-	struct pl_snap stage; /* the publisher's working copy */
+	struct view_snap pub;
+	struct pl_stage stage; /* the publisher's working figures */
+	struct view_snap next; /* the views filled from them, compared with pub */
 };
 
 /* Copies src into a fixed buffer, replacing control characters so a line stays one line. */
@@ -214,9 +288,9 @@ static void inj_health(struct pl *pl, int up, const char *err)
 	if (!up)
 		pl_copy_line(pl->inject_error, sizeof pl->inject_error, err);
 	if (up && was == PL_DOWN)
-		pl_event_locked(pl, PL_INFO, "mysql: reachable again");
+		pl_event_locked(pl, VIEW_INFO, "mysql: reachable again");
 	else if (!up && was != PL_DOWN)
-		pl_event_locked(pl, PL_ERROR, "mysql: down: %s", err);
+		pl_event_locked(pl, VIEW_ERROR, "mysql: down: %s", err);
 	if (pl->mysql != was)
 		pthread_cond_signal(&pl->cond_pub);
 	pthread_mutex_unlock(&pl->mu);
@@ -255,9 +329,8 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 	memset(&r, 0, sizeof r);
 	if (inj_ensure(pl, s) < 0) {
 		pthread_mutex_lock(&pl->mu);
-		pl->inj_errors++;
 		if (manual) {
-			pl_event_locked(pl, PL_ERROR, "inject: not written, mysql is down");
+			pl_event_locked(pl, VIEW_ERROR, "inject: not written, mysql is down");
 			pl->event_answer = 1;
 		}
 		pthread_cond_signal(&pl->cond_pub);
@@ -269,9 +342,8 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 		unsigned code = mysql_errno(s->m);
 		inj_drop(s);
 		pthread_mutex_lock(&pl->mu);
-		pl->inj_errors++;
 		pl_copy_line(pl->inject_error, sizeof pl->inject_error, err);
-		pl_event_locked(pl, PL_ERROR, "inject: batch rolled back: %s", err);
+		pl_event_locked(pl, VIEW_ERROR, "inject: batch rolled back: %s", err);
 		pl->event_answer = manual;
 		if (code >= 2000) /* client-side error: the connection is gone */
 			pl->mysql = PL_DOWN;
@@ -281,9 +353,7 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 	}
 	pthread_mutex_lock(&pl->mu);
 	pl->injected += (uint64_t)r.n;
-	pl->batches++;
 	pl->last_batch = r.n;
-	pl->last_batch_us = r.us;
 	pl->inject_error[0] = 0;
 	pl->mysql = PL_UP;
 	if (manual) {
@@ -294,7 +364,7 @@ static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
 				off += (size_t)snprintf(per + off, sizeof per - off,
 				                        "%sstore %u: %d", off ? ", " : "",
 				                        r.store_ids[i], r.store_counts[i]);
-		pl_event_locked(pl, PL_INFO, "inject: wrote %d customers in %.1f ms (%s)", r.n,
+		pl_event_locked(pl, VIEW_INFO, "inject: wrote %d customers in %.1f ms (%s)", r.n,
 		                (double)r.us / 1000.0, per);
 	}
 	pthread_cond_signal(&pl->cond_pub); /* show it now, not at the next tick */
@@ -385,7 +455,7 @@ static void *relay_main(void *arg)
 	pl->relay_running = 0;
 	if (rc < 0 && !pl->stopping) {
 		pl_copy_line(pl->relay_error, sizeof pl->relay_error, err);
-		pl_event_locked(pl, PL_ERROR, "relay: stopped: %s", err);
+		pl_event_locked(pl, VIEW_ERROR, "relay: stopped: %s", err);
 	}
 	pthread_cond_signal(&pl->cond_pub);
 	pthread_mutex_unlock(&pl->mu);
@@ -403,7 +473,7 @@ static void *cons_main(void *arg)
 	pl->cons_running = 0;
 	if (rc < 0 && !pl->stopping) {
 		pl_copy_line(pl->cons_error, sizeof pl->cons_error, err);
-		pl_event_locked(pl, PL_ERROR, "consumer: stopped: %s", err);
+		pl_event_locked(pl, VIEW_ERROR, "consumer: stopped: %s", err);
 	}
 	pthread_cond_signal(&pl->cond_pub);
 	pthread_mutex_unlock(&pl->mu);
@@ -488,12 +558,12 @@ static void probe_once(struct pl *pl)
 		pl->probe_error[0] = 0;
 		pl->kafka = PL_UP;
 		if (was == PL_DOWN)
-			pl_event_locked(pl, PL_INFO, "kafka: reachable again");
+			pl_event_locked(pl, VIEW_INFO, "kafka: reachable again");
 	} else {
 		pl_copy_line(pl->probe_error, sizeof pl->probe_error, err);
 		pl->kafka = PL_DOWN;
 		if (was != PL_DOWN)
-			pl_event_locked(pl, PL_ERROR, "kafka: %s", err);
+			pl_event_locked(pl, VIEW_ERROR, "kafka: %s", err);
 	}
 	pthread_cond_signal(&pl->cond_pub);
 	pthread_mutex_unlock(&pl->mu);
@@ -551,11 +621,11 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 		char rb[32];
 		u_fmt_plain(pl->rate, rb, sizeof rb);
 		if (pl->auto_on)
-			pl_event_locked(pl, PL_INFO,
+			pl_event_locked(pl, VIEW_INFO,
 			                "continuous injection on: batches of %d at %s customers/s",
 			                pl->batch, rb);
 		else
-			pl_event_locked(pl, PL_INFO, "continuous injection off");
+			pl_event_locked(pl, VIEW_INFO, "continuous injection off");
 		pthread_cond_signal(&pl->cond_inj);
 		break;
 	case PL_CMD_RATE:
@@ -564,7 +634,7 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 			pl->auto_t0 = u_mono_us();
 			pl->auto_done = 0;
 			char rb2[32];
-			pl_event_locked(pl, PL_INFO, "injection rate %s customers/s",
+			pl_event_locked(pl, VIEW_INFO, "injection rate %s customers/s",
 			                u_fmt_plain(pl->rate, rb2, sizeof rb2));
 			pthread_cond_signal(&pl->cond_inj);
 		}
@@ -572,30 +642,30 @@ static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_q
 	case PL_CMD_BATCH:
 		if (c->i >= 1 && c->i <= 1000000) {
 			pl->batch = (int)c->i;
-			pl_event_locked(pl, PL_INFO, "batch size %d", pl->batch);
+			pl_event_locked(pl, VIEW_INFO, "batch size %d", pl->batch);
 		}
 		break;
 	case PL_CMD_WINDOW: {
 		int64_t size = c->i, slide = c->j ? c->j : c->i;
 		if (size < 1 || size * 1000000 > pl->o.horizon_us || slide < 1 || slide > size) {
-			pl_event_locked(pl, PL_WARN, "window %s: outside 1s..the horizon",
+			pl_event_locked(pl, VIEW_WARN, "window %s: outside 1s..the horizon",
 			                u_fmt_duration(size * 1000000, a, sizeof a));
 			break;
 		}
 		pl->window_s = size;
 		pl->slide_s = slide;
 		if (slide == size)
-			pl_event_locked(pl, PL_INFO, "window %s tumbling",
+			pl_event_locked(pl, VIEW_INFO, "window %s tumbling",
 			                u_fmt_duration(size * 1000000, a, sizeof a));
 		else
-			pl_event_locked(pl, PL_INFO, "window %s hopping every %s",
+			pl_event_locked(pl, VIEW_INFO, "window %s hopping every %s",
 			                u_fmt_duration(size * 1000000, a, sizeof a),
 			                u_fmt_duration(slide * 1000000, b, sizeof b));
 		break;
 	}
 	case PL_CMD_REBUILD:
 		ps->rebuild = 1;
-		pl_event_locked(pl, PL_INFO, "rebuilding the windows");
+		pl_event_locked(pl, VIEW_INFO, "rebuilding the windows");
 		break;
 	}
 }
@@ -609,7 +679,7 @@ static uint64_t pub_sig(const struct cons_stats *c)
 
 /* Turns what the consumer says of its state (restored, rebuilt and from where, messages lost
  * to retention) into events for the status line, once each (caller holds mu). */
-static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct pl_snap *s)
+static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct pl_stage *s)
 {
 	int64_t now = u_mono_us();
 	if (now - ps->note_at < PL_NOTE_US)
@@ -618,26 +688,26 @@ static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct
 	if (strcmp(s->cons.problem, ps->problem)) {
 		snprintf(ps->problem, sizeof ps->problem, "%s", s->cons.problem);
 		if (ps->problem[0])
-			pl_event_locked(pl, PL_WARN, "windows: %s", ps->problem);
+			pl_event_locked(pl, VIEW_WARN, "windows: %s", ps->problem);
 	} else if (s->cons.lost != ps->lost) {
 		ps->lost = s->cons.lost;
-		pl_event_locked(pl, PL_WARN, "kafka: lost to retention: %s; filled in from MySQL",
+		pl_event_locked(pl, VIEW_WARN, "kafka: lost to retention: %s; filled in from MySQL",
 		                s->cons.lost_text);
 	} else if (strcmp(s->cons.note, ps->note)) {
 		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
 		if (ps->note[0])
-			pl_event_locked(pl, PL_INFO, "windows: %s", ps->note);
+			pl_event_locked(pl, VIEW_INFO, "windows: %s", ps->note);
 	} else {
 		ps->note_at = 0; /* nothing shown: the next one goes at once */
 	}
 }
 
 /* Fills the status line: conditions first, then a fresh event, then the relay's state. */
-static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
+static void pub_status(struct pl *pl, struct pl_stage *s, int64_t now)
 {
 	char a[32];
 	const char *ev = now - pl->event_at < PL_EVENT_US ? pl->event : "";
-	int lvl = PL_INFO;
+	int lvl = VIEW_INFO;
 	char out[PL_TEXT * 2];
 	if (*ev && pl->event_answer) { /* the answer to a key, even while something is down */
 		snprintf(out, sizeof out, "%s", ev);
@@ -646,23 +716,23 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 		/* the problem and its fix first: a narrow status line cuts the end */
 		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
 		         s->inject_error);
-		lvl = PL_ERROR;
+		lvl = VIEW_ERROR;
 	} else if (s->kafka == PL_DOWN) {
 		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",
 		         u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
-		lvl = PL_ERROR;
+		lvl = VIEW_ERROR;
 	} else if (*ev) {
 		snprintf(out, sizeof out, "%s", ev);
 		lvl = pl->event_level;
 	} else if (s->relay_error[0]) {
 		snprintf(out, sizeof out, "relay: stopped: %s", s->relay_error);
-		lvl = PL_ERROR;
+		lvl = VIEW_ERROR;
 	} else if (s->cons_error[0]) {
 		snprintf(out, sizeof out, "consumer: stopped: %s", s->cons_error);
-		lvl = PL_ERROR;
+		lvl = VIEW_ERROR;
 	} else if (s->relay.last_error[0] && (!s->relay.mysql_ok || !s->relay.kafka_ok)) {
 		snprintf(out, sizeof out, "relay: %s", s->relay.last_error);
-		lvl = PL_WARN;
+		lvl = VIEW_WARN;
 	} else if (s->relay.state[0]) {
 		snprintf(out, sizeof out, "relay: %s (%s rows relayed)", s->relay.state,
 		         u_fmt_count((long long)s->relay.relayed, a, sizeof a));
@@ -674,7 +744,7 @@ static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
 }
 
 /* Copies the figures other threads keep under mu into the stage (caller holds mu). */
-static void pub_gather_locked(struct pl *pl, struct pl_snap *s)
+static void pub_gather_locked(struct pl *pl, struct pl_stage *s)
 {
 	s->window_s = pl->window_s;
 	s->slide_s = pl->slide_s;
@@ -684,10 +754,7 @@ static void pub_gather_locked(struct pl *pl, struct pl_snap *s)
 	s->auto_on = pl->auto_on;
 	s->mysql = pl->mysql;
 	s->injected = pl->injected;
-	s->inject_batches = pl->batches;
-	s->inject_errors = pl->inj_errors;
 	s->last_batch = pl->last_batch;
-	s->last_batch_us = pl->last_batch_us;
 	memcpy(s->inject_error, pl->inject_error, sizeof s->inject_error);
 	s->relay_running = pl->relay_running;
 	memcpy(s->relay_error, pl->relay_error, sizeof s->relay_error);
@@ -700,7 +767,7 @@ static void pub_gather_locked(struct pl *pl, struct pl_snap *s)
 }
 
 /* Adds the consumer's positions to the probe's partitions and computes the lag. */
-static void pub_merge_parts(struct pl_snap *s)
+static void pub_merge_parts(struct pl_stage *s)
 {
 	for (int p = 0; p < s->nparts; p++) {
 		struct pl_part *pp = &s->parts[p];
@@ -724,9 +791,9 @@ static void pub_merge_parts(struct pl_snap *s)
 /* Judges the check thread's latest round: equal, catching up, or a mismatch that stayed
  * through two rounds with nothing on its way (the consumer idle during the whole count, the
  * relay caught up, Kafka up). */
-static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_snap *s)
+static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_stage *s)
 {
-	struct pl_check *k = &s->check;
+	struct view_check *k = &s->check;
 	struct chk_figures f;
 	if (!pl->chk) {
 		memset(k, 0, sizeof *k);
@@ -735,12 +802,11 @@ static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_snap *s)
 	chk_get(pl->chk, &f);
 	pl_copy_line(k->error, sizeof k->error, f.error);
 	if (!f.valid) {
-		k->state = f.error[0] ? PL_CHECK_ERROR : PL_CHECK_NONE;
+		k->state = f.error[0] ? VIEW_CHECK_ERROR : VIEW_CHECK_NONE;
 		return;
 	}
 	k->mysql = f.mysql;
 	k->counted = f.counted;
-	k->from_s = f.from_s;
 	k->diff = (int64_t)f.counted - (int64_t)f.mysql;
 	int lag = 0;
 	for (int p = 0; p < s->nparts; p++)
@@ -749,59 +815,147 @@ static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_snap *s)
 	             s->relay.backlog > 0 || s->relay.inflight > 0 || s->relay.gap_id ||
 	             s->kafka == PL_DOWN || s->cons.rebuilding || !s->cons.caught_up;
 	if (!k->diff) {
-		k->state = PL_CHECK_OK;
+		k->state = VIEW_CHECK_OK;
 		ps->check_bad = 0;
 	} else if (behind) {
-		k->state = PL_CHECK_BEHIND;
+		k->state = VIEW_CHECK_BEHIND;
 		ps->check_bad = 0;
 	} else if (f.at_us != ps->check_at) {
 		ps->check_bad++;
-		k->state = ps->check_bad >= 2 ? PL_CHECK_MISMATCH : PL_CHECK_BEHIND;
+		k->state = ps->check_bad >= 2 ? VIEW_CHECK_MISMATCH : VIEW_CHECK_BEHIND;
 	}
 	ps->check_at = f.at_us;
-	if (f.error[0] && k->state != PL_CHECK_MISMATCH)
-		k->state = PL_CHECK_ERROR;
+	if (f.error[0] && k->state != VIEW_CHECK_MISMATCH)
+		k->state = VIEW_CHECK_ERROR;
 }
 
-#define PL_DIFF(a, b, f) (memcmp(&(a)->f, &(b)->f, sizeof(a)->f) != 0)
-
-/* Publishes the stage: bumps the generation of each part that changed and wakes the UI. */
-static void pub_publish(struct pl *pl, struct pl_snap *s)
+/* The capture pane's view. */
+static void view_fill_capture(struct view_capture *v, const struct pl_stage *s)
 {
+	const struct relay_stats *r = &s->relay;
+	memset(v, 0, sizeof *v);
+	if (s->mysql == PL_DOWN || (s->relay_running && r->state[0] && !r->mysql_ok))
+		v->alert = VIEW_CAP_MYSQL_DOWN;
+	else if (!s->relay_running && s->relay_error[0])
+		v->alert = VIEW_CAP_RELAY_STOPPED;
+	else if (s->mysql == PL_UNKNOWN)
+		v->alert = VIEW_CAP_CONNECTING;
+	v->binlog = r->binlog;
+	v->customers = r->customers;
+	v->last_batch = s->last_batch;
+	v->change_rows = r->change_rows;
+	v->cursor = r->cursor;
+	v->backlog = r->backlog;
+	v->oldest_us = r->oldest_us;
+	v->gap_id = r->gap_id;
+	v->gap_wait_left_us = r->gap_wait_left_us;
+	v->skipped = r->skipped;
+	snprintf(v->binlog_read, sizeof v->binlog_read, "%s", r->binlog_read);
+	snprintf(v->binlog_server, sizeof v->binlog_server, "%s", r->binlog_server);
+	v->binlog_lag_bytes = r->binlog_lag_bytes;
+	v->binlog_lag_s = r->binlog_lag_s;
+	v->inject_rate = s->inject_rate;
+	v->relay_rate = r->rate;
+	v->auto_on = s->auto_on;
+	v->rate = s->rate;
+	v->progress = r->progress;
+	v->inflight = r->inflight;
+	v->resent = r->resent;
+}
+
+/* The kafka pane's view. */
+static void view_fill_kafka(struct view_kafka *v, const struct pl_stage *s)
+{
+	memset(v, 0, sizeof *v);
+	if (s->kafka == PL_DOWN)
+		v->alert = VIEW_KAF_UNREACHABLE;
+	else if (!s->cons_running && s->cons_error[0])
+		v->alert = VIEW_KAF_CONSUMER_STOPPED;
+	else if (s->kafka == PL_UNKNOWN)
+		v->alert = VIEW_KAF_CONNECTING;
+	v->nparts = s->nparts;
+	for (int p = 0; p < s->nparts; p++) {
+		const struct pl_part *pp = &s->parts[p];
+		v->parts[p] = (struct view_part){pp->id, pp->low, pp->high, pp->committed, pp->lag};
+	}
+	v->produce_rate = s->produce_rate;
+	v->delivery_errors = s->relay.delivery_errors;
+	if (s->cons.consumed > 0) {
+		v->lat_p50_us = s->cons.lat_p50_us;
+		v->lat_p99_us = s->cons.lat_p99_us;
+	}
+}
+
+/* The histogram pane's view: only the windows in use are written. */
+static void view_fill_hist(struct view_hist *v, const struct pl_stage *s)
+{
+	memset(v, 0, offsetof(struct view_hist, win));
+	v->window_s = s->window_s;
+	v->horizon_us = s->horizon_us;
+	v->nstores = s->nstores;
+	memcpy(v->stores, s->stores, sizeof v->stores);
+	v->late = s->ws.late;
+	v->rejected = s->cons.rejected > s->ws.rejected ? s->cons.rejected : s->ws.rejected;
+	v->duplicates =
+	    s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
+	memcpy(v->late_per_store, s->ws.late_per_store, sizeof v->late_per_store);
+	v->check = s->check;
+	v->nwin = s->nwin;
+	for (int k = 0; k < s->nwin; k++) {
+		struct view_window *w = &v->win[k];
+		w->start_s = s->win[k].start_s;
+		w->end_s = s->win[k].end_s;
+		w->final = s->win[k].final;
+		memcpy(w->counts, s->win[k].counts, sizeof w->counts);
+	}
+}
+
+/* The view of the header, the status line and the key hints. */
+static void view_fill_status(struct view_status *v, const struct pl_stage *s)
+{
+	memset(v, 0, sizeof *v);
+	snprintf(v->mysql_label, sizeof v->mysql_label, "%s", s->mysql_label);
+	snprintf(v->kafka_label, sizeof v->kafka_label, "%s", s->kafka_label);
+	snprintf(v->topic, sizeof v->topic, "%s", s->topic);
+	v->capture_binlog = s->capture_binlog;
+	v->window_s = s->window_s;
+	v->slide_s = s->slide_s;
+	v->lateness_us = s->lateness_us;
+	v->batch = s->batch;
+	v->rate = s->rate;
+	v->auto_on = s->auto_on;
+	snprintf(v->text, sizeof v->text, "%s", s->status);
+	v->level = s->status_level;
+}
+
+#define PL_SAME(a, b, f) (memcmp(&(a)->f, &(b)->f, sizeof(a)->f) == 0)
+
+/* Publishes the stage: fills each pane's view, bumps the generation of each view that
+   changed, and wakes the UI. */
+static void pub_publish(struct pl *pl, const struct pl_stage *s)
+{
+	struct view_snap *n = &pl->next;
+	view_fill_capture(&n->capture, s);
+	view_fill_kafka(&n->kafka, s);
+	view_fill_hist(&n->hist, s);
+	view_fill_status(&n->status, s);
 	pthread_mutex_lock(&pl->snap_mu);
-	struct pl_snap *p = &pl->pub;
+	struct view_snap *p = &pl->pub;
 	int first = p->gen == 0;
-	int cap = first || PL_DIFF(s, p, relay) || PL_DIFF(s, p, injected) ||
-	          PL_DIFF(s, p, inject_errors) || PL_DIFF(s, p, last_batch) ||
-	          PL_DIFF(s, p, last_batch_us) || PL_DIFF(s, p, inject_rate) ||
-	          PL_DIFF(s, p, mysql) || PL_DIFF(s, p, relay_running) || PL_DIFF(s, p, auto_on) ||
-	          PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
-	int kaf = first || PL_DIFF(s, p, kafka) || PL_DIFF(s, p, nparts) || PL_DIFF(s, p, parts) ||
-	          PL_DIFF(s, p, produce_rate) || PL_DIFF(s, p, relay.delivery_errors) ||
-	          PL_DIFF(s, p, cons.lat_p50_us) || PL_DIFF(s, p, cons.lat_p99_us) ||
-	          PL_DIFF(s, p, cons.kafka_ok) || PL_DIFF(s, p, cons_running);
-	int hist = first || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-	           PL_DIFF(s, p, nstores) || PL_DIFF(s, p, stores) || PL_DIFF(s, p, nwin) ||
-	           PL_DIFF(s, p, ws) || PL_DIFF(s, p, watermark_us) ||
-	           PL_DIFF(s, p, cons.rejected) || PL_DIFF(s, p, cons.duplicates) ||
-	           PL_DIFF(s, p, cons.late) || PL_DIFF(s, p, check) ||
-	           memcmp(s->win, p->win, sizeof s->win[0] * (size_t)s->nwin) != 0;
-	int st = first || PL_DIFF(s, p, status) || PL_DIFF(s, p, status_level) ||
-	         PL_DIFF(s, p, lateness_us) || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-	         PL_DIFF(s, p, auto_on) || PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
+	int cap = first || !PL_SAME(n, p, capture);
+	int kaf = first || !PL_SAME(n, p, kafka);
+	int hist = first || memcmp(&n->hist, &p->hist, view_hist_size(&n->hist)) != 0;
+	int st = first || !PL_SAME(n, p, status);
 	if (!(cap || kaf || hist || st)) {
 		pthread_mutex_unlock(&pl->snap_mu);
 		return;
 	}
-	s->gen = p->gen + 1;
-	s->gen_capture = p->gen_capture + (uint64_t)cap;
-	s->gen_kafka = p->gen_kafka + (uint64_t)kaf;
-	s->gen_hist = p->gen_hist + (uint64_t)hist;
-	s->gen_status = p->gen_status + (uint64_t)st;
-	/* copy only the windows in use: the rest of the array is never read */
-	memcpy(p, s, offsetof(struct pl_snap, win));
-	memcpy(p->win, s->win, sizeof s->win[0] * (size_t)s->nwin);
-	memcpy(&p->ws, &s->ws, sizeof *s - offsetof(struct pl_snap, ws));
+	n->gen = p->gen + 1;
+	n->gen_capture = p->gen_capture + (uint64_t)cap;
+	n->gen_kafka = p->gen_kafka + (uint64_t)kaf;
+	n->gen_hist = p->gen_hist + (uint64_t)hist;
+	n->gen_status = p->gen_status + (uint64_t)st;
+	memcpy(p, n, view_snap_size(n)); /* the windows past nwin are never read */
 	pthread_mutex_unlock(&pl->snap_mu);
 	pl_wake(pl);
 }
@@ -811,7 +965,7 @@ static void *pub_main(void *arg)
 {
 	struct pl *pl = arg;
 	pthread_setname_np(pthread_self(), "cdctop:publish");
-	struct pl_snap *s = &pl->stage;
+	struct pl_stage *s = &pl->stage;
 	struct pl_pubstate ps;
 	memset(&ps, 0, sizeof ps);
 	ps.view_size = ps.view_slide = -1;
@@ -1068,7 +1222,7 @@ struct pl *pl_new(const struct opts *o, char *err)
 		goto fail;
 	}
 
-	struct pl_snap *s = &pl->stage;
+	struct pl_stage *s = &pl->stage;
 	pl_copy_line(s->mysql_label, sizeof s->mysql_label, pl->db.label);
 	pl_kafka_label(pl, s->kafka_label, sizeof s->kafka_label);
 	pl_copy_line(s->topic, sizeof s->topic, o->topic);
@@ -1120,16 +1274,12 @@ int pl_start(struct pl *pl, char *err)
 }
 
 /* Copies the published snapshot if it is newer than have (only the windows in use). */
-uint64_t pl_snapshot(struct pl *pl, struct pl_snap *dst, uint64_t have)
+uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have)
 {
 	pthread_mutex_lock(&pl->snap_mu);
-	const struct pl_snap *p = &pl->pub;
-	uint64_t gen = p->gen;
-	if (gen != have) {
-		memcpy(dst, p, offsetof(struct pl_snap, win));
-		memcpy(dst->win, p->win, sizeof p->win[0] * (size_t)p->nwin);
-		memcpy(&dst->ws, &p->ws, sizeof *p - offsetof(struct pl_snap, ws));
-	}
+	uint64_t gen = pl->pub.gen;
+	if (gen != have)
+		memcpy(dst, &pl->pub, view_snap_size(&pl->pub));
 	pthread_mutex_unlock(&pl->snap_mu);
 	return gen;
 }
