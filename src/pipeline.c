@@ -195,41 +195,34 @@ static int pl_state_path(struct pl *pl, const struct opts *o, char *err)
 	return 0;
 }
 
-/* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
-struct pl *pl_new(const struct opts *o, char *err)
+/* The Kafka side: the client configuration (the mock without -b), the probe and its handle,
+ * the topic and its partitions. */
+static int pl_open_kafka(struct pl *pl, const struct opts *o, char *err)
 {
 	char e[U_ERRLEN];
-	struct pl *pl = u_calloc(1, sizeof *pl);
-	pl->o = *o;
-	pl->wake[0] = pl->wake[1] = -1;
-	pthread_mutex_init(&pl->mu, NULL);
-	uint64_t seed = o->seed_set ? o->seed : (uint64_t)u_now_us() ^ ((uint64_t)getpid() << 32);
-
-	if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
-		u_err(err, "cannot create a pipe: %s", strerror(errno));
-		goto fail;
-	}
-	if (db_resolve(o, &pl->db, 1, err) < 0 || pl_check_db(pl, err) < 0)
-		goto fail;
 	pl->kc = kc_new(o, err);
 	if (!pl->kc)
-		goto fail;
+		return -1;
 	pl->probe = probe_new(pl->kc, o->topic, pl_on_probe, pl, err);
 	if (!pl->probe)
-		goto fail;
+		return -1;
 	rd_kafka_t *rk = probe_handle(pl->probe);
-	if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0) {
-		u_err(err, "kafka: %s", e);
-		goto fail;
-	}
+	if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0)
+		return u_err(err, "kafka: %s", e);
 	pl->nparts = kc_topic_partitions(rk, o->topic, 10000, e);
-	if (pl->nparts < 0) {
-		u_err(err, "kafka: %s", e);
-		goto fail;
-	}
+	if (pl->nparts < 0)
+		return u_err(err, "kafka: %s", e);
 	if (pl->nparts > CONS_MAX_PARTS)
 		pl->nparts = CONS_MAX_PARTS;
 	probe_set_partitions(pl->probe, pl->nparts);
+	return 0;
+}
+
+/* The relay, claimed (one relay per database and topic: a second monitor stops here, before
+ * the screen), and the heartbeat topic it writes to. */
+static int pl_open_relay(struct pl *pl, const struct opts *o, char *err)
+{
+	char e[U_ERRLEN];
 	struct relay_config rc = {
 	    .topic = o->topic,
 	    .partitions = pl->nparts,
@@ -239,21 +232,23 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .heartbeat = 1,
 	};
 	pl->relay = relay_new(&rc, pl->kc, &pl->db, e);
-	if (!pl->relay) {
-		u_err(err, "relay: %s", e);
-		goto fail;
-	}
-	/* one relay per database and topic: a second monitor stops here, before the screen */
-	if (relay_claim(pl->relay, e) < 0) {
-		u_err(err, "%s", e);
-		goto fail;
-	}
+	if (!pl->relay)
+		return u_err(err, "relay: %s", e);
+	if (relay_claim(pl->relay, e) < 0)
+		return u_err(err, "%s", e);
 	/* the heartbeat topic exists before the consumer looks for it */
 	if (hb_topic(o->topic, pl->hb_topic, sizeof pl->hb_topic) < 0 ||
-	    kc_ensure_topic(pl->kc, rk, pl->hb_topic, 1, 10000, e) < 0)
+	    kc_ensure_topic(pl->kc, probe_handle(pl->probe), pl->hb_topic, 1, 10000, e) < 0)
 		pl->hb_topic[0] = 0; /* the relay says why on the status line */
+	return 0;
+}
+
+/* The consumer, with its checkpoint in the state dir. */
+static int pl_open_consumer(struct pl *pl, const struct opts *o, char *err)
+{
+	char e[U_ERRLEN];
 	if (pl_state_path(pl, o, err) < 0)
-		goto fail;
+		return -1;
 	struct cons_config cc = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
@@ -264,12 +259,14 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .hb_topic = pl->hb_topic[0] ? pl->hb_topic : NULL,
 	};
 	pl->cons = cons_new(&cc, pl->kc, e);
-	if (!pl->cons) {
-		u_err(err, "consumer: %s", e);
-		goto fail;
-	}
-	pl->injr = injr_new(&pl->db, seed, (int)o->n, o->rate > 0 ? o->rate : 20, pl_on_inject, pl);
+	if (!pl->cons)
+		return u_err(err, "consumer: %s", e);
+	return 0;
+}
 
+/* The publisher, reading every source; its labels and settings as the command line says. */
+static void pl_open_publisher(struct pl *pl, const struct opts *o)
+{
 	char klabel[VIEW_TEXT];
 	pl_kafka_label(pl, klabel, sizeof klabel);
 	int64_t window_s = o->window_us / 1000000;
@@ -289,6 +286,26 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .probe = pl->probe,
 	};
 	pl->pub = pub_new(&pc);
+}
+
+/* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
+struct pl *pl_new(const struct opts *o, char *err)
+{
+	struct pl *pl = u_calloc(1, sizeof *pl);
+	pl->o = *o;
+	pl->wake[0] = pl->wake[1] = -1;
+	pthread_mutex_init(&pl->mu, NULL);
+	if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+		u_err(err, "cannot create a pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (db_resolve(o, &pl->db, 1, err) < 0 || pl_check_db(pl, err) < 0 ||
+	    pl_open_kafka(pl, o, err) < 0 || pl_open_relay(pl, o, err) < 0 ||
+	    pl_open_consumer(pl, o, err) < 0)
+		goto fail;
+	uint64_t seed = o->seed_set ? o->seed : (uint64_t)u_now_us() ^ ((uint64_t)getpid() << 32);
+	pl->injr = injr_new(&pl->db, seed, (int)o->n, o->rate > 0 ? o->rate : 20, pl_on_inject, pl);
+	pl_open_publisher(pl, o);
 	return pl;
 fail:
 	pl_free(pl);
@@ -417,7 +434,7 @@ void pl_stop(struct pl *pl)
 
 /* Frees everything (the threads are joined); with keep_mock, an in-process mock cluster is
  * left to process exit. */
-static void pl_free0(struct pl *pl, int keep_mock)
+static void pl_release(struct pl *pl, int keep_mock)
 {
 	pub_free(pl->pub);
 	injr_free(pl->injr);
@@ -442,14 +459,14 @@ void pl_free(struct pl *pl)
 	if (!pl)
 		return;
 	pl_stop_within(pl, -1);
-	pl_free0(pl, 0);
+	pl_release(pl, 0);
 }
 
 /* The teardown thread of pl_free_for_exit. */
 static atomic_int pl_reaped;
 static void *pl_reap(void *arg)
 {
-	pl_free0(arg, 1);
+	pl_release(arg, 1);
 	atomic_store(&pl_reaped, 1);
 	return NULL;
 }
@@ -474,7 +491,7 @@ int pl_free_for_exit(struct pl *pl)
 	pl_exit_pl = pl;
 	pthread_t t;
 	if (pthread_create(&t, NULL, pl_reap, pl) != 0) {
-		pl_free0(pl, 1);
+		pl_release(pl, 1);
 		pl_exit_pl = NULL;
 		return 0;
 	}

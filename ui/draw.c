@@ -522,6 +522,74 @@ static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct
 	}
 }
 
+/* The open window's bars, one row per store from row y (bars rows, then "... N more" when
+   more); lw is the label column's width. Returns the next row. */
+static int hist_bars(WINDOW *w, int y, int iw, int lw, int bars, int more,
+                     const struct view_hist *s, const struct view_window *open)
+{
+	char a[32], lab[32];
+	uint64_t max = 0;
+	for (int i = 0; i < s->nstores; i++)
+		if (open->counts[i] > max)
+			max = open->counts[i];
+	int cw = 8, trail = iw >= 100 ? 14 : 2;
+	int cells = iw - 1 - lw - cw - trail;
+	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
+	for (int i = 0; i < bars; i++, y++) {
+		put(w, y, 2, lw, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
+		putf(w, y, 2 + lw + cells, cw, A_BOLD, "%*s", cw,
+		     num((long long)open->counts[i], a, sizeof a));
+	}
+	if (more)
+		putf(w, y++, 2, iw - 2, at[S_DIM], "... %d more stores", s->nstores - bars);
+	return y;
+}
+
+/* One cell of the strip: spark, a space, the count in 6 columns ("73,821", "1.2M"), then the
+   open mark, which is never cut. */
+static void strip_cell(WINDOW *w, int y, int x0, const struct view_window *wi, int i,
+                       uint64_t smax)
+{
+	uint64_t n = wi->counts[i];
+	int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
+	attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
+	put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
+	char cnt[32];
+	if (n > 999999)
+		snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
+	else
+		num((long long)n, cnt, sizeof cnt);
+	putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
+}
+
+/* The strip of recent windows from row y: their start times, then a row per store. */
+static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist *s)
+{
+	char t1[16], lab[32];
+	int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
+	int ncell = (iw - 1 - L) / cellw;
+	if (ncell > s->nwin)
+		ncell = s->nwin;
+	int first = s->nwin - ncell;
+	uint64_t smax = 0;
+	for (int k = first; k < s->nwin; k++)
+		for (int i = 0; i < s->nstores; i++)
+			if (s->win[k].counts[i] > smax)
+				smax = s->win[k].counts[i];
+	/* no "(final)": the newest windows are often still open, marked * below */
+	put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
+	for (int k = 0; k < ncell; k++)
+		put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
+		    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
+	y++;
+	for (int i = 0; i < s->nstores; i++, y++) {
+		put(w, y, 2, L - 1, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+		for (int k = 0; k < ncell; k++)
+			strip_cell(w, y, 1 + L + k * cellw, &s->win[first + k], i, smax);
+	}
+}
+
 /* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
 static void draw_hist(struct ui_view *v, const struct view_hist *s)
 {
@@ -538,84 +606,29 @@ static void draw_hist(struct ui_view *v, const struct view_hist *s)
 		snprintf(title, sizeof title, "window %s",
 		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
 	frame(v, w, "registrations per store", title, at[S_TITLE]);
+	int strip = 0;
 	if (!open || !s->nstores) {
 		putf(w, 1, 2, iw - 2, at[S_DIM],
 		     "no registrations in the last %s yet: press i to inject a batch",
 		     u_fmt_duration(s->horizon_us, a, sizeof a));
-		hist_check(v, w, ih - 1, iw, s);
-		hist_footer(w, ih, iw, s, 0);
-		wnoutrefresh(w);
-		return;
-	}
-	int lw = 9;
-	for (int i = 0; i < s->nstores; i++) {
-		int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
-		if (l > lw)
-			lw = l;
-	}
-	int avail = ih - 2; /* the check line and the footer take the last two rows */
-	int bars = s->nstores < avail ? s->nstores : avail;
-	int more = bars < s->nstores;
-	if (more)
-		bars--; /* a row saying how many are not shown */
-	int rest = avail - bars - more;
-	int strip = rest >= 1 + s->nstores;
-	int blank = strip && rest >= 2 + s->nstores;
-
-	uint64_t max = 0;
-	for (int i = 0; i < s->nstores; i++)
-		if (open->counts[i] > max)
-			max = open->counts[i];
-	int cw = 8, trail = iw >= 100 ? 14 : 2;
-	int cells = iw - 1 - lw - cw - trail;
-	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
-	int y = 1;
-	for (int i = 0; i < bars; i++, y++) {
-		put(w, y, 2, lw, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
-		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
-		putf(w, y, 2 + lw + cells, cw, A_BOLD, "%*s", cw,
-		     num((long long)open->counts[i], a, sizeof a));
-	}
-	if (more)
-		putf(w, y++, 2, iw - 2, at[S_DIM], "... %d more stores", s->nstores - bars);
-	if (strip) {
-		y += blank;
-		int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
-		int ncell = (iw - 1 - L) / cellw;
-		if (ncell > s->nwin)
-			ncell = s->nwin;
-		int first = s->nwin - ncell;
-		uint64_t smax = 0;
-		for (int k = first; k < s->nwin; k++)
-			for (int i = 0; i < s->nstores; i++)
-				if (s->win[k].counts[i] > smax)
-					smax = s->win[k].counts[i];
-		/* no "(final)": the newest windows are often still open, marked * below */
-		put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
-		for (int k = 0; k < ncell; k++)
-			put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
-			    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
-		y++;
-		for (int i = 0; i < s->nstores; i++, y++) {
-			put(w, y, 2, L - 1, at[S_LABEL],
-			    store_label(s->stores[i], lab, sizeof lab));
-			for (int k = 0; k < ncell; k++) {
-				const struct view_window *wi = &s->win[first + k];
-				uint64_t n = wi->counts[i];
-				int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
-				int x0 = 1 + L + k * cellw;
-				attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
-				/* spark, a space, the count in 6 columns ("73,821", "1.2M"),
-				   then the open mark, which is never cut */
-				put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
-				char cnt[32];
-				if (n > 999999)
-					snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
-				else
-					num((long long)n, cnt, sizeof cnt);
-				putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
-			}
+	} else {
+		int lw = 9;
+		for (int i = 0; i < s->nstores; i++) {
+			int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
+			if (l > lw)
+				lw = l;
 		}
+		int avail = ih - 2; /* the check line and the footer take the last two rows */
+		int bars = s->nstores < avail ? s->nstores : avail;
+		int more = bars < s->nstores;
+		if (more)
+			bars--; /* a row saying how many are not shown */
+		int rest = avail - bars - more;
+		strip = rest >= 1 + s->nstores;
+		int blank = strip && rest >= 2 + s->nstores;
+		int y = hist_bars(w, 1, iw, lw, bars, more, s, open);
+		if (strip)
+			hist_strip(w, y + blank, iw, lw, s);
 	}
 	hist_check(v, w, ih - 1, iw, s);
 	hist_footer(w, ih, iw, s, strip);
