@@ -30,11 +30,11 @@ static void fill(struct view_snap *s)
 	         "private /home/u/.local/state/cdctop (sakila)");
 	snprintf(st->kafka_label, sizeof st->kafka_label, "mock 127.0.0.1:40831 (3 brokers)");
 	snprintf(st->topic, sizeof st->topic, "cdc.sakila.customer");
-	st->window_s = st->slide_s = 30;
-	st->lateness_us = 60 * 1000000LL;
-	st->batch = 20;
-	st->rate = 20;
-	st->auto_on = 1;
+	st->set.window_s = st->set.slide_s = 30;
+	st->set.lateness_us = 60 * 1000000LL;
+	st->set.batch = 20;
+	st->set.rate = 20;
+	st->set.auto_on = 1;
 	snprintf(st->text, sizeof st->text, "relay: caught up (24,000 rows relayed)");
 	struct view_capture *c = &s->capture;
 	c->customers = c->change_rows = c->cursor = c->progress = 24000;

@@ -13,15 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INJR_QCAP        64
 #define INJR_PING_US     1000000 /* health check period when idle */
 #define INJR_MAX_PENDING 1000    /* queued manual batches */
-
-struct injr_cmdent {
-	enum injr_cmd cmd;
-	int64_t i;
-	double d;
-};
 
 struct injr {
 	const struct db_target *db;
@@ -32,8 +25,7 @@ struct injr {
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cond;
 	int stopping;
-	struct injr_cmdent q[INJR_QCAP];
-	int qhead, qlen;
+	struct u_cmdq q;
 	int pending; /* manual batches still to write */
 	struct inj_pacer pace;
 	struct injr_figures f;
@@ -180,7 +172,7 @@ static void injr_check(struct injr *j)
 }
 
 /* Applies one command (mu held); the event it makes goes into ev ("" none). */
-static void injr_apply(struct injr *j, const struct injr_cmdent *c, char *ev, size_t len)
+static void injr_apply(struct injr *j, const struct u_cmd *c, char *ev, size_t len)
 {
 	char rb[32];
 	ev[0] = 0;
@@ -224,10 +216,8 @@ void *injr_main(void *arg)
 	pthread_setname_np(pthread_self(), "cdctop:inject");
 	pthread_mutex_lock(&j->mu);
 	while (!j->stopping) {
-		if (j->qlen > 0) {
-			struct injr_cmdent c = j->q[j->qhead];
-			j->qhead = (j->qhead + 1) % INJR_QCAP;
-			j->qlen--;
+		struct u_cmd c;
+		if (u_cmdq_pop(&j->q, &c)) {
 			injr_apply(j, &c, ev, sizeof ev);
 			if (ev[0]) {
 				pthread_mutex_unlock(&j->mu);
@@ -277,15 +267,11 @@ void *injr_main(void *arg)
 int injr_send(struct injr *j, enum injr_cmd cmd, int64_t i, double d)
 {
 	pthread_mutex_lock(&j->mu);
-	if (j->qlen == INJR_QCAP || j->stopping) {
-		pthread_mutex_unlock(&j->mu);
-		return -1;
-	}
-	j->q[(j->qhead + j->qlen) % INJR_QCAP] = (struct injr_cmdent){cmd, i, d};
-	j->qlen++;
-	pthread_cond_signal(&j->cond);
+	int rc = j->stopping ? -1 : u_cmdq_push(&j->q, (struct u_cmd){(int)cmd, i, 0, d});
+	if (!rc)
+		pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->mu);
-	return 0;
+	return rc;
 }
 
 /* Copies the figures under the lock. */
@@ -299,10 +285,7 @@ void injr_get(struct injr *j, struct injr_figures *out)
 /* Asks the thread to return. */
 void injr_stop(struct injr *j)
 {
-	pthread_mutex_lock(&j->mu);
-	j->stopping = 1;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->mu);
+	u_cond_raise(&j->mu, &j->cond, &j->stopping);
 }
 
 /* Frees what the thread left. */

@@ -32,6 +32,12 @@
 
 #define PL_EXIT_WAIT_US 700000 /* how long quitting waits for the threads */
 
+/* The argument of the relay's or the consumer's thread. */
+struct pl_worker {
+	struct pl *pl;
+	enum pub_thread which;
+};
+
 struct pl {
 	struct opts o;
 	struct db_target db;
@@ -48,6 +54,7 @@ struct pl {
 	int wake[2];
 
 	pthread_t th_inj, th_relay, th_cons, th_probe, th_pub;
+	struct pl_worker w_relay, w_cons;
 	int started, joined; /* bits, in pl_stop_within's order */
 
 	pthread_mutex_t mu; /* guards stopping */
@@ -79,25 +86,17 @@ static int pl_stopping(struct pl *pl)
 	return s;
 }
 
-/* Runs relay_run until it returns; a fatal error goes to the status line. */
-static void *relay_main(void *arg)
+/* The relay's or the consumer's thread: runs relay_run or cons_run until it returns; a fatal
+   error goes to the status line. */
+static void *pl_worker_main(void *arg)
 {
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:relay");
+	struct pl_worker *wk = arg;
+	struct pl *pl = wk->pl;
+	int relay = wk->which == PUB_RELAY;
+	pthread_setname_np(pthread_self(), relay ? "cdctop:relay" : "cdctop:consume");
 	char err[U_ERRLEN] = "";
-	int rc = relay_run(pl->relay, err);
-	pub_ended(pl->pub, PUB_RELAY, rc < 0 && !pl_stopping(pl) ? err : NULL);
-	return NULL;
-}
-
-/* Runs cons_run until it returns; a fatal error goes to the status line. */
-static void *cons_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:consume");
-	char err[U_ERRLEN] = "";
-	int rc = cons_run(pl->cons, err);
-	pub_ended(pl->pub, PUB_CONSUMER, rc < 0 && !pl_stopping(pl) ? err : NULL);
+	int rc = relay ? relay_run(pl->relay, err) : cons_run(pl->cons, err);
+	pub_ended(pl->pub, wk->which, rc < 0 && !pl_stopping(pl) ? err : NULL);
 	return NULL;
 }
 
@@ -327,6 +326,8 @@ int pl_start(struct pl *pl, char *err)
 		return u_err(err, "%s", ce);
 	}
 	pub_set_check(pl->pub, pl->chk);
+	pl->w_relay = (struct pl_worker){pl, PUB_RELAY};
+	pl->w_cons = (struct pl_worker){pl, PUB_CONSUMER};
 	int rc = 0;
 	struct {
 		pthread_t *th;
@@ -336,8 +337,8 @@ int pl_start(struct pl *pl, char *err)
 	} t[] = {
 	    {&pl->th_pub, pub_main, "publisher", pl->pub},
 	    {&pl->th_inj, injr_main, "injector", pl->injr},
-	    {&pl->th_relay, relay_main, "relay", pl},
-	    {&pl->th_cons, cons_main, "consumer", pl},
+	    {&pl->th_relay, pl_worker_main, "relay", &pl->w_relay},
+	    {&pl->th_cons, pl_worker_main, "consumer", &pl->w_cons},
 	    {&pl->th_probe, probe_main, "probe", pl->probe},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {

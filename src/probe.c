@@ -184,10 +184,7 @@ void *probe_main(void *arg)
 
 void probe_stop(struct probe *p)
 {
-	pthread_mutex_lock(&p->mu);
-	p->stopping = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->mu);
+	u_cond_raise(&p->mu, &p->cond, &p->stopping);
 }
 
 /* The probe's partitions with the consumer's positions and the lag the row shows: from the

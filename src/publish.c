@@ -17,7 +17,6 @@
 
 #define PUB_MAX_WINDOWS VIEW_MAX_WINDOWS
 #define PUB_TEXT        VIEW_TEXT
-#define PUB_QCAP        64
 #define PUB_TICK_US     100000  /* publisher period */
 #define PUB_VIEW_US     1000000 /* windows recomputed at least this often */
 #define PUB_EVENT_US    4000000 /* an event stays on the status line this long */
@@ -37,12 +36,7 @@ struct pub_stage {
 	int capture_binlog;
 	int64_t horizon_us;
 
-	/* settings in effect (the windows below were computed with these) */
-	int64_t window_s, slide_s; /* slide_s == window_s: tumbling */
-	int64_t lateness_us;
-	int batch;
-	double rate;
-	int auto_on;
+	struct view_settings set; /* the windows below were computed with these */
 
 	/* injector */
 	int mysql; /* enum injr_health, as the injector's connection sees it */
@@ -87,11 +81,6 @@ struct pub_rate {
 	int n, i;
 };
 
-struct pub_cmdent {
-	enum pub_cmd cmd;
-	int64_t i, j;
-};
-
 /* Publisher-thread state carried between ticks. */
 struct pub_ticks {
 	struct pub_rate inj_rate, relay_rate, prod_rate; /* one window for all three */
@@ -114,8 +103,7 @@ struct pub {
 	pthread_mutex_t mu; /* guards everything down to snap_mu */
 	pthread_cond_t cond;
 	int stopping;
-	struct pub_cmdent q[PUB_QCAP];
-	int qhead, qlen;
+	struct u_cmdq q;
 	int64_t window_s, slide_s;
 	int relay_running, cons_running;
 	char relay_error[PUB_TEXT], cons_error[PUB_TEXT];
@@ -147,7 +135,7 @@ struct pub *pub_new(const struct pub_config *cfg)
 	u_copy_line(s->topic, sizeof s->topic, cfg->topic);
 	s->capture_binlog = cfg->capture_binlog;
 	s->horizon_us = cfg->horizon_us;
-	s->lateness_us = cfg->lateness_us;
+	s->set.lateness_us = cfg->lateness_us;
 	p->cfg.mysql_label = p->cfg.kafka_label = p->cfg.topic = NULL; /* not kept */
 	return p;
 }
@@ -225,7 +213,7 @@ static void pub_wake(struct pub *p)
 }
 
 /* Applies one command (caller holds mu). */
-static void pub_command(struct pub *p, struct pub_ticks *ps, const struct pub_cmdent *c)
+static void pub_command(struct pub *p, struct pub_ticks *ps, const struct u_cmd *c)
 {
 	char a[32], b[32];
 	switch (c->cmd) {
@@ -330,8 +318,8 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 /* Copies what the publisher keeps under mu into the stage (caller holds mu). */
 static void pub_gather_locked(struct pub *p, struct pub_stage *s)
 {
-	s->window_s = p->window_s;
-	s->slide_s = p->slide_s;
+	s->set.window_s = p->window_s;
+	s->set.slide_s = p->slide_s;
 	s->relay_running = p->relay_running;
 	memcpy(s->relay_error, p->relay_error, sizeof s->relay_error);
 	s->cons_running = p->cons_running;
@@ -343,9 +331,9 @@ static void pub_gather_sources(struct pub *p, struct pub_stage *s)
 {
 	struct injr_figures f;
 	injr_get(p->cfg.injr, &f);
-	s->batch = f.batch;
-	s->rate = f.rate;
-	s->auto_on = f.auto_on;
+	s->set.batch = f.batch;
+	s->set.rate = f.rate;
+	s->set.auto_on = f.auto_on;
 	s->mysql = f.health;
 	s->injected = f.injected;
 	s->last_batch = f.last_batch;
@@ -397,17 +385,21 @@ static void pub_check(struct pub *p, struct pub_ticks *ps, struct pub_stage *s)
 		k->state = VIEW_CHECK_ERROR;
 }
 
+/* A pane's title note: the first condition that holds, down, stopped or connecting (the
+   order of enum view_cap_alert and view_kaf_alert), else 0. */
+static int view_alert(int down, int stopped, int connecting)
+{
+	return down ? 1 : stopped ? 2 : connecting ? 3 : 0;
+}
+
 /* The capture pane's view. */
 static void view_fill_capture(struct view_capture *v, const struct pub_stage *s)
 {
 	const struct relay_stats *r = &s->relay;
 	memset(v, 0, sizeof *v);
-	if (s->mysql == INJR_DOWN || (s->relay_running && r->state[0] && !r->mysql_ok))
-		v->alert = VIEW_CAP_MYSQL_DOWN;
-	else if (!s->relay_running && s->relay_error[0])
-		v->alert = VIEW_CAP_RELAY_STOPPED;
-	else if (s->mysql == INJR_UNKNOWN)
-		v->alert = VIEW_CAP_CONNECTING;
+	v->alert = view_alert(s->mysql == INJR_DOWN ||
+	                          (s->relay_running && r->state[0] && !r->mysql_ok),
+	                      !s->relay_running && s->relay_error[0], s->mysql == INJR_UNKNOWN);
 	v->binlog = r->binlog;
 	v->customers = r->customers;
 	v->last_batch = s->last_batch;
@@ -424,8 +416,8 @@ static void view_fill_capture(struct view_capture *v, const struct pub_stage *s)
 	v->binlog_lag_s = r->binlog_lag_s;
 	v->inject_rate = s->inject_rate;
 	v->relay_rate = r->rate;
-	v->auto_on = s->auto_on;
-	v->rate = s->rate;
+	v->auto_on = s->set.auto_on;
+	v->rate = s->set.rate;
 	v->progress = r->progress;
 	v->inflight = r->inflight;
 	v->resent = r->resent;
@@ -435,12 +427,8 @@ static void view_fill_capture(struct view_capture *v, const struct pub_stage *s)
 static void view_fill_kafka(struct view_kafka *v, const struct pub_stage *s)
 {
 	memset(v, 0, sizeof *v);
-	if (s->kafka == PROBE_DOWN)
-		v->alert = VIEW_KAF_UNREACHABLE;
-	else if (!s->cons_running && s->cons_error[0])
-		v->alert = VIEW_KAF_CONSUMER_STOPPED;
-	else if (s->kafka == PROBE_UNKNOWN)
-		v->alert = VIEW_KAF_CONNECTING;
+	v->alert = view_alert(s->kafka == PROBE_DOWN, !s->cons_running && s->cons_error[0],
+	                      s->kafka == PROBE_UNKNOWN);
 	v->nparts = s->nparts;
 	for (int p = 0; p < s->nparts; p++) {
 		const struct probe_part *pp = &s->parts[p];
@@ -458,7 +446,7 @@ static void view_fill_kafka(struct view_kafka *v, const struct pub_stage *s)
 static void view_fill_hist(struct view_hist *v, const struct pub_stage *s)
 {
 	memset(v, 0, offsetof(struct view_hist, win));
-	v->window_s = s->window_s;
+	v->window_s = s->set.window_s;
 	v->horizon_us = s->horizon_us;
 	v->nstores = s->nstores;
 	memcpy(v->stores, s->stores, sizeof v->stores);
@@ -486,12 +474,7 @@ static void view_fill_status(struct view_status *v, const struct pub_stage *s)
 	snprintf(v->kafka_label, sizeof v->kafka_label, "%s", s->kafka_label);
 	snprintf(v->topic, sizeof v->topic, "%s", s->topic);
 	v->capture_binlog = s->capture_binlog;
-	v->window_s = s->window_s;
-	v->slide_s = s->slide_s;
-	v->lateness_us = s->lateness_us;
-	v->batch = s->batch;
-	v->rate = s->rate;
-	v->auto_on = s->auto_on;
+	v->set = s->set;
 	snprintf(v->text, sizeof v->text, "%s", s->status);
 	v->level = s->status_level;
 }
@@ -539,12 +522,9 @@ void *pub_main(void *arg)
 	ps.view_size = ps.view_slide = -1;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
-		while (p->qlen > 0) {
-			struct pub_cmdent c = p->q[p->qhead];
-			p->qhead = (p->qhead + 1) % PUB_QCAP;
-			p->qlen--;
+		struct u_cmd c;
+		while (u_cmdq_pop(&p->q, &c))
 			pub_command(p, &ps, &c);
-		}
 		pub_gather_locked(p, s);
 		int rebuild = ps.rebuild;
 		ps.rebuild = 0;
@@ -561,17 +541,18 @@ void *pub_main(void *arg)
 		s->relay.rate = pub_rate_add(&ps.relay_rate, now, s->relay.produced);
 		s->produce_rate = pub_rate_add(&ps.prod_rate, now, s->relay.relayed);
 		uint64_t sig = pub_sig(&s->cons);
-		if (sig != ps.view_sig || s->window_s != ps.view_size ||
-		    s->slide_s != ps.view_slide || now - ps.view_at >= PUB_VIEW_US || rebuild) {
-			s->nwin = cons_view(p->cfg.cons, s->window_s,
-			                    s->slide_s == s->window_s ? 0 : s->slide_s, s->win,
+		const struct view_settings *set = &s->set;
+		if (sig != ps.view_sig || set->window_s != ps.view_size ||
+		    set->slide_s != ps.view_slide || now - ps.view_at >= PUB_VIEW_US || rebuild) {
+			s->nwin = cons_view(p->cfg.cons, set->window_s,
+			                    set->slide_s == set->window_s ? 0 : set->slide_s, s->win,
 			                    PUB_MAX_WINDOWS, s->stores, &s->nstores, &s->ws,
 			                    &s->watermark_us);
 			if (s->nwin < 0)
 				s->nwin = 0;
 			ps.view_sig = sig;
-			ps.view_size = s->window_s;
-			ps.view_slide = s->slide_s;
+			ps.view_size = set->window_s;
+			ps.view_slide = set->slide_s;
 			ps.view_at = now;
 		}
 		pub_check(p, &ps, s);
@@ -582,7 +563,7 @@ void *pub_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		pub_publish(p, s);
 		pthread_mutex_lock(&p->mu);
-		if (p->qlen == 0 && !p->stopping)
+		if (!p->q.len && !p->stopping)
 			u_cond_wait_until(&p->cond, &p->mu, now + PUB_TICK_US);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -604,23 +585,16 @@ uint64_t pub_snapshot(struct pub *p, struct view_snap *dst, uint64_t have)
 int pub_send(struct pub *p, enum pub_cmd cmd, int64_t i, int64_t j)
 {
 	pthread_mutex_lock(&p->mu);
-	if (p->qlen == PUB_QCAP || p->stopping) {
-		pthread_mutex_unlock(&p->mu);
-		return -1;
-	}
-	p->q[(p->qhead + p->qlen) % PUB_QCAP] = (struct pub_cmdent){cmd, i, j};
-	p->qlen++;
-	pthread_cond_signal(&p->cond);
+	int rc = p->stopping ? -1 : u_cmdq_push(&p->q, (struct u_cmd){(int)cmd, i, j, 0});
+	if (!rc)
+		pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
-	return 0;
+	return rc;
 }
 
 void pub_stop(struct pub *p)
 {
-	pthread_mutex_lock(&p->mu);
-	p->stopping = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->mu);
+	u_cond_raise(&p->mu, &p->cond, &p->stopping);
 }
 
 void pub_free(struct pub *p)

@@ -517,3 +517,32 @@ void u_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadli
 	ts.tv_nsec = (long)(ns % 1000000000);
 	pthread_cond_timedwait(cond, mu, &ts);
 }
+
+/* Appends a command unless the queue is full. */
+int u_cmdq_push(struct u_cmdq *q, struct u_cmd c)
+{
+	if (q->len == U_CMDQ_CAP)
+		return -1;
+	q->q[(q->head + q->len++) % U_CMDQ_CAP] = c;
+	return 0;
+}
+
+/* Takes the oldest command. */
+int u_cmdq_pop(struct u_cmdq *q, struct u_cmd *c)
+{
+	if (!q->len)
+		return 0;
+	*c = q->q[q->head];
+	q->head = (q->head + 1) % U_CMDQ_CAP;
+	q->len--;
+	return 1;
+}
+
+/* Raises a flag that waiters on cond look at. */
+void u_cond_raise(pthread_mutex_t *mu, pthread_cond_t *cond, int *flag)
+{
+	pthread_mutex_lock(mu);
+	*flag = 1;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(mu);
+}

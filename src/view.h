@@ -18,7 +18,7 @@
 
 enum view_level { VIEW_INFO = 0, VIEW_WARN, VIEW_ERROR };
 
-/* The capture pane's title note, most pressing first. */
+/* The capture pane's title note, most pressing first (the kafka pane's keeps the order). */
 enum view_cap_alert {
 	VIEW_CAP_OK = 0,
 	VIEW_CAP_MYSQL_DOWN,     /* "mysql down" */
@@ -109,17 +109,22 @@ struct view_hist {
 	struct view_window win[VIEW_MAX_WINDOWS]; /* last: only nwin of them are compared */
 };
 
+/* The settings in effect (the windows shown were computed with these). */
+struct view_settings {
+	int64_t window_s, slide_s; /* slide_s == window_s: tumbling */
+	int64_t lateness_us;
+	int batch;   /* customers per injected batch */
+	double rate; /* continuous injection's customers/s */
+	int auto_on;
+};
+
 /* The header, the status line and the key hints. */
 struct view_status {
 	char mysql_label[VIEW_TEXT];
 	char kafka_label[VIEW_TEXT]; /* "mock 127.0.0.1:40831 (3 brokers)" or the broker list */
 	char topic[80];
 	int capture_binlog;
-	int64_t window_s, slide_s; /* slide_s == window_s: tumbling */
-	int64_t lateness_us;
-	int batch;
-	double rate;
-	int auto_on;
+	struct view_settings set;
 	char text[VIEW_TEXT]; /* the most pressing condition, else the last event, else relay state */
 	int level;            /* enum view_level */
 };

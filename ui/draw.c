@@ -252,17 +252,17 @@ static void draw_head(struct ui_view *v, const struct view_status *s)
 	head_targets(s, cols - 10 - x - 1, v->utf8, line, sizeof line);
 	put(w, 0, x, cols - 10 - x - 1, A_NORMAL, line);
 	put(w, 0, cols - 9, 9, at[S_HEAD], c);
-	if (s->slide_s && s->slide_s != s->window_s)
+	if (s->set.slide_s && s->set.slide_s != s->set.window_s)
 		snprintf(b, sizeof b, narrow ? "hopping/%s" : "hopping every %s",
-		         u_fmt_duration(s->slide_s * 1000000, a, sizeof a));
+		         u_fmt_duration(s->set.slide_s * 1000000, a, sizeof a));
 	else
 		snprintf(b, sizeof b, "tumbling");
 	char w1[32], l1[32];
 	snprintf(line, sizeof line,
 	         narrow ? " topic %s  window %s %s  lateness %s  %s"
 	                : " topic %s   window %s %s   lateness %s   capture: %s",
-	         s->topic, u_fmt_duration(s->window_s * 1000000, w1, sizeof w1), b,
-	         u_fmt_duration(s->lateness_us, l1, sizeof l1),
+	         s->topic, u_fmt_duration(s->set.window_s * 1000000, w1, sizeof w1), b,
+	         u_fmt_duration(s->set.lateness_us, l1, sizeof l1),
 	         s->capture_binlog ? "binlog" : "trigger");
 	int used = put(w, 1, 0, cols - (v->paused ? 10 : 0), A_NORMAL, line);
 	if (v->paused)
@@ -301,17 +301,11 @@ static void draw_cap_binlog(WINDOW *w, int maxw, const struct view_capture *r)
 static void draw_cap(struct ui_view *v, const struct view_capture *r)
 {
 	WINDOW *w = v->w_cap;
+	static const char *const alerts[] = {NULL, "mysql down", "relay stopped", "connecting"};
 	char a[32], b[32], rest[96];
 	werase(w);
-	const char *extra = NULL;
-	attr_t ea = at[S_ERR];
-	if (r->alert == VIEW_CAP_MYSQL_DOWN)
-		extra = "mysql down";
-	else if (r->alert == VIEW_CAP_RELAY_STOPPED)
-		extra = "relay stopped";
-	else if (r->alert == VIEW_CAP_CONNECTING)
-		extra = "connecting", ea = at[S_DIM];
-	frame(v, w, "capture", extra, ea);
+	frame(v, w, "capture", alerts[r->alert],
+	      r->alert == VIEW_CAP_CONNECTING ? at[S_DIM] : at[S_ERR]);
 	int maxw = getmaxx(w) - 2, h = getmaxy(w) - 2;
 
 	rest[0] = 0;
@@ -375,16 +369,10 @@ static void draw_kaf(struct ui_view *v, const struct view_kafka *s)
 {
 	WINDOW *w = v->w_kaf;
 	char a[32], b[32], c[32], d[32], e[32];
+	static const char *const alerts[] = {NULL, "unreachable", "consumer stopped", "connecting"};
 	werase(w);
-	const char *extra = NULL;
-	attr_t ea = at[S_ERR];
-	if (s->alert == VIEW_KAF_UNREACHABLE)
-		extra = "unreachable";
-	else if (s->alert == VIEW_KAF_CONSUMER_STOPPED)
-		extra = "consumer stopped";
-	else if (s->alert == VIEW_KAF_CONNECTING)
-		extra = "connecting", ea = at[S_DIM];
-	frame(v, w, "kafka", extra, ea);
+	frame(v, w, "kafka", alerts[s->alert],
+	      s->alert == VIEW_KAF_CONNECTING ? at[S_DIM] : at[S_ERR]);
 	int maxw = getmaxx(w) - 3, h = getmaxy(w) - 2;
 	int wide = maxw >= 48;
 	int cl = wide ? 10 : 8, cc = wide ? 12 : 10, cg = 7;
@@ -659,15 +647,15 @@ static void draw_keys(struct ui_view *v, const struct view_status *s)
 	char bt[32], rt[32], rr[32];
 	werase(w);
 	int cols = getmaxx(w), narrow = cols < 110;
-	snprintf(bt, sizeof bt, "batch %d", s->batch);
-	rate(s->rate, rr, sizeof rr);
+	snprintf(bt, sizeof bt, "batch %d", s->set.batch);
+	rate(s->set.rate, rr, sizeof rr);
 	snprintf(rt, sizeof rt, narrow ? "%s" : "rate %s", rr);
 	struct {
 		const char *k, *l, *ln; /* keys, label, narrow label */
 		int on;
 	} it[] = {
 	    {"i", "inject", "inject", 0},
-	    {"I", "auto", "auto", s->auto_on},
+	    {"I", "auto", "auto", s->set.auto_on},
 	    {"< >", rt, rt, 0},
 	    {"[ ]", bt, bt + 6, 0},
 	    {"+ -", "window", "win", 0},

@@ -320,8 +320,8 @@ static unsigned ui_take(struct ui *u)
 	u->g_kaf = s->gen_kafka;
 	u->g_hist = s->gen_hist;
 	u->g_st = s->gen_status;
-	if (u->adopt && s->status.window_s == u->window_s &&
-	    s->status.slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
+	if (u->adopt && s->status.set.window_s == u->window_s &&
+	    s->status.set.slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
 		u->adopt = 0; /* the view the user asked for has arrived */
 	return d;
 }
