@@ -30,7 +30,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps check check-asan check-tsan demo bench chaos fuzz fuzz-build install clean format
+.PHONY: all deps check check-ui-boundary check-asan check-tsan demo bench chaos fuzz fuzz-build install clean format
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
@@ -83,12 +83,26 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libcdctop.a
 # tests (TSAN_TESTS) under ThreadSanitizer; also a warning-free clang build and the fuzzers.
 check: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-ui-boundary
 	@echo "== clang build (warnings are errors)"
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all >/dev/null
 	@$(MAKE) --no-print-directory check-asan-build
 	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory check-tsan-build
 	@BUILDS="build build-asan build-tsan" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run.sh
+
+# ui/ reads the panes' views (src/view.h), never the relay's, the consumer's or a client
+# library's types: every ui/ file compiles with ncurses alone, the MariaDB include path left out
+# and a stand-in for mysql.h and librdkafka's headers that stops the build naming the include.
+UI_BOUNDARY = $(BUILD)/ui-boundary
+check-ui-boundary:
+	@echo "== ui/ compiles without the MariaDB and librdkafka headers"
+	@mkdir -p $(UI_BOUNDARY)/librdkafka
+	@for h in mysql.h librdkafka/rdkafka.h librdkafka/rdkafka_mock.h; do \
+		echo "#error \"ui/ must not include $$h: read a view from src/view.h\"" \
+			> $(UI_BOUNDARY)/$$h; done
+	@for f in $(UI_SRC); do $(CC) -std=c11 -D_GNU_SOURCE $(WARN) -fsyntax-only \
+		$$(pkg-config --cflags ncursesw) -I$(UI_BOUNDARY) -Isrc -Iui $$f || exit 1; done
 
 check-asan: deps check-asan-build
 	@BUILDS="build-asan" sh tests/run.sh

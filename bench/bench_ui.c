@@ -22,54 +22,54 @@
 static pthread_mutex_t bench_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The published snapshot: 10 stores, 120 windows of 30 s ending now, the newest two open. */
-static void fill(struct pl_snap *s)
+static void fill(struct view_snap *s)
 {
 	memset(s, 0, sizeof *s);
-	snprintf(s->mysql_label, sizeof s->mysql_label,
+	struct view_status *st = &s->status;
+	snprintf(st->mysql_label, sizeof st->mysql_label,
 	         "private /home/u/.local/state/cdctop (sakila)");
-	snprintf(s->kafka_label, sizeof s->kafka_label, "mock 127.0.0.1:40831 (3 brokers)");
-	snprintf(s->topic, sizeof s->topic, "cdc.sakila.customer");
-	s->horizon_us = 3600 * 1000000LL;
-	s->window_s = s->slide_s = 30;
-	s->lateness_us = 60 * 1000000LL;
-	s->batch = 20;
-	s->rate = 20;
-	s->auto_on = 1;
-	s->mysql = s->kafka = PL_UP;
-	s->relay_running = s->cons_running = 1;
-	s->relay.customers = s->relay.change_rows = s->relay.cursor = s->relay.progress = 24000;
-	s->relay.rate = 20;
-	snprintf(s->relay.state, sizeof s->relay.state, "caught up");
-	s->nparts = 3;
-	for (int p = 0; p < 3; p++) {
-		s->parts[p] = (struct pl_part){p, 0, 8000 + p, 8000 + p, 8000 + p, 0};
-	}
-	s->cons.consumed = 24000;
-	s->cons.lat_p50_us = 9000;
-	s->cons.lat_p99_us = 21000;
-	s->nstores = NSTORES;
+	snprintf(st->kafka_label, sizeof st->kafka_label, "mock 127.0.0.1:40831 (3 brokers)");
+	snprintf(st->topic, sizeof st->topic, "cdc.sakila.customer");
+	st->set.window_s = st->set.slide_s = 30;
+	st->set.lateness_us = 60 * 1000000LL;
+	st->set.batch = 20;
+	st->set.rate = 20;
+	st->set.auto_on = 1;
+	snprintf(st->text, sizeof st->text, "relay: caught up (24,000 rows relayed)");
+	struct view_capture *c = &s->capture;
+	c->customers = c->change_rows = c->cursor = c->progress = 24000;
+	c->relay_rate = 20;
+	c->rate = 20;
+	c->auto_on = 1;
+	struct view_kafka *k = &s->kafka;
+	k->nparts = 3;
+	for (int p = 0; p < 3; p++)
+		k->parts[p] = (struct view_part){p, 0, 8000 + p, 8000 + p, 0};
+	k->lat_p50_us = 9000;
+	k->lat_p99_us = 21000;
+	struct view_hist *h = &s->hist;
+	h->horizon_us = 3600 * 1000000LL;
+	h->window_s = 30;
+	h->nstores = NSTORES;
 	for (int i = 0; i < NSTORES; i++)
-		s->stores[i] = (uint32_t)i + 1;
+		h->stores[i] = (uint32_t)i + 1;
 	int64_t now = u_now_us() / 1000000 / 30 * 30;
-	s->nwin = NWIN;
+	h->nwin = NWIN;
 	for (int k = 0; k < NWIN; k++) {
-		struct ws_window *w = &s->win[k];
+		struct view_window *w = &h->win[k];
 		w->start_s = now - (NWIN - 1 - k) * 30;
 		w->end_s = w->start_s + 30;
 		w->final = k < NWIN - 2;
 		for (int i = 0; i < NSTORES; i++)
 			w->counts[i] = (uint64_t)((k * 7 + i * 13) % 60);
 	}
-	snprintf(s->status, sizeof s->status, "relay: caught up (24,000 rows relayed)");
 }
 
 /* Copies the snapshot the way pl_snapshot does: under the lock, only the windows in use. */
-static void copy(struct pl_snap *dst, const struct pl_snap *p)
+static void copy(struct view_snap *dst, const struct view_snap *p)
 {
 	pthread_mutex_lock(&bench_mu);
-	memcpy(dst, p, offsetof(struct pl_snap, win));
-	memcpy(dst->win, p->win, sizeof p->win[0] * (size_t)p->nwin);
-	memcpy(&dst->ws, &p->ws, sizeof *p - offsetof(struct pl_snap, ws));
+	memcpy(dst, p, view_snap_size(p));
 	pthread_mutex_unlock(&bench_mu);
 }
 
@@ -96,15 +96,15 @@ struct bench_fig {
 };
 
 /* Runs FRAMES frames on the current screen; dirty is what each frame redraws. */
-static struct bench_fig run(struct ui_view *v, struct pl_snap *pub, unsigned dirty)
+static struct bench_fig run(struct ui_view *v, struct view_snap *pub, unsigned dirty)
 {
 	static int64_t t[FRAMES];
 	for (int f = 0; f < FRAMES; f++) {
 		/* the pipeline moved on: the open window grows, the partitions advance */
-		pub->win[NWIN - 1].counts[f % NSTORES] += 1 + (uint64_t)(f % 3);
-		pub->parts[f % 3].high++;
-		pub->parts[f % 3].committed++;
-		pub->relay.customers++;
+		pub->hist.win[NWIN - 1].counts[f % NSTORES] += 1 + (uint64_t)(f % 3);
+		pub->kafka.parts[f % 3].high++;
+		pub->kafka.parts[f % 3].committed++;
+		pub->capture.customers++;
 		int64_t t0 = u_mono_us();
 		copy(v->snap, pub);
 		draw_frame(v, dirty);
@@ -115,7 +115,7 @@ static struct bench_fig run(struct ui_view *v, struct pl_snap *pub, unsigned dir
 }
 
 /* Opens a curses screen on out/in and measures a full frame, a data frame and a clock tick. */
-static void bench_screen(const char *what, FILE *out, FILE *in, struct pl_snap *pub,
+static void bench_screen(const char *what, FILE *out, FILE *in, struct view_snap *pub,
                          struct bench_fig fig[3])
 {
 	SCREEN *scr = newterm("xterm-256color", out, in);
@@ -149,7 +149,7 @@ int main(void)
 	if (!setlocale(LC_ALL, "C.UTF-8"))
 		setlocale(LC_ALL, "");
 	setenv("TERM", "xterm-256color", 1);
-	struct pl_snap *pub = u_calloc(1, sizeof *pub);
+	struct view_snap *pub = u_calloc(1, sizeof *pub);
 	fill(pub);
 
 	/* a pseudo-terminal of 120x40, its output drained by a thread */

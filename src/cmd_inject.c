@@ -1,7 +1,7 @@
 /*
  * cmd_inject.c - `cdctop inject`: writes batches of fake customers (inject.c), as fast as
- * possible or paced at --rate customers/s, until --batches are done or SIGINT/SIGTERM, which
- * ends it after the current batch. Main thread. Prints what it wrote, per store; with
+ * possible or paced at --rate customers/s (inject.c's pacer), until --batches are done or
+ * SIGINT/SIGTERM, which ends it after the current batch. Main thread. Prints what it wrote, per store; with
  * --batches, a progress line on stderr while it runs when stderr is a terminal.
  */
 #include "cmds.h"
@@ -100,11 +100,13 @@ int cmd_inject(struct opts *o)
 	long long done = 0;
 	int rc = 0;
 	int64_t t0 = u_mono_us(), last_report = t0;
+	struct inj_pacer pace;
+	inj_pace_start(&pace, o->rate, 0, t0); /* behind, it catches up */
 	while (!stop && (!batches || done < batches)) {
 		if (o->rate > 0) {
-			int64_t due = t0 + (int64_t)((double)done * (double)o->n / o->rate * 1e6);
-			while (!stop && u_mono_us() < due)
-				u_sleep_us(due - u_mono_us() < 100000 ? due - u_mono_us() : 100000);
+			int64_t due, now;
+			while (!stop && (due = inj_pace_next(&pace, (int)o->n, now = u_mono_us())))
+				u_sleep_us(due - now < 100000 ? due - now : 100000);
 			if (stop)
 				break;
 		}

@@ -515,8 +515,7 @@ static void publish_parts_locked(struct cons *c)
 		o->high = p->high;
 		o->position = p->pos;
 		o->committed = p->committed;
-		int64_t from = p->pos > p->low ? p->pos : p->low;
-		o->lag = p->high > from ? p->high - from : 0;
+		o->lag = cons_lag(p->high, p->low, p->pos);
 		if (o->lag > 0)
 			all = 0;
 	}

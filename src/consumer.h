@@ -44,8 +44,17 @@ struct cons_part {
 	int64_t low, high;  /* watermarks */
 	int64_t position;   /* next offset this consumer reads */
 	int64_t committed;  /* offset committed for the consumer's group id (-1 none) */
-	int64_t lag;        /* high - position, clamped to >= 0 */
+	int64_t lag;        /* cons_lag(high, low, position) */
 };
+
+/* The one lag formula (the consumer's and the monitor's kafka pane): the messages from offset
+   at, or from the low watermark when retention dropped what was before it, to the high
+   watermark; >= 0. */
+static inline int64_t cons_lag(int64_t high, int64_t low, int64_t at)
+{
+	int64_t from = at > low ? at : low;
+	return high > from ? high - from : 0;
+}
 
 /* Plain data, copied out under the consumer's lock. */
 struct cons_stats {

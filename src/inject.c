@@ -4,6 +4,7 @@
  * generator. Runs on whichever thread owns the connection. Never leaves a partial batch: any
  * failure rolls the transaction back. Detects MySQL 8 sakila's GEOMETRY location column and
  * SMALLINT id columns (refusing a batch that would overflow them before writing anything).
+ * Also the pacer (inj_pace_*), plain arithmetic on the monotonic clock.
  */
 #include "inject.h"
 #include "db.h"
@@ -453,4 +454,31 @@ int inj_batch(struct inj *j, int n, struct inj_result *res, char *err)
 rollback:
 	mysql_rollback(j->m);
 	return -1;
+}
+
+/* Starts pacing at rate customers/s from now. */
+void inj_pace_start(struct inj_pacer *p, double rate, int bounded, int64_t now_us)
+{
+	p->rate = rate;
+	p->bounded = bounded;
+	p->t0_us = now_us;
+	p->done = 0;
+}
+
+/* Grants a batch of n when the rate has earned the customers granted so far. */
+int64_t inj_pace_next(struct inj_pacer *p, int n, int64_t now_us)
+{
+	double due = p->rate * (double)(now_us - p->t0_us) / 1e6; /* customers earned */
+	int64_t owed = (int64_t)due - (int64_t)p->done;
+	if (p->bounded && owed > 10LL * n + (int64_t)p->rate) { /* fell behind: start over */
+		p->t0_us = now_us;
+		p->done = 0;
+		due = 0;
+	}
+	if (due >= (double)p->done) {
+		p->done += (uint64_t)n;
+		return 0;
+	}
+	int64_t next = p->t0_us + (int64_t)((double)p->done * 1e6 / p->rate);
+	return next > now_us ? next : now_us + 1;
 }

@@ -3,8 +3,10 @@
  * the customer row referencing it, one transaction per batch, with prepared statements:
  * multi-row inserts of up to 100 rows, the address ids read back with RETURNING (MariaDB
  * 10.5+) or, where the auto-increment lock mode guarantees consecutive ids, from
- * LAST_INSERT_ID(); else one address and one customer insert per row (MySQL 8's default). Used by `cdctop inject` and the monitor's injector thread; an inj is
- * used by one thread at a time and borrows (does not own) its connection.
+ * LAST_INSERT_ID(); else one address and one customer insert per row (MySQL 8's default).
+ * Also the one pacer that spaces batches at a rate. Used by `cdctop inject` and the monitor's
+ * injector thread (injector.c); an inj is used by one thread at a time and borrows (does not
+ * own) its connection.
  */
 #ifndef CDCTOP_INJECT_H
 #define CDCTOP_INJECT_H
@@ -34,5 +36,20 @@ int inj_batch(struct inj *j, int n, struct inj_result *res, char *err);
 const char *inj_id_mode(const struct inj *j);
 /* Frees statements; accepts NULL. Does not close the connection. */
 void inj_free(struct inj *j);
+
+/* Paces batches at rate customers/s: a batch may start once the customers already granted are
+   earned (the first at once). Plain data, no I/O; times are u_mono_us. */
+struct inj_pacer {
+	double rate;   /* customers/s, > 0 */
+	int bounded;   /* fallen far behind: start over from now instead of bursting to catch up */
+	int64_t t0_us; /* the start */
+	uint64_t done; /* customers granted since */
+};
+/* Starts (or starts over) at rate from now. bounded: when more than 10 batches plus a second
+   of customers are owed, the pacer starts over (the monitor); unbounded, it catches up
+   (`cdctop inject --rate`). */
+void inj_pace_start(struct inj_pacer *p, double rate, int bounded, int64_t now_us);
+/* 0 when a batch of n may start now (it is counted as granted), else the time it is due. */
+int64_t inj_pace_next(struct inj_pacer *p, int n, int64_t now_us);
 
 #endif

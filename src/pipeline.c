@@ -1,19 +1,21 @@
 /*
- * pipeline.c - the monitor's engine. Owns the start-up (server, init, Kafka, topic) and five
- * threads: the injector (its own MySQL connection, batches on command or at a rate, a ping a
- * second for the health shown on screen), the relay (relay_run), the consumer (cons_run), the
- * Kafka probe (watermarks and committed offsets about once a second on its own handle) and
- * the publisher, which runs the command queue and copies every figure into the snapshot the UI
- * reads. Threads never exit the process and never touch the terminal: they publish errors.
- * Locks: pl->mu (commands and the threads' figures) and snap_mu (the published snapshot) are
- * never held together, nor while calling into the relay or the consumer (they lock their own).
+ * pipeline.c - the monitor's engine: the start-up that may fail (server, init, Kafka, topic),
+ * the five threads and their teardown, and the routing of commands. The threads: the injector
+ * (injector.c), the relay (relay_run), the consumer (cons_run), the Kafka probe (probe.c) and
+ * the publisher (publish.c), which fills the panes' views the UI reads. Threads never exit the
+ * process and never touch the terminal: they report errors to the publisher. pl->mu guards
+ * only the stop flag; each module locks its own state.
  */
 #include "pipeline.h"
 #include "check.h"
+#include "consumer.h"
 #include "db.h"
 #include "heartbeat.h"
-#include "inject.h"
+#include "injector.h"
 #include "kconf.h"
+#include "probe.h"
+#include "publish.h"
+#include "relay.h"
 #include "schema.h"
 #include "util.h"
 
@@ -22,141 +24,42 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PL_QCAP         64
-#define PL_TICK_US      100000  /* publisher period */
-#define PL_VIEW_US      1000000 /* windows recomputed at least this often */
-#define PL_PROBE_US     1000000 /* probe period */
-#define PL_PROBE_MS     250     /* timeout of one probe request (also bounds stop) */
-#define PL_PING_US      1000000 /* injector health check period when idle */
-#define PL_EVENT_US     4000000 /* an event stays on the status line this long */
-#define PL_NOTE_US      1500000 /* the consumer's notes follow one another this far apart */
-#define PL_RATE_N       21      /* rate samples: 2 s at the publisher's tick */
-#define PL_MAX_PENDING  1000    /* queued manual batches */
-#define PL_EXIT_WAIT_US 700000  /* how long quitting waits for the threads */
+#define PL_EXIT_WAIT_US 700000 /* how long quitting waits for the threads */
 
-/* A counter sampled at each tick; the rate is the slope over the samples held. */
-struct pl_rate {
-	int64_t t[PL_RATE_N];
-	uint64_t c[PL_RATE_N];
-	int n, i;
-};
-
-struct pl_qent {
-	enum pl_cmd cmd;
-	int64_t i, j;
-	double d;
+/* The argument of the relay's or the consumer's thread. */
+struct pl_worker {
+	struct pl *pl;
+	enum pub_thread which;
 };
 
 struct pl {
 	struct opts o;
 	struct db_target db;
 	struct kc *kc;
-	rd_kafka_t *probe_rk;
+	struct probe *probe;
 	struct relay *relay;
 	struct cons *cons;
+	struct injr *injr;
+	struct pub *pub;
 	struct chk *chk; /* the check line's own thread and connection */
 	char state_path[4096]; /* the consumer's checkpoint */
 	char hb_topic[256];
 	int nparts;
 	int wake[2];
-	uint64_t seed;
 
 	pthread_t th_inj, th_relay, th_cons, th_probe, th_pub;
-	int started, joined; /* bits, in pl_stop0's order */
+	struct pl_worker w_relay, w_cons;
+	int started, joined; /* bits, in pl_stop_within's order */
 
-	pthread_mutex_t mu; /* guards everything down to snap_mu */
-	pthread_cond_t cond_pub, cond_inj, cond_probe;
+	pthread_mutex_t mu; /* guards stopping */
 	int stopping;
-	struct pl_qent q[PL_QCAP];
-	int qhead, qlen;
-
-	int64_t window_s, slide_s, lateness_us;
-	int batch;
-	double rate;
-	int auto_on;
-
-	int inj_pending;
-	int64_t auto_t0;
-	uint64_t auto_done;
-	int mysql;
-	uint64_t injected, batches, inj_errors;
-	int last_batch;
-	int64_t last_batch_us;
-	char inject_error[PL_TEXT];
-
-	int relay_running, cons_running;
-	char relay_error[PL_TEXT], cons_error[PL_TEXT];
-
-	int kafka;
-	struct pl_part parts[PL_MAX_PARTS];
-	char probe_error[PL_TEXT];
-
-	char event[PL_TEXT];
-	int event_level;
-	int event_answer; /* the event answers a key (i): shown over standing conditions */
-	int64_t event_at;
-
-	pthread_mutex_t snap_mu; /* guards pub */
-	struct pl_snap pub;
-	struct pl_snap stage; /* the publisher's working copy */
 };
-
-/* Copies src into a fixed buffer, replacing control characters so a line stays one line. */
-static void pl_copy_line(char *dst, size_t len, const char *src)
-{
-	size_t i = 0;
-	for (; src && src[i] && i + 1 < len; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
-	if (len)
-		dst[i] = 0;
-}
-
-/* Records an event for the status line (caller holds mu). */
-static void pl_event_locked(struct pl *pl, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pl_event_locked(struct pl *pl, int level, const char *fmt, ...)
-{
-	char buf[PL_TEXT];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	pl_copy_line(pl->event, sizeof pl->event, buf);
-	pl->event_level = level;
-	pl->event_answer = 0;
-	pl->event_at = u_mono_us();
-}
-
-/* Adds a sample and returns the rate per second over the samples held. */
-static double pl_rate_add(struct pl_rate *r, int64_t now, uint64_t c)
-{
-	r->i = (r->i + 1) % PL_RATE_N;
-	r->t[r->i] = now;
-	r->c[r->i] = c;
-	if (r->n < PL_RATE_N)
-		r->n++;
-	int old = (r->i - (r->n - 1) + PL_RATE_N) % PL_RATE_N;
-	int64_t dt = now - r->t[old];
-	if (dt <= 0 || c < r->c[old])
-		return 0;
-	double v = (double)(c - r->c[old]) * 1e6 / (double)dt;
-	return (double)(int64_t)(v * 10 + 0.5) / 10; /* 0.1 steps keep idle frames still */
-}
-
-/* Writes one byte to the wake pipe; a full pipe already wakes the reader. */
-static void pl_wake(struct pl *pl)
-{
-	char c = 1;
-	ssize_t r = write(pl->wake[1], &c, 1);
-	(void)r;
-}
 
 /* Empties the wake pipe; the UI calls it when poll says the pipe is readable. */
 void pl_drain_wake(struct pl *pl)
@@ -172,247 +75,9 @@ int pl_wake_fd(const struct pl *pl)
 	return pl->wake[0];
 }
 
-/* Waits on cond until the monotonic time deadline_us (caller holds mu). */
-static void pl_wait_until(struct pl *pl, pthread_cond_t *cond, int64_t deadline_us)
-{
-	int64_t left = deadline_us - u_mono_us();
-	if (left <= 0)
-		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t ns = (int64_t)ts.tv_nsec + (left % 1000000) * 1000;
-	ts.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
-	ts.tv_nsec = (long)(ns % 1000000000);
-	pthread_cond_timedwait(cond, &pl->mu, &ts);
-}
-
-/* ---- injector thread ---------------------------------------------------------------- */
-
-struct pl_injector {
-	MYSQL *m;
-	struct inj *j;
-	int connects;
-	int64_t next_check; /* next ping or connect attempt */
-};
-
-/* Drops the connection after an error (injector thread). */
-static void inj_drop(struct pl_injector *s)
-{
-	inj_free(s->j);
-	s->j = NULL;
-	if (s->m)
-		mysql_close(s->m);
-	s->m = NULL;
-}
-
-/* Marks MySQL up or down as the injector sees it, with an event on a change. */
-static void inj_health(struct pl *pl, int up, const char *err)
-{
-	pthread_mutex_lock(&pl->mu);
-	int was = pl->mysql;
-	pl->mysql = up ? PL_UP : PL_DOWN;
-	if (!up)
-		pl_copy_line(pl->inject_error, sizeof pl->inject_error, err);
-	if (up && was == PL_DOWN)
-		pl_event_locked(pl, PL_INFO, "mysql: reachable again");
-	else if (!up && was != PL_DOWN)
-		pl_event_locked(pl, PL_ERROR, "mysql: down: %s", err);
-	if (pl->mysql != was)
-		pthread_cond_signal(&pl->cond_pub);
-	pthread_mutex_unlock(&pl->mu);
-}
-
-/* Connects and prepares the injector if not connected; 0 when ready. Injector thread. */
-static int inj_ensure(struct pl *pl, struct pl_injector *s)
-{
-	char err[U_ERRLEN];
-	if (s->j)
-		return 0;
-	s->m = db_connect(&pl->db, 1, err);
-	if (!s->m) {
-		inj_health(pl, 0, err);
-		return -1;
-	}
-	uint64_t seed = pl->seed + (uint64_t)s->connects * 0x9e3779b97f4a7c15ULL;
-	s->j = inj_new(s->m, pl->db.db, seed, err);
-	if (!s->j) {
-		char e[U_ERRLEN];
-		snprintf(e, sizeof e, "inject: %.200s", err);
-		inj_drop(s);
-		inj_health(pl, 0, e);
-		return -1;
-	}
-	s->connects++;
-	inj_health(pl, 1, NULL);
-	return 0;
-}
-
-/* Writes one batch of n and publishes the result; manual says whether the user asked. */
-static void inj_write(struct pl *pl, struct pl_injector *s, int n, int manual)
-{
-	char err[U_ERRLEN];
-	struct inj_result r;
-	memset(&r, 0, sizeof r);
-	if (inj_ensure(pl, s) < 0) {
-		pthread_mutex_lock(&pl->mu);
-		pl->inj_errors++;
-		if (manual) {
-			pl_event_locked(pl, PL_ERROR, "inject: not written, mysql is down");
-			pl->event_answer = 1;
-		}
-		pthread_cond_signal(&pl->cond_pub);
-		pthread_mutex_unlock(&pl->mu);
-		return;
-	}
-	int rc = inj_batch(s->j, n, &r, err);
-	if (rc < 0) {
-		unsigned code = mysql_errno(s->m);
-		inj_drop(s);
-		pthread_mutex_lock(&pl->mu);
-		pl->inj_errors++;
-		pl_copy_line(pl->inject_error, sizeof pl->inject_error, err);
-		pl_event_locked(pl, PL_ERROR, "inject: batch rolled back: %s", err);
-		pl->event_answer = manual;
-		if (code >= 2000) /* client-side error: the connection is gone */
-			pl->mysql = PL_DOWN;
-		pthread_cond_signal(&pl->cond_pub);
-		pthread_mutex_unlock(&pl->mu);
-		return;
-	}
-	pthread_mutex_lock(&pl->mu);
-	pl->injected += (uint64_t)r.n;
-	pl->batches++;
-	pl->last_batch = r.n;
-	pl->last_batch_us = r.us;
-	pl->inject_error[0] = 0;
-	pl->mysql = PL_UP;
-	if (manual) {
-		char per[160] = "";
-		size_t off = 0;
-		for (int i = 0; i < r.nstores && off < sizeof per - 24; i++)
-			if (r.store_counts[i])
-				off += (size_t)snprintf(per + off, sizeof per - off,
-				                        "%sstore %u: %d", off ? ", " : "",
-				                        r.store_ids[i], r.store_counts[i]);
-		pl_event_locked(pl, PL_INFO, "inject: wrote %d customers in %.1f ms (%s)", r.n,
-		                (double)r.us / 1000.0, per);
-	}
-	pthread_cond_signal(&pl->cond_pub); /* show it now, not at the next tick */
-	pthread_mutex_unlock(&pl->mu);
-}
-
-/* Checks the connection (ping) or retries connecting, about once a second when idle. */
-static void inj_check(struct pl *pl, struct pl_injector *s)
-{
-	char err[U_ERRLEN];
-	if (s->m && mysql_ping(s->m) != 0) {
-		snprintf(err, sizeof err, "lost the connection: %s", mysql_error(s->m));
-		inj_drop(s);
-		inj_health(pl, 0, err);
-		return;
-	}
-	if (!s->m)
-		inj_ensure(pl, s);
-}
-
-/* The injector thread: manual batches first, then continuous injection at the rate. */
-static void *inj_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:inject");
-	struct pl_injector s = {0};
-	pthread_mutex_lock(&pl->mu);
-	while (!pl->stopping) {
-		int64_t now = u_mono_us();
-		int n = 0, manual = 0;
-		int64_t wake_at = s.next_check;
-		if (pl->inj_pending > 0) {
-			pl->inj_pending--;
-			n = pl->batch;
-			manual = 1;
-		} else if (pl->auto_on && pl->rate > 0) {
-			double due = pl->rate * (double)(now - pl->auto_t0) / 1e6;
-			int64_t owed = (int64_t)due - (int64_t)pl->auto_done;
-			if (owed >
-			    10LL * pl->batch + (int64_t)pl->rate) { /* fell behind: restart */
-				pl->auto_t0 = now;
-				pl->auto_done = 0;
-				owed = 0;
-			}
-			/* whole batches of the size shown in the footer, the first at once, the
-			   next when the rate has earned the ones already written */
-			if (due >= (double)pl->auto_done) {
-				n = pl->batch;
-				pl->auto_done += (uint64_t)n;
-			} else {
-				int64_t next = pl->auto_t0 + (int64_t)((double)pl->auto_done *
-				                                       1e6 / pl->rate);
-				if (next < wake_at)
-					wake_at = next;
-			}
-		}
-		if (n > 0) {
-			pthread_mutex_unlock(&pl->mu);
-			inj_write(pl, &s, n, manual);
-			s.next_check = u_mono_us() + PL_PING_US;
-			pthread_mutex_lock(&pl->mu);
-			continue;
-		}
-		if (now >= s.next_check) {
-			pthread_mutex_unlock(&pl->mu);
-			inj_check(pl, &s);
-			s.next_check = u_mono_us() + PL_PING_US;
-			pthread_mutex_lock(&pl->mu);
-			continue;
-		}
-		pl_wait_until(pl, &pl->cond_inj, wake_at);
-	}
-	pthread_mutex_unlock(&pl->mu);
-	inj_drop(&s);
-	return NULL;
-}
-
 /* ---- relay and consumer threads ----------------------------------------------------- */
 
-/* Runs relay_run until it returns; publishes a fatal error. */
-static void *relay_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:relay");
-	char err[U_ERRLEN] = "";
-	int rc = relay_run(pl->relay, err);
-	pthread_mutex_lock(&pl->mu);
-	pl->relay_running = 0;
-	if (rc < 0 && !pl->stopping) {
-		pl_copy_line(pl->relay_error, sizeof pl->relay_error, err);
-		pl_event_locked(pl, PL_ERROR, "relay: stopped: %s", err);
-	}
-	pthread_cond_signal(&pl->cond_pub);
-	pthread_mutex_unlock(&pl->mu);
-	return NULL;
-}
-
-/* Runs cons_run until it returns; publishes a fatal error. */
-static void *cons_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:consume");
-	char err[U_ERRLEN] = "";
-	int rc = cons_run(pl->cons, err);
-	pthread_mutex_lock(&pl->mu);
-	pl->cons_running = 0;
-	if (rc < 0 && !pl->stopping) {
-		pl_copy_line(pl->cons_error, sizeof pl->cons_error, err);
-		pl_event_locked(pl, PL_ERROR, "consumer: stopped: %s", err);
-	}
-	pthread_cond_signal(&pl->cond_pub);
-	pthread_mutex_unlock(&pl->mu);
-	return NULL;
-}
-
-/* ---- Kafka probe thread ------------------------------------------------------------- */
-
-/* 1 once stop was asked (probe thread, between requests). */
+/* 1 once stop was asked. */
 static int pl_stopping(struct pl *pl)
 {
 	pthread_mutex_lock(&pl->mu);
@@ -421,452 +86,29 @@ static int pl_stopping(struct pl *pl)
 	return s;
 }
 
-/* Asks the cluster for every partition's offset at ts (-2 earliest, -1 latest) into off[].
- * rd_kafka_offsets_for_times keeps to its timeout with the brokers down, where 2.0.2's
- * rd_kafka_query_watermark_offsets can block for as long as they stay down. */
-static int probe_offsets(struct pl *pl, int64_t ts, int64_t *off, char *err, size_t len)
+/* The relay's or the consumer's thread: runs relay_run or cons_run until it returns; a fatal
+   error goes to the status line. */
+static void *pl_worker_main(void *arg)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(pl->nparts);
-	for (int p = 0; p < pl->nparts; p++)
-		rd_kafka_topic_partition_list_add(l, pl->o.topic, p)->offset = ts;
-	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(pl->probe_rk, l, PL_PROBE_MS);
-	for (int i = 0; !e && i < l->cnt; i++) {
-		int p = l->elems[i].partition;
-		if (l->elems[i].err)
-			e = l->elems[i].err;
-		else if (p >= 0 && p < pl->nparts)
-			off[p] = l->elems[i].offset;
-	}
-	rd_kafka_topic_partition_list_destroy(l);
-	if (e)
-		snprintf(err, len, "%s watermarks: %s", ts == -2 ? "low" : "high",
-		         rd_kafka_err2str(e));
-	return e ? -1 : 0;
-}
-
-/* One probe: low and high watermarks, then the group's committed offsets; each request is
- * bounded by PL_PROBE_MS, and stop is checked between them. */
-static void probe_once(struct pl *pl)
-{
-	struct pl_part parts[PL_MAX_PARTS];
-	int64_t lo[PL_MAX_PARTS], hi[PL_MAX_PARTS];
-	char err[PL_TEXT] = "";
-	for (int p = 0; p < pl->nparts; p++) {
-		parts[p].id = p;
-		parts[p].low = parts[p].high = parts[p].committed = -1;
-		parts[p].position = parts[p].lag = -1;
-		lo[p] = hi[p] = -1;
-	}
-	int ok = probe_offsets(pl, -2, lo, err, sizeof err) == 0;
-	if (pl_stopping(pl))
-		return;
-	ok = ok && probe_offsets(pl, -1, hi, err, sizeof err) == 0;
-	for (int p = 0; ok && p < pl->nparts; p++) {
-		parts[p].low = lo[p];
-		parts[p].high = hi[p];
-	}
-	if (ok && !pl_stopping(pl)) {
-		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(pl->nparts);
-		for (int p = 0; p < pl->nparts; p++)
-			rd_kafka_topic_partition_list_add(l, pl->o.topic, p);
-		rd_kafka_resp_err_t e = rd_kafka_committed(pl->probe_rk, l, PL_PROBE_MS);
-		if (!e) {
-			for (int i = 0; i < l->cnt; i++) {
-				int p = l->elems[i].partition;
-				if (p >= 0 && p < pl->nparts && !l->elems[i].err)
-					parts[p].committed =
-					    l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
-			}
-		}
-		/* an unanswered OffsetFetch only blanks the column: watermarks decide health */
-		rd_kafka_topic_partition_list_destroy(l);
-	}
-	pthread_mutex_lock(&pl->mu);
-	int was = pl->kafka;
-	if (ok) {
-		memcpy(pl->parts, parts, sizeof parts[0] * (size_t)pl->nparts);
-		pl->probe_error[0] = 0;
-		pl->kafka = PL_UP;
-		if (was == PL_DOWN)
-			pl_event_locked(pl, PL_INFO, "kafka: reachable again");
-	} else {
-		pl_copy_line(pl->probe_error, sizeof pl->probe_error, err);
-		pl->kafka = PL_DOWN;
-		if (was != PL_DOWN)
-			pl_event_locked(pl, PL_ERROR, "kafka: %s", err);
-	}
-	pthread_cond_signal(&pl->cond_pub);
-	pthread_mutex_unlock(&pl->mu);
-}
-
-/* The probe thread: one probe about every second until stop. */
-static void *probe_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:probe");
-	pthread_mutex_lock(&pl->mu);
-	while (!pl->stopping) {
-		pthread_mutex_unlock(&pl->mu);
-		int64_t next = u_mono_us() + PL_PROBE_US;
-		probe_once(pl);
-		pthread_mutex_lock(&pl->mu);
-		while (!pl->stopping && u_mono_us() < next)
-			pl_wait_until(pl, &pl->cond_probe, next);
-	}
-	pthread_mutex_unlock(&pl->mu);
+	struct pl_worker *wk = arg;
+	struct pl *pl = wk->pl;
+	int relay = wk->which == PUB_RELAY;
+	pthread_setname_np(pthread_self(), relay ? "cdctop:relay" : "cdctop:consume");
+	char err[U_ERRLEN] = "";
+	int rc = relay ? relay_run(pl->relay, err) : cons_run(pl->cons, err);
+	pub_ended(pl->pub, wk->which, rc < 0 && !pl_stopping(pl) ? err : NULL);
 	return NULL;
 }
 
-/* ---- publisher thread --------------------------------------------------------------- */
-
-/* Publisher-private state carried between ticks. */
-struct pl_pubstate {
-	struct pl_rate inj_rate, relay_rate, prod_rate; /* one window for all three */
-	int64_t view_at; /* when the windows were last computed */
-	int64_t view_size, view_slide;
-	uint64_t view_sig; /* consumer counters at that time */
-	int rebuild;
-	int64_t check_at; /* the check round last judged */
-	int check_bad;    /* rounds in a row unequal with nothing on its way */
-	char note[200];   /* the consumer's last note, shown once as an event */
-	char problem[200]; /* the consumer's last checkpoint problem, shown once */
-	int64_t note_at;  /* when one of them was last put on the status line */
-	uint64_t lost;    /* messages gone from the topic, as last shown */
-};
-
-/* Applies one command (caller holds mu). */
-static void pub_command(struct pl *pl, struct pl_pubstate *ps, const struct pl_qent *c)
+/* The injector's and the probe's reports: events and wake-ups for the publisher. */
+static void pl_on_inject(void *arg, int level, int answer, const char *text)
 {
-	char a[32], b[32];
-	switch (c->cmd) {
-	case PL_CMD_INJECT:
-		if (pl->inj_pending < PL_MAX_PENDING)
-			pl->inj_pending++;
-		pthread_cond_signal(&pl->cond_inj);
-		break;
-	case PL_CMD_AUTO:
-		pl->auto_on = c->i < 0 ? !pl->auto_on : c->i != 0;
-		pl->auto_t0 = u_mono_us();
-		pl->auto_done = 0;
-		char rb[32];
-		u_fmt_plain(pl->rate, rb, sizeof rb);
-		if (pl->auto_on)
-			pl_event_locked(pl, PL_INFO,
-			                "continuous injection on: batches of %d at %s customers/s",
-			                pl->batch, rb);
-		else
-			pl_event_locked(pl, PL_INFO, "continuous injection off");
-		pthread_cond_signal(&pl->cond_inj);
-		break;
-	case PL_CMD_RATE:
-		if (c->d > 0 && c->d <= 1e6) {
-			pl->rate = c->d;
-			pl->auto_t0 = u_mono_us();
-			pl->auto_done = 0;
-			char rb2[32];
-			pl_event_locked(pl, PL_INFO, "injection rate %s customers/s",
-			                u_fmt_plain(pl->rate, rb2, sizeof rb2));
-			pthread_cond_signal(&pl->cond_inj);
-		}
-		break;
-	case PL_CMD_BATCH:
-		if (c->i >= 1 && c->i <= 1000000) {
-			pl->batch = (int)c->i;
-			pl_event_locked(pl, PL_INFO, "batch size %d", pl->batch);
-		}
-		break;
-	case PL_CMD_WINDOW: {
-		int64_t size = c->i, slide = c->j ? c->j : c->i;
-		if (size < 1 || size * 1000000 > pl->o.horizon_us || slide < 1 || slide > size) {
-			pl_event_locked(pl, PL_WARN, "window %s: outside 1s..the horizon",
-			                u_fmt_duration(size * 1000000, a, sizeof a));
-			break;
-		}
-		pl->window_s = size;
-		pl->slide_s = slide;
-		if (slide == size)
-			pl_event_locked(pl, PL_INFO, "window %s tumbling",
-			                u_fmt_duration(size * 1000000, a, sizeof a));
-		else
-			pl_event_locked(pl, PL_INFO, "window %s hopping every %s",
-			                u_fmt_duration(size * 1000000, a, sizeof a),
-			                u_fmt_duration(slide * 1000000, b, sizeof b));
-		break;
-	}
-	case PL_CMD_REBUILD:
-		ps->rebuild = 1;
-		pl_event_locked(pl, PL_INFO, "rebuilding the windows");
-		break;
-	}
+	pub_event(((struct pl *)arg)->pub, level, answer, text);
 }
 
-/* A signature of the consumer's counters: the windows can only change when it changes. */
-static uint64_t pub_sig(const struct cons_stats *c)
+static void pl_on_probe(void *arg, int level, const char *text)
 {
-	return c->consumed * 31 + c->counted * 7 + c->late * 131 + c->duplicates * 17 +
-	       c->expired * 13 + c->rejected * 3;
-}
-
-/* Turns what the consumer says of its state (restored, rebuilt and from where, messages lost
- * to retention) into events for the status line, once each (caller holds mu). */
-static void pub_notes_locked(struct pl *pl, struct pl_pubstate *ps, const struct pl_snap *s)
-{
-	int64_t now = u_mono_us();
-	if (now - ps->note_at < PL_NOTE_US)
-		return; /* the last one stays readable first */
-	ps->note_at = now;
-	if (strcmp(s->cons.problem, ps->problem)) {
-		snprintf(ps->problem, sizeof ps->problem, "%s", s->cons.problem);
-		if (ps->problem[0])
-			pl_event_locked(pl, PL_WARN, "windows: %s", ps->problem);
-	} else if (s->cons.lost != ps->lost) {
-		ps->lost = s->cons.lost;
-		pl_event_locked(pl, PL_WARN, "kafka: lost to retention: %s; filled in from MySQL",
-		                s->cons.lost_text);
-	} else if (strcmp(s->cons.note, ps->note)) {
-		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
-		if (ps->note[0])
-			pl_event_locked(pl, PL_INFO, "windows: %s", ps->note);
-	} else {
-		ps->note_at = 0; /* nothing shown: the next one goes at once */
-	}
-}
-
-/* Fills the status line: conditions first, then a fresh event, then the relay's state. */
-static void pub_status(struct pl *pl, struct pl_snap *s, int64_t now)
-{
-	char a[32];
-	const char *ev = now - pl->event_at < PL_EVENT_US ? pl->event : "";
-	int lvl = PL_INFO;
-	char out[PL_TEXT * 2];
-	if (*ev && pl->event_answer) { /* the answer to a key, even while something is down */
-		snprintf(out, sizeof out, "%s", ev);
-		lvl = pl->event_level;
-	} else if (s->mysql == PL_DOWN) {
-		/* the problem and its fix first: a narrow status line cuts the end */
-		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
-		         s->inject_error);
-		lvl = PL_ERROR;
-	} else if (s->kafka == PL_DOWN) {
-		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",
-		         u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
-		lvl = PL_ERROR;
-	} else if (*ev) {
-		snprintf(out, sizeof out, "%s", ev);
-		lvl = pl->event_level;
-	} else if (s->relay_error[0]) {
-		snprintf(out, sizeof out, "relay: stopped: %s", s->relay_error);
-		lvl = PL_ERROR;
-	} else if (s->cons_error[0]) {
-		snprintf(out, sizeof out, "consumer: stopped: %s", s->cons_error);
-		lvl = PL_ERROR;
-	} else if (s->relay.last_error[0] && (!s->relay.mysql_ok || !s->relay.kafka_ok)) {
-		snprintf(out, sizeof out, "relay: %s", s->relay.last_error);
-		lvl = PL_WARN;
-	} else if (s->relay.state[0]) {
-		snprintf(out, sizeof out, "relay: %s (%s rows relayed)", s->relay.state,
-		         u_fmt_count((long long)s->relay.relayed, a, sizeof a));
-	} else {
-		snprintf(out, sizeof out, "starting");
-	}
-	pl_copy_line(s->status, sizeof s->status, out);
-	s->status_level = lvl;
-}
-
-/* Copies the figures other threads keep under mu into the stage (caller holds mu). */
-static void pub_gather_locked(struct pl *pl, struct pl_snap *s)
-{
-	s->window_s = pl->window_s;
-	s->slide_s = pl->slide_s;
-	s->lateness_us = pl->lateness_us;
-	s->batch = pl->batch;
-	s->rate = pl->rate;
-	s->auto_on = pl->auto_on;
-	s->mysql = pl->mysql;
-	s->injected = pl->injected;
-	s->inject_batches = pl->batches;
-	s->inject_errors = pl->inj_errors;
-	s->last_batch = pl->last_batch;
-	s->last_batch_us = pl->last_batch_us;
-	memcpy(s->inject_error, pl->inject_error, sizeof s->inject_error);
-	s->relay_running = pl->relay_running;
-	memcpy(s->relay_error, pl->relay_error, sizeof s->relay_error);
-	s->cons_running = pl->cons_running;
-	memcpy(s->cons_error, pl->cons_error, sizeof s->cons_error);
-	s->kafka = pl->kafka;
-	s->nparts = pl->nparts;
-	memcpy(s->parts, pl->parts, sizeof s->parts);
-	memcpy(s->probe_error, pl->probe_error, sizeof s->probe_error);
-}
-
-/* Adds the consumer's positions to the probe's partitions and computes the lag. */
-static void pub_merge_parts(struct pl_snap *s)
-{
-	for (int p = 0; p < s->nparts; p++) {
-		struct pl_part *pp = &s->parts[p];
-		pp->position = -1;
-		for (int k = 0; k < s->cons.nparts && k < CONS_MAX_PARTS; k++)
-			if (s->cons.parts[k].id == pp->id && s->cons.parts[k].position >= 0)
-				pp->position = s->cons.parts[k].position;
-		/* the lag the row shows: from the committed offset in the same row (the
-		   consumer's position only while nothing is committed yet) */
-		int64_t at = pp->committed >= 0 ? pp->committed : pp->position;
-		if (pp->high < 0 || at < 0) {
-			pp->lag = -1;
-			continue;
-		}
-		if (at < pp->low)
-			at = pp->low; /* retention dropped what was not read */
-		pp->lag = pp->high > at ? pp->high - at : 0;
-	}
-}
-
-/* Judges the check thread's latest round: equal, catching up, or a mismatch that stayed
- * through two rounds with nothing on its way (the consumer idle during the whole count, the
- * relay caught up, Kafka up). */
-static void pub_check(struct pl *pl, struct pl_pubstate *ps, struct pl_snap *s)
-{
-	struct pl_check *k = &s->check;
-	struct chk_figures f;
-	if (!pl->chk) {
-		memset(k, 0, sizeof *k);
-		return;
-	}
-	chk_get(pl->chk, &f);
-	pl_copy_line(k->error, sizeof k->error, f.error);
-	if (!f.valid) {
-		k->state = f.error[0] ? PL_CHECK_ERROR : PL_CHECK_NONE;
-		return;
-	}
-	k->mysql = f.mysql;
-	k->counted = f.counted;
-	k->from_s = f.from_s;
-	k->diff = (int64_t)f.counted - (int64_t)f.mysql;
-	int lag = 0;
-	for (int p = 0; p < s->nparts; p++)
-		lag |= s->parts[p].lag > 0;
-	int behind = f.mysql_judged != f.mysql || f.counted_after != f.counted || lag ||
-	             s->relay.backlog > 0 || s->relay.inflight > 0 || s->relay.gap_id ||
-	             s->kafka == PL_DOWN || s->cons.rebuilding || !s->cons.caught_up;
-	if (!k->diff) {
-		k->state = PL_CHECK_OK;
-		ps->check_bad = 0;
-	} else if (behind) {
-		k->state = PL_CHECK_BEHIND;
-		ps->check_bad = 0;
-	} else if (f.at_us != ps->check_at) {
-		ps->check_bad++;
-		k->state = ps->check_bad >= 2 ? PL_CHECK_MISMATCH : PL_CHECK_BEHIND;
-	}
-	ps->check_at = f.at_us;
-	if (f.error[0] && k->state != PL_CHECK_MISMATCH)
-		k->state = PL_CHECK_ERROR;
-}
-
-#define PL_DIFF(a, b, f) (memcmp(&(a)->f, &(b)->f, sizeof(a)->f) != 0)
-
-/* Publishes the stage: bumps the generation of each part that changed and wakes the UI. */
-static void pub_publish(struct pl *pl, struct pl_snap *s)
-{
-	pthread_mutex_lock(&pl->snap_mu);
-	struct pl_snap *p = &pl->pub;
-	int first = p->gen == 0;
-	int cap = first || PL_DIFF(s, p, relay) || PL_DIFF(s, p, injected) ||
-	          PL_DIFF(s, p, inject_errors) || PL_DIFF(s, p, last_batch) ||
-	          PL_DIFF(s, p, last_batch_us) || PL_DIFF(s, p, inject_rate) ||
-	          PL_DIFF(s, p, mysql) || PL_DIFF(s, p, relay_running) || PL_DIFF(s, p, auto_on) ||
-	          PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
-	int kaf = first || PL_DIFF(s, p, kafka) || PL_DIFF(s, p, nparts) || PL_DIFF(s, p, parts) ||
-	          PL_DIFF(s, p, produce_rate) || PL_DIFF(s, p, relay.delivery_errors) ||
-	          PL_DIFF(s, p, cons.lat_p50_us) || PL_DIFF(s, p, cons.lat_p99_us) ||
-	          PL_DIFF(s, p, cons.kafka_ok) || PL_DIFF(s, p, cons_running);
-	int hist = first || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-	           PL_DIFF(s, p, nstores) || PL_DIFF(s, p, stores) || PL_DIFF(s, p, nwin) ||
-	           PL_DIFF(s, p, ws) || PL_DIFF(s, p, watermark_us) ||
-	           PL_DIFF(s, p, cons.rejected) || PL_DIFF(s, p, cons.duplicates) ||
-	           PL_DIFF(s, p, cons.late) || PL_DIFF(s, p, check) ||
-	           memcmp(s->win, p->win, sizeof s->win[0] * (size_t)s->nwin) != 0;
-	int st = first || PL_DIFF(s, p, status) || PL_DIFF(s, p, status_level) ||
-	         PL_DIFF(s, p, lateness_us) || PL_DIFF(s, p, window_s) || PL_DIFF(s, p, slide_s) ||
-	         PL_DIFF(s, p, auto_on) || PL_DIFF(s, p, rate) || PL_DIFF(s, p, batch);
-	if (!(cap || kaf || hist || st)) {
-		pthread_mutex_unlock(&pl->snap_mu);
-		return;
-	}
-	s->gen = p->gen + 1;
-	s->gen_capture = p->gen_capture + (uint64_t)cap;
-	s->gen_kafka = p->gen_kafka + (uint64_t)kaf;
-	s->gen_hist = p->gen_hist + (uint64_t)hist;
-	s->gen_status = p->gen_status + (uint64_t)st;
-	/* copy only the windows in use: the rest of the array is never read */
-	memcpy(p, s, offsetof(struct pl_snap, win));
-	memcpy(p->win, s->win, sizeof s->win[0] * (size_t)s->nwin);
-	memcpy(&p->ws, &s->ws, sizeof *s - offsetof(struct pl_snap, ws));
-	pthread_mutex_unlock(&pl->snap_mu);
-	pl_wake(pl);
-}
-
-/* The publisher thread: commands, then figures, about ten times a second. */
-static void *pub_main(void *arg)
-{
-	struct pl *pl = arg;
-	pthread_setname_np(pthread_self(), "cdctop:publish");
-	struct pl_snap *s = &pl->stage;
-	struct pl_pubstate ps;
-	memset(&ps, 0, sizeof ps);
-	ps.view_size = ps.view_slide = -1;
-	pthread_mutex_lock(&pl->mu);
-	while (!pl->stopping) {
-		while (pl->qlen > 0) {
-			struct pl_qent c = pl->q[pl->qhead];
-			pl->qhead = (pl->qhead + 1) % PL_QCAP;
-			pl->qlen--;
-			pub_command(pl, &ps, &c);
-		}
-		pub_gather_locked(pl, s);
-		int rebuild = ps.rebuild;
-		ps.rebuild = 0;
-		pthread_mutex_unlock(&pl->mu);
-
-		if (rebuild)
-			cons_rebuild(pl->cons);
-		int64_t now = u_mono_us();
-		relay_stats(pl->relay, &s->relay);
-		cons_stats(pl->cons, &s->cons);
-		s->inject_rate = pl_rate_add(&ps.inj_rate, now, s->injected);
-		/* rows written, rows the relay handed to Kafka, messages Kafka acknowledged: the
-		   same 2 s window, so the three agree over a batch (no relay figure decaying on
-		   after it, no produce figure while nothing is acknowledged) */
-		s->relay.rate = pl_rate_add(&ps.relay_rate, now, s->relay.produced);
-		s->produce_rate = pl_rate_add(&ps.prod_rate, now, s->relay.relayed);
-		uint64_t sig = pub_sig(&s->cons);
-		if (sig != ps.view_sig || s->window_s != ps.view_size ||
-		    s->slide_s != ps.view_slide || now - ps.view_at >= PL_VIEW_US || rebuild) {
-			s->nwin = cons_view(pl->cons, s->window_s,
-			                    s->slide_s == s->window_s ? 0 : s->slide_s, s->win,
-			                    PL_MAX_WINDOWS, s->stores, &s->nstores, &s->ws,
-			                    &s->watermark_us);
-			if (s->nwin < 0)
-				s->nwin = 0;
-			ps.view_sig = sig;
-			ps.view_size = s->window_s;
-			ps.view_slide = s->slide_s;
-			ps.view_at = now;
-		}
-		pub_merge_parts(s);
-		pub_check(pl, &ps, s);
-
-		pthread_mutex_lock(&pl->mu);
-		pub_notes_locked(pl, &ps, s);
-		pub_status(pl, s, now);
-		pthread_mutex_unlock(&pl->mu);
-		pub_publish(pl, s);
-		pthread_mutex_lock(&pl->mu);
-		if (pl->qlen == 0 && !pl->stopping)
-			pl_wait_until(pl, &pl->cond_pub, now + PL_TICK_US);
-	}
-	pthread_mutex_unlock(&pl->mu);
-	return NULL;
+	pub_event(((struct pl *)arg)->pub, level, 0, text);
 }
 
 /* The mock cluster of a pipeline freed with pl_free_for_exit: process exit ends it. Kept here
@@ -916,32 +158,6 @@ static int pl_check_db(struct pl *pl, char *err)
 	return rc;
 }
 
-/* The probe's handle: a consumer with the group id whose committed offsets it reads; it
- * never subscribes, so it never joins the group. */
-static rd_kafka_t *pl_probe_handle(struct pl *pl, char *err)
-{
-	char e[512], group[128];
-	rd_kafka_conf_t *conf = kc_conf(pl->kc, err);
-	if (!conf)
-		return NULL;
-	snprintf(group, sizeof group, "cdctop-%s", pl->o.topic);
-	if (rd_kafka_conf_set(conf, "group.id", group, e, sizeof e) ||
-	    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
-	    rd_kafka_conf_set(conf, "client.id", "cdctop-probe", e, sizeof e)) {
-		rd_kafka_conf_destroy(conf);
-		u_err(err, "kafka probe: %s", e);
-		return NULL;
-	}
-	if (!kc_has_prop(pl->kc, "reconnect.backoff.max.ms"))
-		rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", e, sizeof e);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		u_err(err, "kafka: cannot create a client for '%s': %s", kc_bootstrap(pl->kc), e);
-	}
-	return rk;
-}
-
 /* The Kafka target for the header: the mock's first address and broker count, or -b. */
 static void pl_kafka_label(struct pl *pl, char *buf, size_t len)
 {
@@ -978,57 +194,34 @@ static int pl_state_path(struct pl *pl, const struct opts *o, char *err)
 	return 0;
 }
 
-/* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
-struct pl *pl_new(const struct opts *o, char *err)
+/* The Kafka side: the client configuration (the mock without -b), the probe and its handle,
+ * the topic and its partitions. */
+static int pl_open_kafka(struct pl *pl, const struct opts *o, char *err)
 {
 	char e[U_ERRLEN];
-	struct pl *pl = u_calloc(1, sizeof *pl);
-	pl->o = *o;
-	pl->wake[0] = pl->wake[1] = -1;
-	pthread_mutex_init(&pl->mu, NULL);
-	pthread_mutex_init(&pl->snap_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pl->cond_pub, &ca);
-	pthread_cond_init(&pl->cond_inj, &ca);
-	pthread_cond_init(&pl->cond_probe, &ca);
-	pthread_condattr_destroy(&ca);
-	pl->window_s = o->window_us / 1000000;
-	pl->slide_s = o->slide_us ? o->slide_us / 1000000 : pl->window_s;
-	pl->lateness_us = o->lateness_us;
-	pl->batch = (int)o->n;
-	pl->rate = o->rate > 0 ? o->rate : 20;
-	pl->seed = o->seed_set ? o->seed : (uint64_t)u_now_us() ^ ((uint64_t)getpid() << 32);
-
-	if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
-		u_err(err, "cannot create a pipe: %s", strerror(errno));
-		goto fail;
-	}
-	if (db_resolve(o, &pl->db, 1, err) < 0 || pl_check_db(pl, err) < 0)
-		goto fail;
 	pl->kc = kc_new(o, err);
 	if (!pl->kc)
-		goto fail;
-	pl->probe_rk = pl_probe_handle(pl, err);
-	if (!pl->probe_rk)
-		goto fail;
-	if (kc_ensure_topic(pl->kc, pl->probe_rk, o->topic, o->partitions, 10000, e) < 0) {
-		u_err(err, "kafka: %s", e);
-		goto fail;
-	}
-	pl->nparts = kc_topic_partitions(pl->probe_rk, o->topic, 10000, e);
-	if (pl->nparts < 0) {
-		u_err(err, "kafka: %s", e);
-		goto fail;
-	}
-	if (pl->nparts > PL_MAX_PARTS)
-		pl->nparts = PL_MAX_PARTS;
-	for (int p = 0; p < PL_MAX_PARTS; p++) {
-		pl->parts[p].id = p;
-		pl->parts[p].low = pl->parts[p].high = pl->parts[p].committed = -1;
-		pl->parts[p].position = pl->parts[p].lag = -1;
-	}
+		return -1;
+	pl->probe = probe_new(pl->kc, o->topic, pl_on_probe, pl, err);
+	if (!pl->probe)
+		return -1;
+	rd_kafka_t *rk = probe_handle(pl->probe);
+	if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0)
+		return u_err(err, "kafka: %s", e);
+	pl->nparts = kc_topic_partitions(rk, o->topic, 10000, e);
+	if (pl->nparts < 0)
+		return u_err(err, "kafka: %s", e);
+	if (pl->nparts > CONS_MAX_PARTS)
+		pl->nparts = CONS_MAX_PARTS;
+	probe_set_partitions(pl->probe, pl->nparts);
+	return 0;
+}
+
+/* The relay, claimed (one relay per database and topic: a second monitor stops here, before
+ * the screen), and the heartbeat topic it writes to. */
+static int pl_open_relay(struct pl *pl, const struct opts *o, char *err)
+{
+	char e[U_ERRLEN];
 	struct relay_config rc = {
 	    .topic = o->topic,
 	    .partitions = pl->nparts,
@@ -1038,21 +231,23 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .heartbeat = 1,
 	};
 	pl->relay = relay_new(&rc, pl->kc, &pl->db, e);
-	if (!pl->relay) {
-		u_err(err, "relay: %s", e);
-		goto fail;
-	}
-	/* one relay per database and topic: a second monitor stops here, before the screen */
-	if (relay_claim(pl->relay, e) < 0) {
-		u_err(err, "%s", e);
-		goto fail;
-	}
+	if (!pl->relay)
+		return u_err(err, "relay: %s", e);
+	if (relay_claim(pl->relay, e) < 0)
+		return u_err(err, "%s", e);
 	/* the heartbeat topic exists before the consumer looks for it */
 	if (hb_topic(o->topic, pl->hb_topic, sizeof pl->hb_topic) < 0 ||
-	    kc_ensure_topic(pl->kc, pl->probe_rk, pl->hb_topic, 1, 10000, e) < 0)
+	    kc_ensure_topic(pl->kc, probe_handle(pl->probe), pl->hb_topic, 1, 10000, e) < 0)
 		pl->hb_topic[0] = 0; /* the relay says why on the status line */
+	return 0;
+}
+
+/* The consumer, with its checkpoint in the state dir. */
+static int pl_open_consumer(struct pl *pl, const struct opts *o, char *err)
+{
+	char e[U_ERRLEN];
 	if (pl_state_path(pl, o, err) < 0)
-		goto fail;
+		return -1;
 	struct cons_config cc = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
@@ -1063,17 +258,53 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    .hb_topic = pl->hb_topic[0] ? pl->hb_topic : NULL,
 	};
 	pl->cons = cons_new(&cc, pl->kc, e);
-	if (!pl->cons) {
-		u_err(err, "consumer: %s", e);
+	if (!pl->cons)
+		return u_err(err, "consumer: %s", e);
+	return 0;
+}
+
+/* The publisher, reading every source; its labels and settings as the command line says. */
+static void pl_open_publisher(struct pl *pl, const struct opts *o)
+{
+	char klabel[VIEW_TEXT];
+	pl_kafka_label(pl, klabel, sizeof klabel);
+	int64_t window_s = o->window_us / 1000000;
+	struct pub_config pc = {
+	    .mysql_label = pl->db.label,
+	    .kafka_label = klabel,
+	    .topic = o->topic,
+	    .capture_binlog = o->capture == CAPTURE_BINLOG,
+	    .horizon_us = o->horizon_us,
+	    .window_s = window_s,
+	    .slide_s = o->slide_us ? o->slide_us / 1000000 : window_s,
+	    .lateness_us = o->lateness_us,
+	    .wake_fd = pl->wake[1],
+	    .relay = pl->relay,
+	    .cons = pl->cons,
+	    .injr = pl->injr,
+	    .probe = pl->probe,
+	};
+	pl->pub = pub_new(&pc);
+}
+
+/* Start-up that may fail, before any thread or the terminal: see pipeline.h. */
+struct pl *pl_new(const struct opts *o, char *err)
+{
+	struct pl *pl = u_calloc(1, sizeof *pl);
+	pl->o = *o;
+	pl->wake[0] = pl->wake[1] = -1;
+	pthread_mutex_init(&pl->mu, NULL);
+	if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+		u_err(err, "cannot create a pipe: %s", strerror(errno));
 		goto fail;
 	}
-
-	struct pl_snap *s = &pl->stage;
-	pl_copy_line(s->mysql_label, sizeof s->mysql_label, pl->db.label);
-	pl_kafka_label(pl, s->kafka_label, sizeof s->kafka_label);
-	pl_copy_line(s->topic, sizeof s->topic, o->topic);
-	s->capture_binlog = o->capture == CAPTURE_BINLOG;
-	s->horizon_us = o->horizon_us;
+	if (db_resolve(o, &pl->db, 1, err) < 0 || pl_check_db(pl, err) < 0 ||
+	    pl_open_kafka(pl, o, err) < 0 || pl_open_relay(pl, o, err) < 0 ||
+	    pl_open_consumer(pl, o, err) < 0)
+		goto fail;
+	uint64_t seed = o->seed_set ? o->seed : (uint64_t)u_now_us() ^ ((uint64_t)getpid() << 32);
+	pl->injr = injr_new(&pl->db, seed, (int)o->n, o->rate > 0 ? o->rate : 20, pl_on_inject, pl);
+	pl_open_publisher(pl, o);
 	return pl;
 fail:
 	pl_free(pl);
@@ -1094,19 +325,24 @@ int pl_start(struct pl *pl, char *err)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return u_err(err, "%s", ce);
 	}
-	pl->relay_running = pl->cons_running = 1;
+	pub_set_check(pl->pub, pl->chk);
+	pl->w_relay = (struct pl_worker){pl, PUB_RELAY};
+	pl->w_cons = (struct pl_worker){pl, PUB_CONSUMER};
 	int rc = 0;
 	struct {
 		pthread_t *th;
 		void *(*fn)(void *);
 		const char *name;
+		void *arg;
 	} t[] = {
-	    {&pl->th_pub, pub_main, "publisher"}, {&pl->th_inj, inj_main, "injector"},
-	    {&pl->th_relay, relay_main, "relay"}, {&pl->th_cons, cons_main, "consumer"},
-	    {&pl->th_probe, probe_main, "probe"},
+	    {&pl->th_pub, pub_main, "publisher", pl->pub},
+	    {&pl->th_inj, injr_main, "injector", pl->injr},
+	    {&pl->th_relay, pl_worker_main, "relay", &pl->w_relay},
+	    {&pl->th_cons, pl_worker_main, "consumer", &pl->w_cons},
+	    {&pl->th_probe, probe_main, "probe", pl->probe},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		int e = pthread_create(t[i].th, NULL, t[i].fn, pl);
+		int e = pthread_create(t[i].th, NULL, t[i].fn, t[i].arg);
 		if (e) {
 			rc = u_err(err, "cannot start the %s thread: %s", t[i].name, strerror(e));
 			break;
@@ -1120,52 +356,47 @@ int pl_start(struct pl *pl, char *err)
 }
 
 /* Copies the published snapshot if it is newer than have (only the windows in use). */
-uint64_t pl_snapshot(struct pl *pl, struct pl_snap *dst, uint64_t have)
+uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have)
 {
-	pthread_mutex_lock(&pl->snap_mu);
-	const struct pl_snap *p = &pl->pub;
-	uint64_t gen = p->gen;
-	if (gen != have) {
-		memcpy(dst, p, offsetof(struct pl_snap, win));
-		memcpy(dst->win, p->win, sizeof p->win[0] * (size_t)p->nwin);
-		memcpy(&dst->ws, &p->ws, sizeof *p - offsetof(struct pl_snap, ws));
-	}
-	pthread_mutex_unlock(&pl->snap_mu);
-	return gen;
+	return pub_snapshot(pl->pub, dst, have);
 }
 
-/* Queues a command for the publisher thread; never waits for it. */
+/* Routes a command to the injector's queue or the publisher's; never waits for either. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 {
-	pthread_mutex_lock(&pl->mu);
-	if (pl->qlen == PL_QCAP || pl->stopping) {
-		pthread_mutex_unlock(&pl->mu);
-		return -1;
+	switch (cmd) {
+	case PL_CMD_INJECT:
+		return injr_send(pl->injr, INJR_INJECT, 0, 0);
+	case PL_CMD_AUTO:
+		return injr_send(pl->injr, INJR_AUTO, i, 0);
+	case PL_CMD_RATE:
+		return injr_send(pl->injr, INJR_RATE, 0, d);
+	case PL_CMD_BATCH:
+		return injr_send(pl->injr, INJR_BATCH, i, 0);
+	case PL_CMD_WINDOW:
+		return pub_send(pl->pub, PUB_WINDOW, i, j);
+	case PL_CMD_REBUILD:
+		return pub_send(pl->pub, PUB_REBUILD, 0, 0);
 	}
-	struct pl_qent *e = &pl->q[(pl->qhead + pl->qlen) % PL_QCAP];
-	e->cmd = cmd;
-	e->i = i;
-	e->j = j;
-	e->d = d;
-	pl->qlen++;
-	pthread_cond_signal(&pl->cond_pub);
-	pthread_mutex_unlock(&pl->mu);
-	return 0;
+	return -1;
 }
 
 /* Stops every thread and joins it; with wait_us >= 0, joins only until that much time has
  * passed. Returns how many threads are still running. */
-static int pl_stop0(struct pl *pl, int64_t wait_us)
+static int pl_stop_within(struct pl *pl, int64_t wait_us)
 {
 	if (!pl)
 		return 0;
 	pthread_mutex_lock(&pl->mu);
 	int first = !pl->stopping;
 	pl->stopping = 1;
-	pthread_cond_broadcast(&pl->cond_pub);
-	pthread_cond_broadcast(&pl->cond_inj);
-	pthread_cond_broadcast(&pl->cond_probe);
 	pthread_mutex_unlock(&pl->mu);
+	if (first && pl->pub)
+		pub_stop(pl->pub);
+	if (first && pl->injr)
+		injr_stop(pl->injr);
+	if (first && pl->probe)
+		probe_stop(pl->probe);
 	if (first && pl->relay)
 		relay_stop(pl->relay);
 	if (first && pl->cons)
@@ -1199,17 +430,18 @@ static int pl_stop0(struct pl *pl, int64_t wait_us)
 /* Stops and joins every thread, however long that takes. */
 void pl_stop(struct pl *pl)
 {
-	pl_stop0(pl, -1);
+	pl_stop_within(pl, -1);
 }
 
 /* Frees everything (the threads are joined); with keep_mock, an in-process mock cluster is
  * left to process exit. */
-static void pl_free0(struct pl *pl, int keep_mock)
+static void pl_release(struct pl *pl, int keep_mock)
 {
+	pub_free(pl->pub);
+	injr_free(pl->injr);
 	relay_free(pl->relay);
 	cons_free(pl->cons);
-	if (pl->probe_rk)
-		rd_kafka_destroy_flags(pl->probe_rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	probe_free(pl->probe);
 	if (keep_mock && pl->kc && kc_is_mock(pl->kc) && !pl_exit_kc)
 		pl_exit_kc = pl->kc;
 	else
@@ -1217,11 +449,7 @@ static void pl_free0(struct pl *pl, int keep_mock)
 	for (int i = 0; i < 2; i++)
 		if (pl->wake[i] >= 0)
 			close(pl->wake[i]);
-	pthread_cond_destroy(&pl->cond_pub);
-	pthread_cond_destroy(&pl->cond_inj);
-	pthread_cond_destroy(&pl->cond_probe);
 	pthread_mutex_destroy(&pl->mu);
-	pthread_mutex_destroy(&pl->snap_mu);
 	memset(pl->db.password, 0, sizeof pl->db.password);
 	free(pl);
 }
@@ -1231,15 +459,15 @@ void pl_free(struct pl *pl)
 {
 	if (!pl)
 		return;
-	pl_stop0(pl, -1);
-	pl_free0(pl, 0);
+	pl_stop_within(pl, -1);
+	pl_release(pl, 0);
 }
 
 /* The teardown thread of pl_free_for_exit. */
 static atomic_int pl_reaped;
 static void *pl_reap(void *arg)
 {
-	pl_free0(arg, 1);
+	pl_release(arg, 1);
 	atomic_store(&pl_reaped, 1);
 	return NULL;
 }
@@ -1254,7 +482,7 @@ int pl_free_for_exit(struct pl *pl)
 		return 0;
 	}
 	int64_t deadline = u_mono_us() + PL_EXIT_WAIT_US + 200000; /* quit within a second */
-	if (pl_stop0(pl, PL_EXIT_WAIT_US) > 0) {
+	if (pl_stop_within(pl, PL_EXIT_WAIT_US) > 0) {
 		/* a thread is still inside a library call: it may use anything here */
 		pl_exit_pl = pl;
 		return 1;
@@ -1264,7 +492,7 @@ int pl_free_for_exit(struct pl *pl)
 	pl_exit_pl = pl;
 	pthread_t t;
 	if (pthread_create(&t, NULL, pl_reap, pl) != 0) {
-		pl_free0(pl, 1);
+		pl_release(pl, 1);
 		pl_exit_pl = NULL;
 		return 0;
 	}

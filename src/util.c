@@ -483,3 +483,66 @@ uint64_t u_hash(uint64_t h, const char *s)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
 }
+
+/* Copies one line, control characters replaced so it stays one line. */
+void u_copy_line(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i + 1 < len; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
+	if (len)
+		dst[i] = 0;
+}
+
+/* Initialises cond on the monotonic clock. */
+void u_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* Waits on cond until the monotonic time deadline_us (caller holds mu). */
+void u_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_us)
+{
+	int64_t left = deadline_us - u_mono_us();
+	if (left <= 0)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t ns = (int64_t)ts.tv_nsec + (left % 1000000) * 1000;
+	ts.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	pthread_cond_timedwait(cond, mu, &ts);
+}
+
+/* Appends a command unless the queue is full. */
+int u_cmdq_push(struct u_cmdq *q, struct u_cmd c)
+{
+	if (q->len == U_CMDQ_CAP)
+		return -1;
+	q->q[(q->head + q->len++) % U_CMDQ_CAP] = c;
+	return 0;
+}
+
+/* Takes the oldest command. */
+int u_cmdq_pop(struct u_cmdq *q, struct u_cmd *c)
+{
+	if (!q->len)
+		return 0;
+	*c = q->q[q->head];
+	q->head = (q->head + 1) % U_CMDQ_CAP;
+	q->len--;
+	return 1;
+}
+
+/* Raises a flag that waiters on cond look at. */
+void u_cond_raise(pthread_mutex_t *mu, pthread_cond_t *cond, int *flag)
+{
+	pthread_mutex_lock(mu);
+	*flag = 1;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(mu);
+}

@@ -7,6 +7,7 @@
 #ifndef CDCTOP_UTIL_H
 #define CDCTOP_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,5 +109,31 @@ void u_fmt_latency_pair(int64_t a_us, int64_t b_us, char *a, char *b, size_t len
 const char *u_fmt_rate(double r, char *buf, size_t len);
 /* A plain number for messages: 1000000 as "1,000,000", 0.01 as "0.01" (never "1e+06"). */
 const char *u_fmt_plain(double v, char *buf, size_t len);
+
+/* A bounded FIFO of commands; the owner's mutex guards it. */
+#define U_CMDQ_CAP 64
+struct u_cmd {
+	int cmd;
+	int64_t i, j;
+	double d;
+};
+struct u_cmdq {
+	struct u_cmd q[U_CMDQ_CAP];
+	int head, len;
+};
+/* Appends c: 0, or -1 when full. */
+int u_cmdq_push(struct u_cmdq *q, struct u_cmd c);
+/* Takes the oldest into *c: 1, or 0 when empty. */
+int u_cmdq_pop(struct u_cmdq *q, struct u_cmd *c);
+
+/* Copies src (NULL: "") into dst of len bytes, control characters as spaces: one line. */
+void u_copy_line(char *dst, size_t len, const char *src);
+/* A condition variable on CLOCK_MONOTONIC, for u_cond_wait_until. */
+void u_cond_init(pthread_cond_t *cond);
+/* Sets *flag to 1 under mu and wakes every waiter on cond: a thread's stop request. */
+void u_cond_raise(pthread_mutex_t *mu, pthread_cond_t *cond, int *flag);
+/* Waits on cond (mu held) until the u_mono_us time deadline_us, a signal, or a spurious
+   wake-up; returns at once when the deadline has passed. */
+void u_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_us);
 
 #endif

@@ -187,7 +187,7 @@ static void frame(struct ui_view *v, WINDOW *w, const char *title, const char *e
 static void drop_words(const char *s, int from, int to, int mark, int utf8, char *buf,
                        size_t len)
 {
-	char tmp[PL_TEXT * 2];
+	char tmp[VIEW_TEXT * 2];
 	snprintf(tmp, sizeof tmp, "%s", s);
 	size_t o = 0;
 	int i = 0, marked = 0;
@@ -211,9 +211,9 @@ static void drop_words(const char *s, int from, int to, int mark, int utf8, char
 /* The header's targets in room columns, shortened by whole words, least useful first: the
    private server's path, then the mock's broker count, then the database, never the middle
    of a word. */
-static void head_targets(const struct pl_snap *s, int room, int utf8, char *line, size_t len)
+static void head_targets(const struct view_status *s, int room, int utf8, char *line, size_t len)
 {
-	char m[PL_TEXT * 2], k[PL_TEXT * 2];
+	char m[VIEW_TEXT * 2], k[VIEW_TEXT * 2];
 	int mw = 0, kw = 0;
 	for (const char *p = s->mysql_label; *p; p++)
 		mw += *p == ' ';
@@ -241,7 +241,7 @@ static void head_targets(const struct pl_snap *s, int room, int utf8, char *line
 }
 
 /* Header: targets and clock on the first row, topic and window settings on the second. */
-static void draw_head(struct ui_view *v, const struct pl_snap *s)
+static void draw_head(struct ui_view *v, const struct view_status *s)
 {
 	WINDOW *w = v->w_head;
 	char a[32], b[48], c[32], line[1200];
@@ -252,17 +252,17 @@ static void draw_head(struct ui_view *v, const struct pl_snap *s)
 	head_targets(s, cols - 10 - x - 1, v->utf8, line, sizeof line);
 	put(w, 0, x, cols - 10 - x - 1, A_NORMAL, line);
 	put(w, 0, cols - 9, 9, at[S_HEAD], c);
-	if (s->slide_s && s->slide_s != s->window_s)
+	if (s->set.slide_s && s->set.slide_s != s->set.window_s)
 		snprintf(b, sizeof b, narrow ? "hopping/%s" : "hopping every %s",
-		         u_fmt_duration(s->slide_s * 1000000, a, sizeof a));
+		         u_fmt_duration(s->set.slide_s * 1000000, a, sizeof a));
 	else
 		snprintf(b, sizeof b, "tumbling");
 	char w1[32], l1[32];
 	snprintf(line, sizeof line,
 	         narrow ? " topic %s  window %s %s  lateness %s  %s"
 	                : " topic %s   window %s %s   lateness %s   capture: %s",
-	         s->topic, u_fmt_duration(s->window_s * 1000000, w1, sizeof w1), b,
-	         u_fmt_duration(s->lateness_us, l1, sizeof l1),
+	         s->topic, u_fmt_duration(s->set.window_s * 1000000, w1, sizeof w1), b,
+	         u_fmt_duration(s->set.lateness_us, l1, sizeof l1),
 	         s->capture_binlog ? "binlog" : "trigger");
 	int used = put(w, 1, 0, cols - (v->paused ? 10 : 0), A_NORMAL, line);
 	if (v->paused)
@@ -281,7 +281,7 @@ static void cap_row(WINDOW *w, int y, int maxw, const char *label, const char *v
 
 /* The capture pane's rows 2-4 with --capture=binlog: where the stream has read to, the
    server's position, and the lag in bytes and seconds. */
-static void draw_cap_binlog(WINDOW *w, int maxw, const struct relay_stats *r)
+static void draw_cap_binlog(WINDOW *w, int maxw, const struct view_capture *r)
 {
 	char a[32], rest[96];
 	put(w, 2, 2, 11, at[S_LABEL], "binlog read");
@@ -298,26 +298,19 @@ static void draw_cap_binlog(WINDOW *w, int maxw, const struct relay_stats *r)
 }
 
 /* The capture pane: MySQL side of the pipeline. */
-static void draw_cap(struct ui_view *v, const struct pl_snap *s)
+static void draw_cap(struct ui_view *v, const struct view_capture *r)
 {
 	WINDOW *w = v->w_cap;
-	const struct relay_stats *r = &s->relay;
+	static const char *const alerts[] = {NULL, "mysql down", "relay stopped", "connecting"};
 	char a[32], b[32], rest[96];
 	werase(w);
-	const char *extra = NULL;
-	attr_t ea = at[S_ERR];
-	if (s->mysql == PL_DOWN || (s->relay_running && r->state[0] && !r->mysql_ok))
-		extra = "mysql down";
-	else if (!s->relay_running && s->relay_error[0])
-		extra = "relay stopped";
-	else if (s->mysql == PL_UNKNOWN)
-		extra = "connecting", ea = at[S_DIM];
-	frame(v, w, "capture", extra, ea);
+	frame(v, w, "capture", alerts[r->alert],
+	      r->alert == VIEW_CAP_CONNECTING ? at[S_DIM] : at[S_ERR]);
 	int maxw = getmaxx(w) - 2, h = getmaxy(w) - 2;
 
 	rest[0] = 0;
-	if (s->last_batch)
-		snprintf(rest, sizeof rest, "+%d last batch", s->last_batch);
+	if (r->last_batch)
+		snprintf(rest, sizeof rest, "+%d last batch", r->last_batch);
 	cap_row(w, 1, maxw, "customers", num(r->customers, a, sizeof a), A_NORMAL, rest, at[S_OK]);
 	if (r->binlog) { /* binlog capture: positions instead of change rows and gaps */
 		draw_cap_binlog(w, maxw, r);
@@ -348,13 +341,13 @@ static void draw_cap(struct ui_view *v, const struct pl_snap *s)
 rates:;
 	int x = 2;
 	x += put(w, 5, x, maxw - x, at[S_LABEL], "inject ");
-	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-6s  ", rate(s->inject_rate, a, sizeof a));
-	if (s->auto_on)
-		x += putf(w, 5, x, maxw - x, at[S_OK], "auto %s  ", rate(s->rate, b, sizeof b));
+	x += putf(w, 5, x, maxw - x, A_NORMAL, "%-6s  ", rate(r->inject_rate, a, sizeof a));
+	if (r->auto_on)
+		x += putf(w, 5, x, maxw - x, at[S_OK], "auto %s  ", rate(r->rate, b, sizeof b));
 	else
 		x += put(w, 5, x, maxw - x, at[S_DIM], "auto off  ");
 	x += put(w, 5, x, maxw - x, at[S_LABEL], "relay ");
-	put(w, 5, x, maxw - x, A_NORMAL, rate(r->rate, a, sizeof a));
+	put(w, 5, x, maxw - x, A_NORMAL, rate(r->relay_rate, a, sizeof a));
 	if (h >= 6) {
 		int room = maxw - 22;
 		if (r->resent && room >= 26)
@@ -372,24 +365,18 @@ rates:;
 }
 
 /* The kafka pane: per partition watermarks, committed offset and lag; rates and latency. */
-static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
+static void draw_kaf(struct ui_view *v, const struct view_kafka *s)
 {
 	WINDOW *w = v->w_kaf;
 	char a[32], b[32], c[32], d[32], e[32];
+	static const char *const alerts[] = {NULL, "unreachable", "consumer stopped", "connecting"};
 	werase(w);
-	const char *extra = NULL;
-	attr_t ea = at[S_ERR];
-	if (s->kafka == PL_DOWN)
-		extra = "unreachable";
-	else if (!s->cons_running && s->cons_error[0])
-		extra = "consumer stopped";
-	else if (s->kafka == PL_UNKNOWN)
-		extra = "connecting", ea = at[S_DIM];
-	frame(v, w, "kafka", extra, ea);
+	frame(v, w, "kafka", alerts[s->alert],
+	      s->alert == VIEW_KAF_CONNECTING ? at[S_DIM] : at[S_ERR]);
 	int maxw = getmaxx(w) - 3, h = getmaxy(w) - 2;
 	int wide = maxw >= 48;
 	int cl = wide ? 10 : 8, cc = wide ? 12 : 10, cg = 7;
-	attr_t va = s->kafka == PL_DOWN ? at[S_DIM] : A_NORMAL;
+	attr_t va = s->alert == VIEW_KAF_UNREACHABLE ? at[S_DIM] : A_NORMAL;
 	putf(w, 1, 2, maxw, at[S_LABEL], "%-4s%*s%*s%*s%*s", "part", cl, "low", cl, "high", cc,
 	     "committed", cg, "lag");
 	int rows = h - 2; /* header and the produce line */
@@ -404,7 +391,7 @@ static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
 	int64_t sl = 0, sh = 0, sc = 0, sg = 0;
 	int y = 2;
 	for (int p = 0; p < s->nparts; p++) {
-		const struct pl_part *pp = &s->parts[p];
+		const struct view_part *pp = &s->parts[p];
 		sl += pp->low > 0 ? pp->low : 0;
 		sh += pp->high > 0 ? pp->high : 0;
 		sc += pp->committed > 0 ? pp->committed : 0;
@@ -424,12 +411,10 @@ static void draw_kaf(struct ui_view *v, const struct pl_snap *s)
 		     num(sg, d, sizeof d));
 	int x = 2;
 	y = h;
-	int have = s->cons.consumed > 0;
-	u_fmt_latency_pair(have ? s->cons.lat_p50_us : 0, have ? s->cons.lat_p99_us : 0, c, e,
-	                   sizeof c); /* one unit for both */
+	u_fmt_latency_pair(s->lat_p50_us, s->lat_p99_us, c, e, sizeof c); /* one unit for both */
 	const char *p50 = c, *p99 = e;
-	attr_t eat = s->relay.delivery_errors ? at[S_ERR] : A_NORMAL;
-	const char *errs = num((long long)s->relay.delivery_errors, b, sizeof b);
+	attr_t eat = s->delivery_errors ? at[S_ERR] : A_NORMAL;
+	const char *errs = num((long long)s->delivery_errors, b, sizeof b);
 	if (wide) {
 		x += putf(w, y, x, maxw - x + 2, A_NORMAL, "produce %s  ",
 		          rate(s->produce_rate, a, sizeof a));
@@ -469,23 +454,21 @@ static const char *store_label(uint32_t id, char *buf, size_t len)
 }
 
 /* The bottom row of the histogram: late, rejected and duplicate counts, and the legend. */
-static void hist_footer(WINDOW *w, int y, int iw, const struct pl_snap *s, int legend)
+static void hist_footer(WINDOW *w, int y, int iw, const struct view_hist *s, int legend)
 {
 	char a[32], b[32], c[32], per[160] = "";
-	uint64_t rejected = s->cons.rejected > s->ws.rejected ? s->cons.rejected : s->ws.rejected;
-	uint64_t dups =
-	    s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
+	uint64_t rejected = s->rejected, dups = s->duplicates;
 	size_t off = 0;
 	for (int i = 0; i < s->nstores && off + 32 < sizeof per; i++)
-		if (s->ws.late_per_store[i])
+		if (s->late_per_store[i])
 			off += (size_t)snprintf(per + off, sizeof per - off, "%sstore %u: %" PRIu64,
 			                        off ? ", " : " (", s->stores[i],
-			                        s->ws.late_per_store[i]);
+			                        s->late_per_store[i]);
 	if (off)
 		snprintf(per + off, sizeof per - off, ")");
 	int x = 2;
-	x += putf(w, y, x, iw - x, s->ws.late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
-	          num((long long)s->ws.late, a, sizeof a), per);
+	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
+	          num((long long)s->late, a, sizeof a), per);
 	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s   ",
 	          num((long long)rejected, b, sizeof b));
 	x += putf(w, y, x, iw - x, A_NORMAL, "duplicates ignored %s",
@@ -495,15 +478,15 @@ static void hist_footer(WINDOW *w, int y, int iw, const struct pl_snap *s, int l
 }
 
 /* The check line: MySQL's change rows in the horizon against the distinct events held. */
-static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct pl_snap *s)
+static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct view_hist *s)
 {
-	const struct pl_check *k = &s->check;
+	const struct view_check *k = &s->check;
 	char a[32], b[32], d[40];
-	if (k->state == PL_CHECK_NONE) {
+	if (k->state == VIEW_CHECK_NONE) {
 		put(w, y, 2, iw - 2, at[S_DIM], "check  waiting for the first count");
 		return;
 	}
-	if (k->state == PL_CHECK_ERROR && !k->mysql && !k->counted) {
+	if (k->state == VIEW_CHECK_ERROR && !k->mysql && !k->counted) {
 		putf(w, y, 2, iw - 2, at[S_WARN], "check  cannot ask MySQL: %s", k->error);
 		return;
 	}
@@ -511,13 +494,13 @@ static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct
 	x += putf(w, y, x, iw - x, A_NORMAL, "check  mysql %s  counted %s  ",
 	          num((long long)k->mysql, a, sizeof a), num((long long)k->counted, b, sizeof b));
 	switch (k->state) {
-	case PL_CHECK_OK:
+	case VIEW_CHECK_OK:
 		put(w, y, x, iw - x, at[S_OK] | A_BOLD, v->utf8 ? "✓" : "ok");
 		break;
-	case PL_CHECK_BEHIND:
+	case VIEW_CHECK_BEHIND:
 		put(w, y, x, iw - x, at[S_DIM], v->utf8 ? "… catching up" : "... catching up");
 		break;
-	case PL_CHECK_MISMATCH:
+	case VIEW_CHECK_MISMATCH:
 		snprintf(d, sizeof d, "%s %+lld", v->utf8 ? "✗" : "MISMATCH", (long long)k->diff);
 		put(w, y, x, iw - x, at[S_ERR] | A_BOLD, d);
 		break;
@@ -527,46 +510,12 @@ static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct
 	}
 }
 
-/* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
-static void draw_hist(struct ui_view *v, const struct pl_snap *s)
+/* The open window's bars, one row per store from row y (bars rows, then "... N more" when
+   more); lw is the label column's width. Returns the next row. */
+static int hist_bars(WINDOW *w, int y, int iw, int lw, int bars, int more,
+                     const struct view_hist *s, const struct view_window *open)
 {
-	WINDOW *w = v->w_hist;
-	char t1[16], t2[16], a[32], title[96], lab[32];
-	werase(w);
-	int iw = getmaxx(w) - 2, ih = getmaxy(w) - 2;
-	const struct ws_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
-	if (open)
-		snprintf(title, sizeof title, "window %s%s%s (%s)",
-		         clock_hms(open->start_s, t1, sizeof t1), g_dash,
-		         clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
-	else
-		snprintf(title, sizeof title, "window %s",
-		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
-	frame(v, w, "registrations per store", title, at[S_TITLE]);
-	if (!open || !s->nstores) {
-		putf(w, 1, 2, iw - 2, at[S_DIM],
-		     "no registrations in the last %s yet: press i to inject a batch",
-		     u_fmt_duration(s->horizon_us, a, sizeof a));
-		hist_check(v, w, ih - 1, iw, s);
-		hist_footer(w, ih, iw, s, 0);
-		wnoutrefresh(w);
-		return;
-	}
-	int lw = 9;
-	for (int i = 0; i < s->nstores; i++) {
-		int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
-		if (l > lw)
-			lw = l;
-	}
-	int avail = ih - 2; /* the check line and the footer take the last two rows */
-	int bars = s->nstores < avail ? s->nstores : avail;
-	int more = bars < s->nstores;
-	if (more)
-		bars--; /* a row saying how many are not shown */
-	int rest = avail - bars - more;
-	int strip = rest >= 1 + s->nstores;
-	int blank = strip && rest >= 2 + s->nstores;
-
+	char a[32], lab[32];
 	uint64_t max = 0;
 	for (int i = 0; i < s->nstores; i++)
 		if (open->counts[i] > max)
@@ -574,7 +523,6 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 	int cw = 8, trail = iw >= 100 ? 14 : 2;
 	int cells = iw - 1 - lw - cw - trail;
 	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
-	int y = 1;
 	for (int i = 0; i < bars; i++, y++) {
 		put(w, y, 2, lw, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
 		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
@@ -583,44 +531,92 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 	}
 	if (more)
 		putf(w, y++, 2, iw - 2, at[S_DIM], "... %d more stores", s->nstores - bars);
-	if (strip) {
-		y += blank;
-		int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
-		int ncell = (iw - 1 - L) / cellw;
-		if (ncell > s->nwin)
-			ncell = s->nwin;
-		int first = s->nwin - ncell;
-		uint64_t smax = 0;
-		for (int k = first; k < s->nwin; k++)
-			for (int i = 0; i < s->nstores; i++)
-				if (s->win[k].counts[i] > smax)
-					smax = s->win[k].counts[i];
-		/* no "(final)": the newest windows are often still open, marked * below */
-		put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
+	return y;
+}
+
+/* One cell of the strip: spark, a space, the count in 6 columns ("73,821", "1.2M"), then the
+   open mark, which is never cut. */
+static void strip_cell(WINDOW *w, int y, int x0, const struct view_window *wi, int i,
+                       uint64_t smax)
+{
+	uint64_t n = wi->counts[i];
+	int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
+	attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
+	put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
+	char cnt[32];
+	if (n > 999999)
+		snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
+	else
+		num((long long)n, cnt, sizeof cnt);
+	putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
+}
+
+/* The strip of recent windows from row y: their start times, then a row per store. */
+static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist *s)
+{
+	char t1[16], lab[32];
+	int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
+	int ncell = (iw - 1 - L) / cellw;
+	if (ncell > s->nwin)
+		ncell = s->nwin;
+	int first = s->nwin - ncell;
+	uint64_t smax = 0;
+	for (int k = first; k < s->nwin; k++)
+		for (int i = 0; i < s->nstores; i++)
+			if (s->win[k].counts[i] > smax)
+				smax = s->win[k].counts[i];
+	/* no "(final)": the newest windows are often still open, marked * below */
+	put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
+	for (int k = 0; k < ncell; k++)
+		put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
+		    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
+	y++;
+	for (int i = 0; i < s->nstores; i++, y++) {
+		put(w, y, 2, L - 1, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
 		for (int k = 0; k < ncell; k++)
-			put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
-			    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
-		y++;
-		for (int i = 0; i < s->nstores; i++, y++) {
-			put(w, y, 2, L - 1, at[S_LABEL],
-			    store_label(s->stores[i], lab, sizeof lab));
-			for (int k = 0; k < ncell; k++) {
-				const struct ws_window *wi = &s->win[first + k];
-				uint64_t n = wi->counts[i];
-				int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
-				int x0 = 1 + L + k * cellw;
-				attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
-				/* spark, a space, the count in 6 columns ("73,821", "1.2M"),
-				   then the open mark, which is never cut */
-				put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
-				char cnt[32];
-				if (n > 999999)
-					snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
-				else
-					num((long long)n, cnt, sizeof cnt);
-				putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
-			}
+			strip_cell(w, y, 1 + L + k * cellw, &s->win[first + k], i, smax);
+	}
+}
+
+/* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
+static void draw_hist(struct ui_view *v, const struct view_hist *s)
+{
+	WINDOW *w = v->w_hist;
+	char t1[16], t2[16], a[32], title[96], lab[32];
+	werase(w);
+	int iw = getmaxx(w) - 2, ih = getmaxy(w) - 2;
+	const struct view_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
+	if (open)
+		snprintf(title, sizeof title, "window %s%s%s (%s)",
+		         clock_hms(open->start_s, t1, sizeof t1), g_dash,
+		         clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
+	else
+		snprintf(title, sizeof title, "window %s",
+		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
+	frame(v, w, "registrations per store", title, at[S_TITLE]);
+	int strip = 0;
+	if (!open || !s->nstores) {
+		putf(w, 1, 2, iw - 2, at[S_DIM],
+		     "no registrations in the last %s yet: press i to inject a batch",
+		     u_fmt_duration(s->horizon_us, a, sizeof a));
+	} else {
+		int lw = 9;
+		for (int i = 0; i < s->nstores; i++) {
+			int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
+			if (l > lw)
+				lw = l;
 		}
+		int avail = ih - 2; /* the check line and the footer take the last two rows */
+		int bars = s->nstores < avail ? s->nstores : avail;
+		int more = bars < s->nstores;
+		if (more)
+			bars--; /* a row saying how many are not shown */
+		int rest = avail - bars - more;
+		strip = rest >= 1 + s->nstores;
+		int blank = strip && rest >= 2 + s->nstores;
+		int y = hist_bars(w, 1, iw, lw, bars, more, s, open);
+		if (strip)
+			hist_strip(w, y + blank, iw, lw, s);
 	}
 	hist_check(v, w, ih - 1, iw, s);
 	hist_footer(w, ih, iw, s, strip);
@@ -628,7 +624,7 @@ static void draw_hist(struct ui_view *v, const struct pl_snap *s)
 }
 
 /* The status line: a UI message for a moment, else the pipeline's status. */
-static void draw_status(struct ui_view *v, const struct pl_snap *s)
+static void draw_status(struct ui_view *v, const struct view_status *s)
 {
 	WINDOW *w = v->w_status;
 	werase(w);
@@ -636,30 +632,30 @@ static void draw_status(struct ui_view *v, const struct pl_snap *s)
 	if (v->flash[0] && u_mono_us() < v->flash_until) {
 		put(w, 0, 1, cols - 2, at[S_OK], v->flash);
 	} else {
-		attr_t a = s->status_level == PL_ERROR  ? at[S_ERR]
-		           : s->status_level == PL_WARN ? at[S_WARN]
-		                                        : A_NORMAL;
-		put(w, 0, 1, cols - 2, a, s->status);
+		attr_t a = s->level == VIEW_ERROR  ? at[S_ERR]
+		           : s->level == VIEW_WARN ? at[S_WARN]
+		                                   : A_NORMAL;
+		put(w, 0, 1, cols - 2, a, s->text);
 	}
 	wnoutrefresh(w);
 }
 
 /* The key hints line, with the current batch size, rate and toggles. */
-static void draw_keys(struct ui_view *v, const struct pl_snap *s)
+static void draw_keys(struct ui_view *v, const struct view_status *s)
 {
 	WINDOW *w = v->w_keys;
 	char bt[32], rt[32], rr[32];
 	werase(w);
 	int cols = getmaxx(w), narrow = cols < 110;
-	snprintf(bt, sizeof bt, "batch %d", s->batch);
-	rate(s->rate, rr, sizeof rr);
+	snprintf(bt, sizeof bt, "batch %d", s->set.batch);
+	rate(s->set.rate, rr, sizeof rr);
 	snprintf(rt, sizeof rt, narrow ? "%s" : "rate %s", rr);
 	struct {
 		const char *k, *l, *ln; /* keys, label, narrow label */
 		int on;
 	} it[] = {
 	    {"i", "inject", "inject", 0},
-	    {"I", "auto", "auto", s->auto_on},
+	    {"I", "auto", "auto", s->set.auto_on},
 	    {"< >", rt, rt, 0},
 	    {"[ ]", bt, bt + 6, 0},
 	    {"+ -", "window", "win", 0},
@@ -745,7 +741,7 @@ void draw_layout(struct ui_view *v)
 	clearok(curscr, TRUE); /* repaint everything after a resize */
 	if (v->too_small)
 		return;
-	int np = v->snap && v->snap->nparts > 0 ? v->snap->nparts : 3;
+	int np = v->snap && v->snap->kafka.nparts > 0 ? v->snap->kafka.nparts : 3;
 	v->laid_parts = np;
 	int content = np + 2 + (np > 1); /* header, partitions, total, produce line */
 	if (content < 6)
@@ -776,19 +772,19 @@ void draw_frame(struct ui_view *v, unsigned dirty)
 		doupdate();
 		return;
 	}
-	const struct pl_snap *s = v->snap;
+	const struct view_snap *s = v->snap;
 	if (dirty & UI_D_HEAD)
-		draw_head(v, s);
+		draw_head(v, &s->status);
 	if (dirty & UI_D_CAP)
-		draw_cap(v, s);
+		draw_cap(v, &s->capture);
 	if (dirty & UI_D_KAF)
-		draw_kaf(v, s);
+		draw_kaf(v, &s->kafka);
 	if (dirty & UI_D_HIST)
-		draw_hist(v, s);
+		draw_hist(v, &s->hist);
 	if (dirty & UI_D_STATUS)
-		draw_status(v, s);
+		draw_status(v, &s->status);
 	if (dirty & UI_D_KEYS)
-		draw_keys(v, s);
+		draw_keys(v, &s->status);
 	if (v->help && dirty)
 		draw_help(v);
 	else if (!v->help && v->w_help) {

@@ -1,12 +1,12 @@
 /*
  * draw.h - the monitor's panes: header, capture, kafka, histogram, status and key hints, and
- * the help overlay, drawn from a pl_snap copy into curses windows. Runs on the UI thread only;
+ * the help overlay, drawn from a view_snap copy (view.h) into curses windows. Runs on the UI thread only;
  * reads nothing but the snapshot and the view, never blocks, never calls the pipeline.
  */
 #ifndef CDCTOP_DRAW_H
 #define CDCTOP_DRAW_H
 
-#include "pipeline.h"
+#include "view.h"
 
 #include <curses.h>
 #include <stdint.h>
@@ -38,7 +38,7 @@ struct ui_view {
 	const char *const *help_lines; /* NULL-terminated, from the key table */
 	char flash[160];               /* UI-local message on the status line */
 	int64_t flash_until;           /* u_mono_us deadline */
-	struct pl_snap *snap;          /* the copy drawn from */
+	struct view_snap *snap;        /* the copy drawn from */
 };
 
 /* Colour pairs (or monochrome attributes) and glyphs; after the screen exists. */

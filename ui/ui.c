@@ -303,7 +303,7 @@ static unsigned ui_take(struct ui *u)
 	uint64_t g = pl_snapshot(u->pl, u->v.snap, u->gen);
 	if (g == u->gen)
 		return 0;
-	const struct pl_snap *s = u->v.snap;
+	const struct view_snap *s = u->v.snap;
 	unsigned d = 0;
 	if (!u->gen)
 		d = UI_D_ALL;
@@ -320,8 +320,8 @@ static unsigned ui_take(struct ui *u)
 	u->g_kaf = s->gen_kafka;
 	u->g_hist = s->gen_hist;
 	u->g_st = s->gen_status;
-	if (u->adopt && s->window_s == u->window_s &&
-	    s->slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
+	if (u->adopt && s->status.set.window_s == u->window_s &&
+	    s->status.set.slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
 		u->adopt = 0; /* the view the user asked for has arrived */
 	return d;
 }
@@ -378,8 +378,8 @@ int ui_run(struct pl *pl, const struct opts *o, char *err)
 	};
 	while (!u->quit && !tty_quit()) {
 		dirty |= ui_take(u);
-		if (!u->v.too_small && u->v.snap->nparts > 0 &&
-		    u->v.snap->nparts != u->v.laid_parts) {
+		if (!u->v.too_small && u->v.snap->kafka.nparts > 0 &&
+		    u->v.snap->kafka.nparts != u->v.laid_parts) {
 			draw_layout(&u->v);
 			dirty = UI_D_ALL;
 		}

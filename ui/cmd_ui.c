@@ -1,6 +1,7 @@
 /*
  * cmd_ui.c - `cdctop` with no command: the pipeline (pipeline.c) and the monitor (ui/) in one
- * process. Main thread. Start-up errors print one line and exit 1 before the terminal is
+ * process. Main thread. It joins the two, so it lives with the monitor, outside the core
+ * library (libcdctop.a), which never links curses. Start-up errors print one line and exit 1 before the terminal is
  * touched; after the monitor returns (terminal restored) the pipeline stops, which flushes
  * the relay and saves its progress.
  */

@@ -1,0 +1,52 @@
+/*
+ * injector.h - the monitor's injector thread: its own MySQL connection and its own command
+ * queue (one batch, continuous injection on or off, its rate, the batch size); batches on
+ * command or paced at the rate (inject.c's pacer), and a ping a second when idle for the
+ * health shown on screen. It tells its owner what happened through one callback (an event for
+ * the status line, or only that its figures changed) and never touches the terminal.
+ */
+#ifndef CDCTOP_INJECTOR_H
+#define CDCTOP_INJECTOR_H
+
+#include "db.h"
+
+#include <stdint.h>
+
+enum injr_health { INJR_UNKNOWN = 0, INJR_UP, INJR_DOWN };
+
+enum injr_cmd {
+	INJR_INJECT, /* one batch of the current size (queued up to 1,000) */
+	INJR_AUTO,   /* i: 1 on, 0 off, -1 toggle */
+	INJR_RATE,   /* d: customers/s of continuous injection, (0, 1e6] */
+	INJR_BATCH,  /* i: customers per batch, [1, 1e6] */
+};
+
+/* Called on the injector thread, no injector lock held: text is an event for the status line
+   at level (enum view_level; answer: it answers a key), NULL when only the figures changed. */
+typedef void (*injr_report_fn)(void *arg, int level, int answer, const char *text);
+
+struct injr_figures {
+	int health;        /* enum injr_health, as the injector's connection sees it */
+	uint64_t injected; /* customers written */
+	int last_batch;    /* customers in the last batch written */
+	int batch;         /* the batch size in effect */
+	double rate;       /* continuous injection's customers/s */
+	int auto_on;
+	char error[256]; /* why the last connect or batch failed; "" after a batch written */
+};
+
+/* Prepares the injector on db (borrowed: it must outlive the injector), no I/O yet. */
+struct injr *injr_new(const struct db_target *db, uint64_t seed, int batch, double rate,
+                      injr_report_fn report, void *arg);
+/* The thread: runs until injr_stop. */
+void *injr_main(void *injr);
+/* Queues a command; -1 when the queue is full or the injector stopping. Never blocks on I/O. */
+int injr_send(struct injr *j, enum injr_cmd cmd, int64_t i, double d);
+/* Copies the figures. */
+void injr_get(struct injr *j, struct injr_figures *out);
+/* Asks the thread to return (after the batch it is writing). */
+void injr_stop(struct injr *j);
+/* Frees; the thread must have returned (or never started). Accepts NULL. */
+void injr_free(struct injr *j);
+
+#endif
