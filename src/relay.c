@@ -116,7 +116,7 @@ struct relay {
 static void skip_remove(struct relay *r, int64_t id);
 static void skips_fmt(const struct relay *r, char *buf, size_t cap);
 static void skips_parse(struct relay *r, const char *s);
-static int db_open(struct relay *r, char *err);
+static int source_open(struct relay *r, char *err);
 
 /* Publishes a state change: into the stats, and once to the log when verbose. */
 static void set_state(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -207,7 +207,7 @@ int relay_claim(struct relay *r, char *err)
 {
 	if (r->m)
 		return 0;
-	int rc = db_open(r, err);
+	int rc = source_open(r, err);
 	if (rc < 0 && r->fatal)
 		return RELAY_E_FATAL;
 	return rc;
@@ -245,8 +245,8 @@ static void idle(struct relay *r, int64_t us)
 
 /* ---- MySQL side ---- */
 
-/* Closes the connection and its statements. */
-static void db_close(struct relay *r)
+/* Closes the source: the connection and its statements. */
+static void source_close(struct relay *r)
 {
 	if (r->sel)
 		mysql_stmt_close(r->sel);
@@ -300,7 +300,7 @@ static void bind_ll(MYSQL_BIND *b, void *v)
 	b->buffer = v;
 }
 
-static int db_open_binlog(struct relay *r, char *err);
+static int source_open_binlog(struct relay *r, char *err);
 
 /* Runs a prepared query binding one string and reading one integer (NULL: -1). */
 static int query_ll_str(MYSQL *m, const char *sql, const char *arg, long long *out, char *err)
@@ -362,8 +362,9 @@ static int take_lock(struct relay *r, char *err)
 		     holder, who, r->db.db, r->cfg.topic);
 }
 
-/* Connects, checks the CDC tables, prepares statements and loads the saved progress. */
-static int db_open(struct relay *r, char *err)
+/* Opens the source: connects (db_connect), takes the lock, checks the CDC tables, prepares
+   statements and loads the saved progress. */
+static int source_open(struct relay *r, char *err)
 {
 	r->m = db_connect(&r->db, 1, err);
 	if (!r->m)
@@ -371,7 +372,7 @@ static int db_open(struct relay *r, char *err)
 	if (take_lock(r, err) < 0)
 		goto fail;
 	if (r->cfg.binlog)
-		return db_open_binlog(r, err);
+		return source_open_binlog(r, err);
 	long long step = 1;
 	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
 		goto fail;
@@ -452,13 +453,13 @@ static int db_open(struct relay *r, char *err)
 	}
 	return 0;
 fail:
-	db_close(r);
+	source_close(r);
 	return -1;
 }
 
 /* Binlog capture: checks the preconditions, prepares the progress statement, loads the saved
    position. A failed precondition is fatal (retrying cannot fix a server setting). */
-static int db_open_binlog(struct relay *r, char *err)
+static int source_open_binlog(struct relay *r, char *err)
 {
 	if (blc_check(r->m, err) < 0) {
 		r->fatal = 1;
@@ -515,7 +516,7 @@ static int db_open_binlog(struct relay *r, char *err)
 	}
 	return 0;
 fail:
-	db_close(r);
+	source_close(r);
 	return -1;
 }
 
@@ -1385,11 +1386,11 @@ static void drain(struct relay *r, int64_t timeout_us, char *err)
 }
 
 /* Connects to MySQL with backoff until it answers or stop; -1 only in once mode. */
-static int connect_db(struct relay *r, char *err)
+static int source_open_retry(struct relay *r, char *err)
 {
 	int64_t backoff = 250000;
 	for (;;) {
-		if (db_open(r, err) == 0) {
+		if (source_open(r, err) == 0) {
 			pthread_mutex_lock(&r->mu);
 			r->st.mysql_ok = 1;
 			pthread_mutex_unlock(&r->mu);
@@ -1414,18 +1415,18 @@ int relay_run(struct relay *r, char *err)
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
 	r->last_ack_us = u_mono_us();
-	int c = r->m ? 0 : connect_db(r, err); /* relay_claim may have connected already */
+	int c = r->m ? 0 : source_open_retry(r, err); /* relay_claim may have connected already */
 	if (c)
 		return c < 0 ? -1 : 0;
 	pthread_mutex_lock(&r->mu);
 	r->st.binlog = r->cfg.binlog;
 	pthread_mutex_unlock(&r->mu);
 	if (kafka_open(r, err) < 0) {
-		db_close(r);
+		source_close(r);
 		return -1;
 	}
 	if (check_lost_topic(r, err) < 0) {
-		db_close(r);
+		source_close(r);
 		return -1;
 	}
 	if (r->cfg.verbose && !r->cfg.binlog)
@@ -1456,7 +1457,7 @@ int relay_run(struct relay *r, char *err)
 			set_error(r, e);
 		int n = 0;
 		if (!r->m) {
-			if (connect_db(r, e) != 0) {
+			if (source_open_retry(r, e) != 0) {
 				if (r->fatal) /* the lock went to another relay meanwhile */
 					rc = u_err(err, "%s", e);
 				break;
@@ -1478,7 +1479,7 @@ int relay_run(struct relay *r, char *err)
 			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
 				set_error(r, e);
 				set_state(r, "mysql down, retrying"); log_state(r, 1);
-				db_close(r);
+				source_close(r);
 				continue;
 			}
 			if (n < 0) {
@@ -1504,7 +1505,7 @@ int relay_run(struct relay *r, char *err)
 					rc = u_err(err, "%s", e);
 					break;
 				}
-				db_close(r);
+				source_close(r);
 				idle(r, 1000000); /* a save that keeps failing must not spin */
 				continue;
 			}
@@ -1586,7 +1587,7 @@ void relay_free(struct relay *r)
 		rd_kafka_destroy(r->rk);
 	}
 	blc_free(r->bl);
-	db_close(r);
+	source_close(r);
 	while (r->resends) {
 		struct resend *s = r->resends;
 		r->resends = s->next;
