@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <errmsg.h>
+#include <mysqld_error.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -71,7 +72,6 @@ struct relay {
 	struct env_enc *enc;      /* the envelope, built once, updated per row */
 	struct blc_pos pos_progress, pos_saved; /* binlog capture: resume position */
 	MYSQL_STMT *save_bl;
-	int fatal; /* a configuration error retrying cannot fix: relay_run returns it */
 	int loaded; /* progress read from MySQL */
 
 	int64_t cursor;   /* highest id read and handled (produced or skipped) */
@@ -208,9 +208,7 @@ int relay_claim(struct relay *r, char *err)
 	if (r->m)
 		return 0;
 	int rc = source_open(r, err);
-	if (rc < 0 && r->fatal)
-		return RELAY_E_FATAL;
-	return rc;
+	return rc == U_EFATAL ? RELAY_E_FATAL : rc < 0 ? -1 : 0;
 }
 
 void relay_stop(struct relay *r)
@@ -267,20 +265,28 @@ static void source_close(struct relay *r)
 	"store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED), "       \
 	"first_name, last_name, email FROM users_change_events "
 
+/* Prepares one statement into *out: 0, or U_ENOTFOUND (a table it names does not exist) or
+   U_EFAIL, with err. */
+static int prepare_code(MYSQL *m, const char *sql, MYSQL_STMT **out, char *err)
+{
+	MYSQL_STMT *st = *out = mysql_stmt_init(m);
+	if (!st)
+		return u_err(err, "out of memory");
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		unsigned code = mysql_stmt_errno(st);
+		u_err(err, "cannot prepare '%.60s...': %s", sql, mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		*out = NULL;
+		return code == ER_NO_SUCH_TABLE ? U_ENOTFOUND : U_EFAIL;
+	}
+	return 0;
+}
+
 /* Prepares one statement, or sets err. */
 static MYSQL_STMT *prepare(MYSQL *m, const char *sql, char *err)
 {
-	MYSQL_STMT *st = mysql_stmt_init(m);
-	if (!st) {
-		u_err(err, "out of memory");
-		return NULL;
-	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
-		u_err(err, "cannot prepare '%.60s...': %s", sql, mysql_stmt_error(st));
-		mysql_stmt_close(st);
-		return NULL;
-	}
-	return st;
+	MYSQL_STMT *st;
+	return prepare_code(m, sql, &st, err) < 0 ? NULL : st;
 }
 
 /* Binds one string parameter. */
@@ -339,7 +345,6 @@ static int take_lock(struct relay *r, char *err)
 		return -1;
 	if (got == 1)
 		return 0;
-	r->fatal = 1;
 	query_ll_str(r->m, "SELECT IS_USED_LOCK(?)", r->lock_name, &holder, err);
 	char who[200] = "";
 	if (holder > 0) {
@@ -356,23 +361,27 @@ static int take_lock(struct relay *r, char *err)
 				mysql_free_result(res);
 		}
 	}
-	return u_err(err,
-		     "another cdctop relay (MySQL connection %lld%s) is relaying %s to topic %s: "
-		     "stop it first, or use another topic with -t",
-		     holder, who, r->db.db, r->cfg.topic);
+	u_err(err,
+	      "another cdctop relay (MySQL connection %lld%s) is relaying %s to topic %s: "
+	      "stop it first, or use another topic with -t",
+	      holder, who, r->db.db, r->cfg.topic);
+	return U_EFATAL;
 }
 
 /* Opens the source: connects (db_connect), takes the lock, checks the CDC tables, prepares
-   statements and loads the saved progress. */
+   statements and loads the saved progress. 0; U_EFATAL (the lock is another relay's, a server
+   setting), U_ENOTFOUND (no CDC tables: run cdctop init) or U_EFAIL, with err. */
 static int source_open(struct relay *r, char *err)
 {
 	r->m = db_connect(&r->db, 1, err);
 	if (!r->m)
-		return -1;
-	if (take_lock(r, err) < 0)
+		return U_EFAIL;
+	int rc = take_lock(r, err);
+	if (rc < 0)
 		goto fail;
 	if (r->cfg.binlog)
 		return source_open_binlog(r, err);
+	rc = U_EFAIL;
 	long long step = 1;
 	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
 		goto fail;
@@ -381,12 +390,13 @@ static int source_open(struct relay *r, char *err)
 	if (db_query_ll(r->m, "SELECT @@auto_increment_offset", &offset, err) < 0)
 		goto fail;
 	r->first_id = offset > 0 ? offset : 1;
-	r->sel = prepare(r->m, "SELECT " ROW_COLS "WHERE log_id > ? ORDER BY log_id LIMIT ?", err);
-	if (!r->sel) {
-		if (mysql_errno(r->m) == 1146 || strstr(err, "doesn't exist"))
-			u_err(err, "no users_change_events table in '%s': run cdctop init", r->db.db);
+	rc = prepare_code(r->m, "SELECT " ROW_COLS "WHERE log_id > ? ORDER BY log_id LIMIT ?",
+			  &r->sel, err);
+	if (rc == U_ENOTFOUND)
+		u_err(err, "no users_change_events table in '%s': run cdctop init", r->db.db);
+	if (rc < 0)
 		goto fail;
-	}
+	rc = U_EFAIL;
 	r->late_sel =
 	    prepare(r->m, "SELECT " ROW_COLS "WHERE log_id BETWEEN ? AND ? ORDER BY log_id", err);
 	r->save = r->late_sel ? prepare(r->m,
@@ -454,28 +464,27 @@ static int source_open(struct relay *r, char *err)
 	return 0;
 fail:
 	source_close(r);
-	return -1;
+	return rc;
 }
 
 /* Binlog capture: checks the preconditions, prepares the progress statement, loads the saved
    position. A failed precondition is fatal (retrying cannot fix a server setting). */
 static int source_open_binlog(struct relay *r, char *err)
 {
-	if (blc_check(r->m, err) < 0) {
-		r->fatal = 1;
+	int rc = U_EFATAL;
+	if (blc_check(r->m, err) < 0)
 		goto fail;
-	}
-	r->save_bl = prepare(r->m,
-			     "INSERT INTO latest_cdc_binlog (topic, file, pos, last_customer_id, "
-			     "relayed) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE file = "
-			     "VALUES(file), pos = VALUES(pos), last_customer_id = "
-			     "VALUES(last_customer_id), relayed = VALUES(relayed)",
-			     err);
-	if (!r->save_bl) {
-		if (strstr(err, "doesn't exist"))
-			u_err(err, "no latest_cdc_binlog table in '%s': run cdctop init", r->db.db);
+	rc = prepare_code(r->m,
+			  "INSERT INTO latest_cdc_binlog (topic, file, pos, last_customer_id, "
+			  "relayed) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE file = "
+			  "VALUES(file), pos = VALUES(pos), last_customer_id = "
+			  "VALUES(last_customer_id), relayed = VALUES(relayed)",
+			  &r->save_bl, err);
+	if (rc == U_ENOTFOUND)
+		u_err(err, "no latest_cdc_binlog table in '%s': run cdctop init", r->db.db);
+	if (rc < 0)
 		goto fail;
-	}
+	rc = U_EFAIL;
 	if (!r->loaded) {
 		MYSQL_STMT *get = prepare(r->m,
 					  "SELECT file, pos, last_customer_id, relayed FROM "
@@ -517,7 +526,7 @@ static int source_open_binlog(struct relay *r, char *err)
 	return 0;
 fail:
 	source_close(r);
-	return -1;
+	return rc;
 }
 
 /* Binlog capture: saves the resume position if it moved. */
@@ -1087,7 +1096,8 @@ static int64_t seen_gap(struct relay *r, int64_t lo, int64_t hi, int64_t now)
 	return first;
 }
 
-/* Reads and produces the next rows. Returns rows produced, or -1 with err (conn lost: -2). */
+/* Reads and produces the next rows. Returns rows produced, or U_ECONNLOST or U_EFAIL with
+   err. */
 static int capture_batch(struct relay *r, char *err)
 {
 	/* waiting at a gap, only the next row matters: do not re-read the backlog */
@@ -1100,7 +1110,7 @@ static int capture_batch(struct relay *r, char *err)
 	if (mysql_stmt_bind_param(r->sel, b) || mysql_stmt_execute(r->sel) ||
 	    bind_row(r->sel, &rw)) {
 		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
-		return conn_lost(r->sel) ? -2 : -1;
+		return conn_lost(r->sel) ? U_ECONNLOST : U_EFAIL;
 	}
 	int n = 0, rc;
 	int held = 0;
@@ -1140,7 +1150,7 @@ static int capture_batch(struct relay *r, char *err)
 	if (rc == 1) {
 		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
 		mysql_stmt_free_result(r->sel);
-		return conn_lost(r->sel) ? -2 : -1;
+		return conn_lost(r->sel) ? U_ECONNLOST : U_EFAIL;
 	}
 	mysql_stmt_free_result(r->sel);
 	if (!held && n == 0)
@@ -1149,25 +1159,24 @@ static int capture_batch(struct relay *r, char *err)
 }
 
 /* Binlog capture: reads the next rows from the replication stream (opening it at the saved
-   position first) and produces them. Returns rows produced, or -1 with err. */
+   position first) and produces them. Returns rows produced, or U_EFATAL (the saved position
+   is lost, the stream cannot be read there) or U_EFAIL with err. */
 static int capture_binlog(struct relay *r, char *err)
 {
 	if (!r->bl) {
 		const struct blc_pos *at = r->pos_progress.file[0] ? &r->pos_progress : NULL;
-		r->bl = blc_open(&r->db, r->db.db, at, err);
-		if (!r->bl) {
-			if (strstr(err, "purged") || strstr(err, "past the end") ||
-			    strstr(err, "resnapshot")) {
-				char e[U_ERRLEN];
-				snprintf(e, sizeof e,
-					 "%.120s; to resnapshot the horizon: DELETE FROM "
-					 "latest_cdc_binlog WHERE topic = '%.40s'",
-					 err, r->cfg.topic);
-				snprintf(err, U_ERRLEN, "%s", e);
-				r->fatal = 1;
-			}
-			return -1;
+		int rc = blc_open(&r->db, r->db.db, at, &r->bl, err);
+		if (rc == U_ELOST) {
+			char e[U_ERRLEN];
+			snprintf(e, sizeof e,
+				 "%.120s; to resnapshot the horizon: DELETE FROM "
+				 "latest_cdc_binlog WHERE topic = '%.40s'",
+				 err, r->cfg.topic);
+			snprintf(err, U_ERRLEN, "%s", e);
+			return U_EFATAL;
 		}
+		if (rc < 0)
+			return U_EFAIL;
 		if (r->cfg.verbose) {
 			char b[80];
 			u_log("relay: reading the binlog from %s",
@@ -1188,14 +1197,10 @@ static int capture_binlog(struct relay *r, char *err)
 		int rc = blc_next(r->bl, &br, n ? 0 : 100, err);
 		if (rc == 0)
 			break;
-		if (rc < 0) {
-			struct blc_stats bs;
-			blc_stats(r->bl, &bs);
+		if (rc < 0) { /* only a lost connection is worth a reopen */
 			blc_free(r->bl);
 			r->bl = NULL;
-			if (bs.fatal)
-				r->fatal = 1;
-			return -1;
+			return rc == U_ECONNLOST ? U_EFAIL : U_EFATAL;
 		}
 		uint64_t seq = q_push(r, br.row.log_id, br.row.event_us, &br.resume);
 		if (produce(r, &br.row, seq, err) < 0) {
@@ -1385,12 +1390,14 @@ static void drain(struct relay *r, int64_t timeout_us, char *err)
 		snprintf(err, U_ERRLEN, "%s", e);
 }
 
-/* Connects to MySQL with backoff until it answers or stop; -1 only in once mode. */
+/* Connects to MySQL with backoff until it answers or stop (1); a code when retrying cannot
+   help (U_EFATAL, U_ENOTFOUND) or in once mode. */
 static int source_open_retry(struct relay *r, char *err)
 {
 	int64_t backoff = 250000;
 	for (;;) {
-		if (source_open(r, err) == 0) {
+		int rc = source_open(r, err);
+		if (rc == 0) {
 			pthread_mutex_lock(&r->mu);
 			r->st.mysql_ok = 1;
 			pthread_mutex_unlock(&r->mu);
@@ -1399,8 +1406,8 @@ static int source_open_retry(struct relay *r, char *err)
 		pthread_mutex_lock(&r->mu);
 		r->st.mysql_ok = 0;
 		pthread_mutex_unlock(&r->mu);
-		if (r->cfg.once || r->fatal || strstr(err, "run cdctop init"))
-			return -1;
+		if (r->cfg.once || rc == U_EFATAL || rc == U_ENOTFOUND)
+			return rc;
 		set_state(r, "mysql down, retrying"); log_state(r, 1);
 		set_error(r, err);
 		idle(r, backoff);
@@ -1457,8 +1464,9 @@ int relay_run(struct relay *r, char *err)
 			set_error(r, e);
 		int n = 0;
 		if (!r->m) {
-			if (source_open_retry(r, e) != 0) {
-				if (r->fatal) /* the lock went to another relay meanwhile */
+			int c = source_open_retry(r, e);
+			if (c != 0) {
+				if (c == U_EFATAL) /* the lock went to another relay meanwhile */
 					rc = u_err(err, "%s", e);
 				break;
 			}
@@ -1472,11 +1480,11 @@ int relay_run(struct relay *r, char *err)
 			hb_clock = source_clock(r);
 		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
 			n = r->cfg.binlog ? capture_binlog(r, e) : capture_batch(r, e);
-			if (n < 0 && r->fatal) {
+			if (n == U_EFATAL) {
 				rc = u_err(err, "%s", e);
 				break;
 			}
-			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
+			if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */
 				set_error(r, e);
 				set_state(r, "mysql down, retrying"); log_state(r, 1);
 				source_close(r);

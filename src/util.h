@@ -25,6 +25,9 @@ enum u_code {
 	U_ETIMEDOUT = -4, /* no answer within the time allowed */
 	U_ENOTFOUND = -5, /* the thing named (topic, database, host) does not exist */
 	U_EDOWN = -6,     /* the server is not running */
+	U_ECONNLOST = -7, /* an open connection broke: reconnect and go on */
+	U_ELOST = -8,     /* a saved position the source no longer has (purged, past its end) */
+	U_EFATAL = -9,    /* retrying cannot help (a server setting, a lock another holds) */
 };
 
 /* Microseconds since the epoch (CLOCK_REALTIME). */
