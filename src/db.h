@@ -40,6 +40,16 @@ int db_query_ll(MYSQL *m, const char *sql, long long *out, char *err);
 /* The same as a prepared statement binding one integer parameter (the one '?'). */
 int db_query_ll_arg(MYSQL *m, const char *sql, long long arg, long long *out, char *err);
 
+/* Prepares sql on m into *out: 0, or U_ENOTFOUND (a table it names does not exist) or
+   U_EFAIL, with "cannot prepare ..." in err. */
+int db_prepare(MYSQL *m, const char *sql, MYSQL_STMT **out, char *err);
+/* Binds a string parameter; *len receives its length and must outlive the execute. */
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len);
+/* Binds a 64-bit integer, parameter or result. */
+void db_bind_ll(MYSQL_BIND *b, long long *v);
+/* 1 when the statement's error means the connection is gone (reconnect), not a bad query. */
+int db_conn_lost(MYSQL_STMT *st);
+
 /*
  * Parses option-file text: calls cb for each key=value (or bare key) in the [client] and
  * [cdctop] groups ([cdctop] after [client] in file order). -1 with "file:line: ..." on a syntax
