@@ -58,18 +58,6 @@ struct blc {
 	struct blc_stats st;
 };
 
-/* Copies at most cap-1 bytes of s (length n) into dst, cut at a UTF-8 character boundary. */
-static void copy_utf8(char *dst, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* s[n] would be a continuation byte: drop the cut character */
-	}
-	memcpy(dst, s, n);
-	dst[n] = 0;
-}
-
 /* Copies a counted string into a NUL-terminated buffer; -1 if it does not fit. */
 static int copy_name(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -265,40 +253,6 @@ int blc_check(MYSQL *m, char *err)
 		             !slave && !client ? ", " : "", client ? "" : "REPLICATION CLIENT",
 		             user);
 	return 0;
-}
-
-/* Opens the replication connection: like db_connect, with a read timeout that makes a silent
-   server (no heartbeat) an error instead of a hang. */
-static MYSQL *rpl_connect(const struct db_target *t, char *err)
-{
-	MYSQL *m = mysql_init(NULL);
-	if (!m) {
-		u_err(err, "out of memory for a MySQL connection");
-		return NULL;
-	}
-	unsigned ctimeout = 5, rtimeout = READ_TIMEOUT_S, wtimeout = 30;
-	my_bool no = 0;
-	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
-	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rtimeout);
-	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wtimeout);
-	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
-	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	const char *host = t->host[0] ? t->host : NULL;
-	const char *sock = t->socket[0] ? t->socket : NULL;
-	if (!host && !sock)
-		host = "localhost";
-	if (host && !strcmp(host, "localhost") && t->port && !sock)
-		host = "127.0.0.1";
-	if (!mysql_real_connect(m, host, t->user, t->password[0] ? t->password : NULL, NULL,
-	                        t->port, sock, 0)) {
-		u_err(err,
-		      "cannot open a binlog connection to %s: %s; check that the server runs "
-		      "and the user and password",
-		      t->label[0] ? t->label : (sock ? sock : host), mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
 }
 
 /* Loads customer's column names in table order (for servers without FULL row metadata). */
@@ -627,7 +581,7 @@ static void val_s(const MARIADB_RPL_ROW *r, int col, char *dst, size_t cap)
 		return;
 	const MARIADB_STRING *s = &r->columns[col].val.str;
 	if (s->str)
-		copy_utf8(dst, cap, s->str, s->length);
+		u_copy_utf8(dst, cap, s->str, s->length);
 }
 
 /* A DATETIME/DATE column as microseconds since the epoch, read as UTC (0 if NULL/absent). */
@@ -843,8 +797,12 @@ int blc_open(const struct db_target *t, const char *db, const struct blc_pos *po
 	struct blc *b = u_calloc(1, sizeof *b);
 	snprintf(b->db, sizeof b->db, "%s", db);
 	snprintf(b->label, sizeof b->label, "%.290s", t->label[0] ? t->label : t->socket);
-	if (!(b->m = rpl_connect(t, err)))
+	/* a silent server (no heartbeat within the read timeout) is an error, not a hang */
+	char e[U_ERRLEN];
+	if (!(b->m = db_connect_stream(t, READ_TIMEOUT_S, e))) {
+		u_err(err, "binlog stream: %s", e);
 		goto fail;
+	}
 	struct blc_pos start;
 	if (pos && pos->file[0]) {
 		start = *pos;
@@ -854,7 +812,7 @@ int blc_open(const struct db_target *t, const char *db, const struct blc_pos *po
 		goto fail;
 	}
 	load_columns(b);
-	char sql[200], e[U_ERRLEN];
+	char sql[200];
 	snprintf(sql, sizeof sql, "SET @master_heartbeat_period = %lld",
 	         (long long)HEARTBEAT_MS * 1000000);
 	const char *setup[] = {"SET @master_binlog_checksum = @@global.binlog_checksum",

@@ -3,6 +3,7 @@
  * and the customer table's have the same columns) and their conversion to a change row.
  */
 #include "capture.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -38,9 +39,13 @@ void cap_fetch_row(const struct cap_fetch *f, struct cap_row *out)
 	c->address_id = (uint32_t)f->address_id;
 	c->active = (int)f->active;
 	c->create_us = f->create_s * 1000000;
-	memcpy(c->first_name, f->first, f->lf < 45 ? f->lf : 45);
-	memcpy(c->last_name, f->last, f->ll < 45 ? f->ll : 45);
+	/* what was fetched: the value, or as much as the buffer held of a longer one */
+	u_copy_utf8(c->first_name, sizeof c->first_name, f->first,
+		    f->lf < sizeof f->first - 1 ? f->lf : sizeof f->first - 1);
+	u_copy_utf8(c->last_name, sizeof c->last_name, f->last,
+		    f->ll < sizeof f->last - 1 ? f->ll : sizeof f->last - 1);
 	if (!f->email_null)
-		memcpy(c->email, f->email, f->le < 50 ? f->le : 50);
+		u_copy_utf8(c->email, sizeof c->email, f->email,
+			    f->le < sizeof f->email - 1 ? f->le : sizeof f->email - 1);
 	c->email_null = f->email_null != 0;
 }

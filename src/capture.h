@@ -117,7 +117,7 @@ static inline void cap_free(struct cap *c)
    active, create_date (s), first_name, last_name, email. */
 struct cap_fetch {
 	long long log_id, event_us, customer_id, store_id, address_id, active, create_s;
-	char first[46], last[46], email[51];
+	char first[50], last[50], email[55]; /* 4 bytes over the column: to cut at a character */
 	unsigned long lf, ll, le;
 	my_bool email_null;
 };

@@ -284,7 +284,9 @@ static int connect_why(unsigned code, const char *host, unsigned port, const cha
 	return r;
 }
 
-MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
+/* Connects with a read timeout of read_timeout_s. */
+static MYSQL *connect_with(const struct db_target *t, int with_db, unsigned read_timeout_s,
+			   char *err)
 {
 	MYSQL *m = mysql_init(NULL);
 	if (!m) {
@@ -294,7 +296,7 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 	unsigned timeout = 5, rw_timeout = 30;
 	my_bool no = 0;
 	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_timeout_s);
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -336,6 +338,16 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 		return NULL;
 	}
 	return m;
+}
+
+MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
+{
+	return connect_with(t, with_db, 30, err);
+}
+
+MYSQL *db_connect_stream(const struct db_target *t, unsigned read_timeout_s, char *err)
+{
+	return connect_with(t, 0, read_timeout_s, err);
 }
 
 int db_exec(MYSQL *m, const char *sql, char *err)

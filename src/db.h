@@ -32,6 +32,9 @@ int db_resolve(const struct opts *o, struct db_target *t, int start_private, cha
 
 /* Connects; with_db selects t->db. NULL with "cannot connect to ..." in err. */
 MYSQL *db_connect(const struct db_target *t, int with_db, char *err);
+/* The same for a stream (the binlog's): no database, and a read that waits read_timeout_s
+   with nothing coming is an error, not a hang. */
+MYSQL *db_connect_stream(const struct db_target *t, unsigned read_timeout_s, char *err);
 
 /* Runs a statement with no result; -1 with the server's message in err. */
 int db_exec(MYSQL *m, const char *sql, char *err);

@@ -143,16 +143,6 @@ void inj_free(struct inj *j)
 	free(j);
 }
 
-/* Binds a string parameter. */
-static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	*len = strlen(s);
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = *len;
-	b->length = len;
-}
-
 /* Refuses a batch that would overflow a small id column (real sakila's SMALLINT ids). The
    next id is the larger of MAX(id) + 1 and the table's AUTO_INCREMENT counter (rollbacks and
    deletes leave the counter ahead). */
@@ -200,14 +190,14 @@ int inj_batch(struct inj *j, int n, struct inj_result *res, char *err)
 	MYSQL_BIND ba[8], bc[4];
 	memset(ba, 0, sizeof ba);
 	memset(bc, 0, sizeof bc);
-	bind_str(&ba[0], p.address, &la[0]);
-	bind_str(&ba[1], p.address2, &la[1]);
-	bind_str(&ba[2], p.district, &la[2]);
+	db_bind_str(&ba[0], p.address, &la[0]);
+	db_bind_str(&ba[1], p.address2, &la[1]);
+	db_bind_str(&ba[2], p.district, &la[2]);
 	ba[3].buffer_type = MYSQL_TYPE_LONG;
 	ba[3].is_unsigned = 1;
 	ba[3].buffer = &city;
-	bind_str(&ba[4], p.postal_code, &la[4]);
-	bind_str(&ba[5], p.phone, &la[5]);
+	db_bind_str(&ba[4], p.postal_code, &la[4]);
+	db_bind_str(&ba[5], p.phone, &la[5]);
 	ba[6].buffer_type = MYSQL_TYPE_DOUBLE;
 	ba[6].buffer = &lon;
 	ba[7].buffer_type = MYSQL_TYPE_DOUBLE;
@@ -216,9 +206,9 @@ int inj_batch(struct inj *j, int n, struct inj_result *res, char *err)
 	bc[0].buffer_type = MYSQL_TYPE_LONG;
 	bc[0].is_unsigned = 1;
 	bc[0].buffer = &store;
-	bind_str(&bc[1], p.first_name, &lc[1]);
-	bind_str(&bc[2], p.last_name, &lc[2]);
-	bind_str(&bc[3], p.email, &lc[3]);
+	db_bind_str(&bc[1], p.first_name, &lc[1]);
+	db_bind_str(&bc[2], p.last_name, &lc[2]);
+	db_bind_str(&bc[3], p.email, &lc[3]);
 	int counts[INJ_MAX_STORES] = {0};
 
 	for (int i = 0; i < n; i++) {

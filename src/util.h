@@ -78,6 +78,10 @@ int u_parse_double(const char *what, const char *s, double min, double max, doub
 int u_valid_ident(const char *s);
 int u_valid_topic(const char *s);
 
+/* Copies s (n bytes; s[cap - 1] is read when n >= cap) into dst as at most cap - 1 bytes and a
+   NUL, dropping the character a cut would split (cap > 0). Returns the bytes copied. */
+size_t u_copy_utf8(char *dst, size_t cap, const char *s, size_t n);
+
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the caller frees. */
 char *u_read_file(const char *path, size_t max, size_t *len, char *err);
 
