@@ -53,22 +53,10 @@ struct blc {
 	int in_group, standalone, saw_begin;
 	struct blc_row *q; /* rows: [qhead, qready) returnable, [qready, qn) held */
 	size_t qhead, qready, qn, qcap;
-	int broken;
+	int broken; /* the code of the error that broke the stream, 0 if none */
 	char broken_err[U_ERRLEN];
 	struct blc_stats st;
 };
-
-/* Copies at most cap-1 bytes of s (length n) into dst, cut at a UTF-8 character boundary. */
-static void copy_utf8(char *dst, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* s[n] would be a continuation byte: drop the cut character */
-	}
-	memcpy(dst, s, n);
-	dst[n] = 0;
-}
 
 /* Copies a counted string into a NUL-terminated buffer; -1 if it does not fit. */
 static int copy_name(char *dst, size_t cap, const char *s, size_t n)
@@ -267,40 +255,6 @@ int blc_check(MYSQL *m, char *err)
 	return 0;
 }
 
-/* Opens the replication connection: like db_connect, with a read timeout that makes a silent
-   server (no heartbeat) an error instead of a hang. */
-static MYSQL *rpl_connect(const struct db_target *t, char *err)
-{
-	MYSQL *m = mysql_init(NULL);
-	if (!m) {
-		u_err(err, "out of memory for a MySQL connection");
-		return NULL;
-	}
-	unsigned ctimeout = 5, rtimeout = READ_TIMEOUT_S, wtimeout = 30;
-	my_bool no = 0;
-	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ctimeout);
-	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rtimeout);
-	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wtimeout);
-	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
-	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	const char *host = t->host[0] ? t->host : NULL;
-	const char *sock = t->socket[0] ? t->socket : NULL;
-	if (!host && !sock)
-		host = "localhost";
-	if (host && !strcmp(host, "localhost") && t->port && !sock)
-		host = "127.0.0.1";
-	if (!mysql_real_connect(m, host, t->user, t->password[0] ? t->password : NULL, NULL,
-	                        t->port, sock, 0)) {
-		u_err(err,
-		      "cannot open a binlog connection to %s: %s; check that the server runs "
-		      "and the user and password",
-		      t->label[0] ? t->label : (sock ? sock : host), mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
 /* Loads customer's column names in table order (for servers without FULL row metadata). */
 static void load_columns(struct blc *b)
 {
@@ -320,7 +274,8 @@ static void load_columns(struct blc *b)
 	mysql_free_result(r);
 }
 
-/* Checks that pos names a file the server still has and lies within it. */
+/* Checks that pos names a file the server still has and lies within it: 0, U_ELOST (purged,
+   past the end) or U_EFAIL, with err. */
 static int check_pos(struct blc *b, const struct blc_pos *pos, char *err)
 {
 	char e[U_ERRLEN];
@@ -347,23 +302,30 @@ static int check_pos(struct blc *b, const struct blc_pos *pos, char *err)
 		}
 	}
 	mysql_free_result(r);
-	if (!found)
-		return u_err(err,
+	if (!found) {
+		u_err(err,
 		             "binlog file '%s' is gone from the server (the oldest it keeps is "
 		             "'%s'): it was purged; resnapshot: relay from the current position "
 		             "(rows written since %s:%llu are not captured)",
 		             pos->file, oldest[0] ? oldest : "none", pos->file,
 		             (unsigned long long)pos->pos);
-	if (pos->pos > size)
-		return u_err(err,
+		return U_ELOST;
+	}
+	if (pos->pos > size) {
+		u_err(err,
 		             "binlog position %s:%llu is past the end of the file (%llu bytes): "
 		             "it is not from this server; resnapshot: relay from the current "
 		             "position",
 		             pos->file, (unsigned long long)pos->pos, size);
+		return U_ELOST;
+	}
 	return 0;
 }
 
-/* Turns a failed fetch into one line naming the position and what to do. */
+/* Turns a failed fetch into one line naming the position and what to do, and a code:
+   U_ECONNLOST (reopen at the saved position), U_ELOST (the server cannot send from there:
+   resnapshot) or U_EFAIL. Error 1236 covers a purged file and a bad offset alike; only the
+   server's own words tell them apart, and they pick the wording of err, not the code. */
 static int fetch_error(struct blc *b, char *err)
 {
 	unsigned code = mysql_errno(b->m);
@@ -376,14 +338,16 @@ static int fetch_error(struct blc *b, char *err)
 	blc_pos_fmt(&b->st.read, at, sizeof at);
 	if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
 		if (strstr(msg, "first log file name") || strstr(msg, "not find"))
-			return u_err(err,
-			             "binlog file '%s' is gone from the server (%s): it was "
-			             "purged; resnapshot: relay from the current position",
-			             b->st.read.file, msg);
-		return u_err(err,
-		             "the server cannot send the binlog from %s (open at a position "
-		             "cdctop saved, or resnapshot from the current one): %s",
-		             at, msg);
+			u_err(err,
+			      "binlog file '%s' is gone from the server (%s): it was purged; "
+			      "resnapshot: relay from the current position",
+			      b->st.read.file, msg);
+		else
+			u_err(err,
+			      "the server cannot send the binlog from %s (open at a position "
+			      "cdctop saved, or resnapshot from the current one): %s",
+			      at, msg);
+		return U_ELOST;
 	}
 	if (code == ER_SPECIFIC_ACCESS_DENIED_ERROR || code == ER_ACCESS_DENIED_ERROR ||
 	    code == ER_DBACCESS_DENIED_ERROR)
@@ -391,11 +355,11 @@ static int fetch_error(struct blc *b, char *err)
 		             "the server refused the binlog stream: %s; GRANT REPLICATION "
 		             "SLAVE ON *.* TO the user",
 		             msg);
-	if (code == CR_SERVER_LOST || code == CR_SERVER_GONE_ERROR || code == 0)
-		return u_err(err,
-		             "binlog connection to %s lost at %s (%s): reopen at the saved "
-		             "position",
-		             b->label, at, code ? msg : "stream ended");
+	if (code == CR_SERVER_LOST || code == CR_SERVER_GONE_ERROR || code == 0) {
+		u_err(err, "binlog connection to %s lost at %s (%s): reopen at the saved position",
+		      b->label, at, code ? msg : "stream ended");
+		return U_ECONNLOST;
+	}
 	return u_err(err, "binlog stream from %s failed at %s: %s (%u)", b->label, at, msg, code);
 }
 
@@ -617,7 +581,7 @@ static void val_s(const MARIADB_RPL_ROW *r, int col, char *dst, size_t cap)
 		return;
 	const MARIADB_STRING *s = &r->columns[col].val.str;
 	if (s->str)
-		copy_utf8(dst, cap, s->str, s->length);
+		u_copy_utf8(dst, cap, s->str, s->length);
 }
 
 /* A DATETIME/DATE column as microseconds since the epoch, read as UTC (0 if NULL/absent). */
@@ -809,7 +773,7 @@ static int process(struct blc *b, MARIADB_RPL_EVENT *ev, int *kept, char *err)
 	return 0;
 }
 
-/* Fetches and handles one event; -1 with err (the stream is then broken). */
+/* Fetches and handles one event; a code with err (the stream is then broken). */
 static int step(struct blc *b, char *err)
 {
 	MARIADB_RPL_EVENT *ev = mariadb_rpl_fetch(b->rpl, b->spare);
@@ -823,28 +787,32 @@ static int step(struct blc *b, char *err)
 	return rc;
 }
 
-struct blc *blc_open(const struct db_target *t, const char *db, const struct blc_pos *pos,
-                     char *err)
+int blc_open(const struct db_target *t, const char *db, const struct blc_pos *pos,
+             struct blc **out, char *err)
 {
-	if (!u_valid_ident(db)) {
-		u_err(err, "bad database name '%.40s' for binlog capture", db);
-		return NULL;
-	}
+	*out = NULL;
+	if (!u_valid_ident(db))
+		return u_err(err, "bad database name '%.40s' for binlog capture", db);
+	int rc = U_EFAIL;
 	struct blc *b = u_calloc(1, sizeof *b);
 	snprintf(b->db, sizeof b->db, "%s", db);
 	snprintf(b->label, sizeof b->label, "%.290s", t->label[0] ? t->label : t->socket);
-	if (!(b->m = rpl_connect(t, err)))
+	/* a silent server (no heartbeat within the read timeout) is an error, not a hang */
+	char e[U_ERRLEN];
+	if (!(b->m = db_connect_stream(t, READ_TIMEOUT_S, e))) {
+		u_err(err, "binlog stream: %s", e);
 		goto fail;
+	}
 	struct blc_pos start;
 	if (pos && pos->file[0]) {
 		start = *pos;
-		if (check_pos(b, &start, err) < 0)
+		if ((rc = check_pos(b, &start, err)) < 0)
 			goto fail;
 	} else if (blc_server_pos(b->m, &start, err) < 0) {
 		goto fail;
 	}
 	load_columns(b);
-	char sql[200], e[U_ERRLEN];
+	char sql[200];
 	snprintf(sql, sizeof sql, "SET @master_heartbeat_period = %lld",
 	         (long long)HEARTBEAT_MS * 1000000);
 	const char *setup[] = {"SET @master_binlog_checksum = @@global.binlog_checksum",
@@ -875,12 +843,13 @@ struct blc *blc_open(const struct db_target *t, const char *db, const struct blc
 		goto fail;
 	}
 	/* the first event (a rotate to the start position) or the server's refusal */
-	if (step(b, err) < 0)
+	if ((rc = step(b, err)) < 0)
 		goto fail;
-	return b;
+	*out = b;
+	return 0;
 fail:
 	blc_free(b);
-	return NULL;
+	return rc < 0 ? rc : U_EFAIL;
 }
 
 int blc_next(struct blc *b, struct blc_row *out, int timeout_ms, char *err)
@@ -894,12 +863,13 @@ int blc_next(struct blc *b, struct blc_row *out, int timeout_ms, char *err)
 			b->st.rows++;
 			return 1;
 		}
-		if (b->broken)
-			return u_err(err, "%s", b->broken_err);
-		if (step(b, b->broken_err) < 0) {
-			/* a lost link is worth a reopen; a row or table blc cannot read is not */
-			b->st.fatal = strncmp(b->broken_err, "binlog connection to ", 21) != 0;
-			b->broken = 1;
+		if (b->broken) {
+			u_err(err, "%s", b->broken_err);
+			return b->broken;
+		}
+		int rc = step(b, b->broken_err);
+		if (rc < 0) {
+			b->broken = rc; /* the code says whether a reopen can help */
 			continue; /* rows already released go out first */
 		}
 		if (b->qhead == b->qready && u_mono_us() - t0 >= (int64_t)timeout_ms * 1000)

@@ -45,8 +45,6 @@ struct blc_stats {
 	uint64_t other_rows;  /* rows events of other tables, skipped undecoded */
 	uint64_t ignored;     /* customer UPDATE/DELETE rows events, skipped */
 	uint64_t heartbeats;
-	int fatal; /* the last error was not a lost connection: reopening at the same position
-	              fails the same way (show it, back off; don't spin) */
 };
 
 /*
@@ -60,18 +58,21 @@ int blc_check(MYSQL *m, char *err);
 
 /*
  * Opens the binlog stream of the server t names, for rows of db.customer, at pos (NULL or an
- * empty file: the server's current position, SHOW MASTER STATUS). pos must be a position blc
- * gave (a resume, next or safe position) or a SHOW MASTER STATUS one. A file the server has
- * purged, or a position past its end, is an error naming the file and what to do
- * (resnapshot: open at the current position), never a silent skip. NULL with err.
+ * empty file: the server's current position, SHOW MASTER STATUS), into *out. pos must be a
+ * position blc gave (a resume, next or safe position) or a SHOW MASTER STATUS one. 0; U_ELOST
+ * when the server has purged the file, the position is past its end or the server cannot send
+ * from it (err names the file and what to do: resnapshot, open at the current position; never
+ * a silent skip); U_EFAIL with err otherwise.
  */
-struct blc *blc_open(const struct db_target *t, const char *db, const struct blc_pos *pos,
-                     char *err);
+int blc_open(const struct db_target *t, const char *db, const struct blc_pos *pos,
+             struct blc **out, char *err);
 
 /*
  * Next inserted customer row, in commit order: 1 with *out filled, 0 if none came within
- * timeout_ms, -1 with err (connection lost, server error, an undecodable customer row; the
- * caller frees b and reopens at its saved position). Rows are held until their transaction's
+ * timeout_ms, or a code with err; the caller frees b and reopens at its saved position, which
+ * helps only after U_ECONNLOST (the connection was lost). U_ELOST: the server cannot send the
+ * binlog from there; U_EFAIL: a server error, an undecodable customer row (reopening at the
+ * same position fails the same way: show it, back off, don't spin). Rows are held until their transaction's
  * commit event is read (so last_in_trx and next are known), except in a transaction of more
  * than 10,000 customer rows, whose rows are released early with last_in_trx 0.
  * Timeouts: the server sends a heartbeat every 500 ms when idle, and a read blocks until an

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errmsg.h>
+#include <mysqld_error.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -283,7 +284,9 @@ static int connect_why(unsigned code, const char *host, unsigned port, const cha
 	return r;
 }
 
-MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
+/* Connects with a read timeout of read_timeout_s. */
+static MYSQL *connect_with(const struct db_target *t, int with_db, unsigned read_timeout_s,
+			   char *err)
 {
 	MYSQL *m = mysql_init(NULL);
 	if (!m) {
@@ -293,7 +296,7 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 	unsigned timeout = 5, rw_timeout = 30;
 	my_bool no = 0;
 	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_timeout_s);
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &no);
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -337,6 +340,16 @@ MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
 	return m;
 }
 
+MYSQL *db_connect(const struct db_target *t, int with_db, char *err)
+{
+	return connect_with(t, with_db, 30, err);
+}
+
+MYSQL *db_connect_stream(const struct db_target *t, unsigned read_timeout_s, char *err)
+{
+	return connect_with(t, 0, read_timeout_s, err);
+}
+
 int db_exec(MYSQL *m, const char *sql, char *err)
 {
 	if (mysql_query(m, sql))
@@ -361,6 +374,43 @@ int db_query_ll(MYSQL *m, const char *sql, long long *out, char *err)
 	*out = row && row[0] ? strtoll(row[0], NULL, 10) : 0;
 	mysql_free_result(r);
 	return 0;
+}
+
+int db_prepare(MYSQL *m, const char *sql, MYSQL_STMT **out, char *err)
+{
+	MYSQL_STMT *st = *out = mysql_stmt_init(m);
+	if (!st)
+		return u_err(err, "out of memory");
+	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
+		unsigned code = mysql_stmt_errno(st);
+		u_err(err, "cannot prepare '%.60s...': %s", sql, mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		*out = NULL;
+		return code == ER_NO_SUCH_TABLE ? U_ENOTFOUND : U_EFAIL;
+	}
+	return 0;
+}
+
+void db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	*len = strlen(s);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void db_bind_ll(MYSQL_BIND *b, long long *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+}
+
+int db_conn_lost(MYSQL_STMT *st)
+{
+	unsigned e = mysql_stmt_errno(st);
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONN_HOST_ERROR ||
+	       e == CR_CONNECTION_ERROR || e == ER_CONNECTION_KILLED || e == ER_SERVER_SHUTDOWN;
 }
 
 int db_query_ll_arg(MYSQL *m, const char *sql, long long arg, long long *out, char *err)

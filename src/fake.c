@@ -7,6 +7,7 @@
  * given --seed produces.
  */
 #include "fake.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -185,20 +186,7 @@ static const char *fake_pick(struct fake *f, const char *const *list, size_t n)
 /* Bounded copy that never splits a UTF-8 character. */
 size_t fake_copy(char *dst, size_t size, const char *src)
 {
-	if (size == 0)
-		return 0;
-	size_t n = 0;
-	while (n < size && src[n])
-		n++;
-	if (n == size) {
-		/* src[n] is the first byte left out: back off a cut through a multi-byte char */
-		n = size - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
+	return size ? u_copy_utf8(dst, size, src, strnlen(src, size)) : 0;
 }
 
 /* Lower-case ASCII for U+00C0..U+00DF (and U+00E0..U+00FE, 0x20 above); "" for x and ÷. */

@@ -275,16 +275,6 @@ void inj_free(struct inj *j)
 	free(j);
 }
 
-/* Binds a string parameter. */
-static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	*len = strlen(s);
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = *len;
-	b->length = len;
-}
-
 /* Refuses a batch that would overflow a small id column (real sakila's SMALLINT ids). The
    next id is the larger of MAX(id) + 1 and the table's AUTO_INCREMENT counter (rollbacks and
    deletes leave the counter ahead). */
@@ -325,14 +315,14 @@ static void bind_address(struct inj *j, struct chunk *c, int r, MYSQL_BIND *b)
 {
 	struct fake_person *p = &c->p[r];
 	unsigned long *l = c->len[r];
-	bind_str(&b[0], p->address, &l[0]);
-	bind_str(&b[1], p->address2, &l[1]);
-	bind_str(&b[2], p->district, &l[2]);
+	db_bind_str(&b[0], p->address, &l[0]);
+	db_bind_str(&b[1], p->address2, &l[1]);
+	db_bind_str(&b[2], p->district, &l[2]);
 	b[3].buffer_type = MYSQL_TYPE_LONG;
 	b[3].is_unsigned = 1;
 	b[3].buffer = &c->city[r];
-	bind_str(&b[4], p->postal_code, &l[4]);
-	bind_str(&b[5], p->phone, &l[5]);
+	db_bind_str(&b[4], p->postal_code, &l[4]);
+	db_bind_str(&b[5], p->phone, &l[5]);
 	if (j->has_location) {
 		b[6].buffer_type = MYSQL_TYPE_DOUBLE;
 		b[6].buffer = &c->lon[r];
@@ -349,9 +339,9 @@ static void bind_customer(struct inj *j, struct chunk *c, int r, MYSQL_BIND *b)
 	b[0].buffer_type = MYSQL_TYPE_LONG;
 	b[0].is_unsigned = 1;
 	b[0].buffer = &c->store[r];
-	bind_str(&b[1], p->first_name, &l[6]);
-	bind_str(&b[2], p->last_name, &l[7]);
-	bind_str(&b[3], p->email, &l[8]);
+	db_bind_str(&b[1], p->first_name, &l[6]);
+	db_bind_str(&b[2], p->last_name, &l[7]);
+	db_bind_str(&b[3], p->email, &l[8]);
 	if (j->mode != IDS_PER_ROW) {
 		b[4].buffer_type = MYSQL_TYPE_LONGLONG;
 		b[4].is_unsigned = 1;

@@ -1,20 +1,20 @@
 /*
- * relay.c - capture + relay. Reads users_change_events rows after the cursor in log_id order
- * (holding at a gap for --gap-wait, then skipping it but re-checking the skipped ids for the
- * horizon), publishes each as an envelope with an idempotent acks=all producer, and advances
- * latest_cdc_timestamp only to the highest log_id below which every message is acknowledged.
- * Runs on one thread (relay_run); other threads only call relay_stats and relay_stop. Never
- * skips a failed delivery (it is re-sent), never blocks the caller's UI, never exits the
- * process: errors are published in the stats and, when verbose, logged once per state change.
+ * relay.c - the relay: takes the rows a capture (capture.h: the change table or the binlog)
+ * reads, publishes each as an envelope with an idempotent acks=all producer, keeps the
+ * produced rows in an in-flight queue in read order and tells the capture how far every row is
+ * acknowledged, so that saved progress never passes an unacknowledged one. Owns the MySQL
+ * connection (with the lock: one relay per database and topic) and the heartbeats. Runs on one
+ * thread (relay_run); other threads only call relay_stats and relay_stop. Never skips a failed
+ * delivery (it is re-sent), never blocks the caller's UI, never exits the process: errors are
+ * published in the stats and, when verbose, logged once per state change.
  */
 #include "relay.h"
-#include "binlog.h"
+#include "capture.h"
 #include "envelope.h"
 #include "heartbeat.h"
 #include "tablestats.h"
 #include "util.h"
 
-#include <errmsg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,15 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_ROWS   5000        /* rows per SELECT */
 #define MAX_INFLIGHT 200000      /* unacknowledged messages before reading pauses */
-#define MAX_SKIPS    128         /* skipped id ranges re-checked for late commits */
 #define LATE_BIT     (1ULL << 63) /* opaque flag: a late row, outside the progress queue */
 #define HB_SEQ       (1ULL << 62) /* opaque of a heartbeat message: no progress attached */
 #define HB_EVERY_US  500000       /* a heartbeat at most this often, while caught up */
-#define HB_BINLOG_LAG_US 1500000  /* binlog capture: the clock stays this far behind NOW() */
 #define SAVE_EVERY_US  100000
-#define RECHECK_US     1000000
 #define IDLE_MAX_US    50000
 #define ACTIVE_US      1000000 /* rows seen this recently: keep polling every ms */
 
@@ -39,13 +35,7 @@ struct entry {
 	int64_t log_id;
 	int64_t event_us;
 	int acked;
-	struct blc_pos resume; /* binlog capture: where to restart to read it again */
-};
-
-/* A range of ids skipped after the gap wait, re-checked until the horizon passes. */
-struct skip {
-	int64_t lo, hi;
-	int64_t since_us;
+	struct cap_pos resume; /* the capture's: where to restart to read it again */
 };
 
 /* A message whose delivery failed, kept (key and value copied) to be produced again. */
@@ -62,42 +52,23 @@ struct relay {
 	struct db_target db;
 	atomic_int stop; /* lock-free: set from signal handlers and other threads */
 
-	MYSQL *m;
-	MYSQL_STMT *sel, *late_sel, *save;
+	MYSQL *m;        /* the source connection: the lock, the clock, the capture's statements */
 	rd_kafka_t *rk;
-	int step; /* @@auto_increment_increment */
-	int64_t first_id; /* @@auto_increment_offset: the id expected when nothing was read */
-	struct blc *bl;           /* binlog capture: the replication stream */
-	struct env_enc *enc;      /* the envelope, built once, updated per row */
-	struct blc_pos pos_progress, pos_saved; /* binlog capture: resume position */
-	MYSQL_STMT *save_bl;
-	int fatal; /* a configuration error retrying cannot fix: relay_run returns it */
-	int loaded; /* progress read from MySQL */
-
-	int64_t cursor;   /* highest id read and handled (produced or skipped) */
-	int64_t progress; /* every id <= progress acknowledged (or given up) */
-	int64_t progress_event_us;
-	int64_t saved_progress;
+	struct cap *cap; /* where the rows come from */
+	struct cap_sink sink;
+	struct env_enc *enc; /* the envelope, built once, updated per row */
 	uint64_t relayed_total; /* messages acknowledged into this topic instance (persisted) */
-	uint64_t skipped_total;
-	int64_t gap_id, gap_since;
 
-	struct entry *q; /* ring of produced entries, in log_id order */
+	struct entry *q; /* ring of produced entries, in read order */
 	size_t qcap, qhead, qn;
 	uint64_t qhead_seq;
 	uint64_t late_inflight;
-
-	struct skip skips[MAX_SKIPS];
-	int nskips;
-	int skips_dirty; /* the ranges changed since the last save */
-	struct skip seen[MAX_SKIPS]; /* gaps seen ahead of the cursor, with when first seen */
-	int nseen;
 	struct resend *resends;
 	int fatal_delivery; /* once mode: a delivery failure ends the run */
 
 	pthread_mutex_t mu; /* guards st */
 	struct relay_stats st;
-	int64_t last_save_us, last_recheck_us;
+	int64_t last_save_us;
 	struct tstats *ts; /* the pane's table figures, looked up on their own thread */
 	int64_t rate_t0;
 	uint64_t rate_n0;
@@ -113,10 +84,10 @@ struct relay {
 	int64_t acked_next[HB_MAX_PARTS]; /* per partition: the offset after the last acked */
 };
 
-static void skip_remove(struct relay *r, int64_t id);
-static void skips_fmt(const struct relay *r, char *buf, size_t cap);
-static void skips_parse(struct relay *r, const char *s);
-static int db_open(struct relay *r, char *err);
+static int source_open(struct relay *r, char *err);
+static int emit(void *ctx, const struct cap_row *row, int late, char *err);
+static void note(void *ctx, const char *msg);
+static void poll_kafka(void *ctx);
 
 /* Publishes a state change: into the stats, and once to the log when verbose. */
 static void set_state(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -179,7 +150,6 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 	r->cfg = *cfg;
 	r->kc = kc;
 	r->db = *db;
-	r->step = 1;
 	pthread_mutex_init(&r->mu, NULL);
 	r->qcap = 1024;
 	r->q = u_malloc(r->qcap * sizeof *r->q);
@@ -195,6 +165,13 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 		snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%016llx",
 			 (unsigned long long)h);
 	}
+	struct cap_config cc = {.topic = cfg->topic,
+				.db = db,
+				.gap_wait_us = cfg->gap_wait_us,
+				.horizon_us = cfg->horizon_us,
+				.verbose = cfg->verbose};
+	r->cap = cfg->binlog ? cap_binlog_new(&cc) : cap_trigger_new(&cc); /* the one choice */
+	r->sink = (struct cap_sink){.emit = emit, .note = note, .poll = poll_kafka, .ctx = r};
 	if (cfg->heartbeat && hb_topic(cfg->topic, r->hb_topic, sizeof r->hb_topic) < 0)
 		r->hb_topic[0] = 0;
 	for (int i = 0; i < HB_MAX_PARTS; i++)
@@ -207,10 +184,8 @@ int relay_claim(struct relay *r, char *err)
 {
 	if (r->m)
 		return 0;
-	int rc = db_open(r, err);
-	if (rc < 0 && r->fatal)
-		return RELAY_E_FATAL;
-	return rc;
+	int rc = source_open(r, err);
+	return rc == U_EFATAL ? RELAY_E_FATAL : rc < 0 ? -1 : 0;
 }
 
 void relay_stop(struct relay *r)
@@ -245,76 +220,29 @@ static void idle(struct relay *r, int64_t us)
 
 /* ---- MySQL side ---- */
 
-/* Closes the connection and its statements. */
-static void db_close(struct relay *r)
+/* Closes the source: the capture's statements and the connection. */
+static void source_close(struct relay *r)
 {
-	if (r->sel)
-		mysql_stmt_close(r->sel);
-	if (r->late_sel)
-		mysql_stmt_close(r->late_sel);
-	if (r->save)
-		mysql_stmt_close(r->save);
-	if (r->save_bl)
-		mysql_stmt_close(r->save_bl);
-	r->sel = r->late_sel = r->save = r->save_bl = NULL;
+	if (r->cap)
+		r->cap->ops->close(r->cap);
 	if (r->m)
 		mysql_close(r->m);
 	r->m = NULL;
 }
 
-#define ROW_COLS                                                                           \
-	"log_id, CAST(UNIX_TIMESTAMP(event_timestamp) * 1000000 AS SIGNED), customer_id, "  \
-	"store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED), "       \
-	"first_name, last_name, email FROM users_change_events "
-
-/* Prepares one statement, or sets err. */
-static MYSQL_STMT *prepare(MYSQL *m, const char *sql, char *err)
-{
-	MYSQL_STMT *st = mysql_stmt_init(m);
-	if (!st) {
-		u_err(err, "out of memory");
-		return NULL;
-	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql))) {
-		u_err(err, "cannot prepare '%.60s...': %s", sql, mysql_stmt_error(st));
-		mysql_stmt_close(st);
-		return NULL;
-	}
-	return st;
-}
-
-/* Binds one string parameter. */
-static void bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	*len = strlen(s);
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = *len;
-	b->length = len;
-}
-
-/* Binds one 64-bit integer. */
-static void bind_ll(MYSQL_BIND *b, void *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-}
-
-static int db_open_binlog(struct relay *r, char *err);
-
 /* Runs a prepared query binding one string and reading one integer (NULL: -1). */
 static int query_ll_str(MYSQL *m, const char *sql, const char *arg, long long *out, char *err)
 {
-	MYSQL_STMT *st = prepare(m, sql, err);
-	if (!st)
+	MYSQL_STMT *st;
+	if (db_prepare(m, sql, &st, err) < 0)
 		return -1;
 	MYSQL_BIND b, rb;
 	unsigned long al;
 	my_bool isnull = 0;
 	memset(&b, 0, sizeof b);
 	memset(&rb, 0, sizeof rb);
-	bind_str(&b, arg, &al);
-	bind_ll(&rb, out);
+	db_bind_str(&b, arg, &al);
+	db_bind_ll(&rb, out);
 	rb.is_null = &isnull;
 	int bad = mysql_stmt_bind_param(st, &b) || mysql_stmt_execute(st) ||
 		  mysql_stmt_bind_result(st, &rb) || mysql_stmt_store_result(st) ||
@@ -339,7 +267,6 @@ static int take_lock(struct relay *r, char *err)
 		return -1;
 	if (got == 1)
 		return 0;
-	r->fatal = 1;
 	query_ll_str(r->m, "SELECT IS_USED_LOCK(?)", r->lock_name, &holder, err);
 	char who[200] = "";
 	if (holder > 0) {
@@ -356,234 +283,45 @@ static int take_lock(struct relay *r, char *err)
 				mysql_free_result(res);
 		}
 	}
-	return u_err(err,
-		     "another cdctop relay (MySQL connection %lld%s) is relaying %s to topic %s: "
-		     "stop it first, or use another topic with -t",
-		     holder, who, r->db.db, r->cfg.topic);
+	u_err(err,
+	      "another cdctop relay (MySQL connection %lld%s) is relaying %s to topic %s: "
+	      "stop it first, or use another topic with -t",
+	      holder, who, r->db.db, r->cfg.topic);
+	return U_EFATAL;
 }
 
-/* Connects, checks the CDC tables, prepares statements and loads the saved progress. */
-static int db_open(struct relay *r, char *err)
+/* Opens the source: connects (db_connect), takes the lock, opens the capture on the
+   connection (its statements, its saved progress). 0; U_EFATAL (the lock is another relay's,
+   a server setting), U_ENOTFOUND (no CDC tables: run cdctop init) or U_EFAIL, with err. */
+static int source_open(struct relay *r, char *err)
 {
 	r->m = db_connect(&r->db, 1, err);
 	if (!r->m)
-		return -1;
-	if (take_lock(r, err) < 0)
-		goto fail;
-	if (r->cfg.binlog)
-		return db_open_binlog(r, err);
-	long long step = 1;
-	if (db_query_ll(r->m, "SELECT @@auto_increment_increment", &step, err) < 0)
-		goto fail;
-	r->step = step > 0 ? (int)step : 1;
-	long long offset = 1;
-	if (db_query_ll(r->m, "SELECT @@auto_increment_offset", &offset, err) < 0)
-		goto fail;
-	r->first_id = offset > 0 ? offset : 1;
-	r->sel = prepare(r->m, "SELECT " ROW_COLS "WHERE log_id > ? ORDER BY log_id LIMIT ?", err);
-	if (!r->sel) {
-		if (mysql_errno(r->m) == 1146 || strstr(err, "doesn't exist"))
-			u_err(err, "no users_change_events table in '%s': run cdctop init", r->db.db);
-		goto fail;
-	}
-	r->late_sel =
-	    prepare(r->m, "SELECT " ROW_COLS "WHERE log_id BETWEEN ? AND ? ORDER BY log_id", err);
-	r->save = r->late_sel ? prepare(r->m,
-					"UPDATE latest_cdc_timestamp SET last_log_id = ?, "
-					"last_event_timestamp = IF(? = 0, NULL, TIMESTAMPADD("
-					"MICROSECOND, ?, FROM_UNIXTIME(0))), relayed = ?, "
-					"skipped = ?, pending_gaps = ? WHERE topic = ?",
-					err)
-			      : NULL;
-	if (!r->save)
-		goto fail;
-	/* the progress row of this topic */
-	MYSQL_STMT *ins = prepare(r->m, "INSERT IGNORE INTO latest_cdc_timestamp (topic) VALUES (?)",
-				  err);
-	if (!ins)
-		goto fail;
-	MYSQL_BIND b[1];
-	unsigned long tl;
-	memset(b, 0, sizeof b);
-	bind_str(&b[0], r->cfg.topic, &tl);
-	int bad = mysql_stmt_bind_param(ins, b) || mysql_stmt_execute(ins);
-	if (bad)
-		u_err(err, "cannot create the progress row: %s", mysql_stmt_error(ins));
-	mysql_stmt_close(ins);
-	if (bad)
-		goto fail;
-	MYSQL_STMT *get = prepare(r->m,
-				  "SELECT last_log_id, relayed, skipped, pending_gaps FROM "
-				  "latest_cdc_timestamp WHERE topic = ?",
-				  err);
-	if (!get)
-		goto fail;
-	long long v[3] = {0, 0, 0};
-	char gaps[4001] = "";
-	unsigned long glen = 0;
-	MYSQL_BIND rb[4];
-	memset(rb, 0, sizeof rb);
-	for (int i = 0; i < 3; i++)
-		bind_ll(&rb[i], &v[i]);
-	rb[3].buffer_type = MYSQL_TYPE_STRING;
-	rb[3].buffer = gaps;
-	rb[3].buffer_length = sizeof gaps - 1;
-	rb[3].length = &glen;
-	bad = mysql_stmt_bind_param(get, b) || mysql_stmt_execute(get) ||
-	      mysql_stmt_bind_result(get, rb) || mysql_stmt_store_result(get);
-	if (!bad && mysql_stmt_fetch(get) != 0)
-		bad = 1;
-	if (bad)
-		u_err(err, "cannot read the progress row: %s", mysql_stmt_error(get));
-	mysql_stmt_close(get);
-	if (bad)
-		goto fail;
-	if (!r->loaded) { /* first connect of this run; later ones keep the cursor */
-		r->loaded = 1;
-		r->progress = r->saved_progress = r->cursor = v[0];
-		r->relayed_total = (uint64_t)v[1];
-		r->skipped_total = (uint64_t)v[2];
-		gaps[glen < sizeof gaps ? glen : sizeof gaps - 1] = 0;
-		skips_parse(r, gaps);
-	}
-	if (mysql_autocommit(r->m, 1)) {
-		u_err(err, "cannot set autocommit: %s", mysql_error(r->m));
-		goto fail;
-	}
-	return 0;
-fail:
-	db_close(r);
-	return -1;
+		return U_EFAIL;
+	int rc = take_lock(r, err);
+	if (rc == 0)
+		rc = r->cap->ops->open(r->cap, r->m, &r->relayed_total, err);
+	if (rc < 0)
+		source_close(r);
+	return rc;
 }
 
-/* Binlog capture: checks the preconditions, prepares the progress statement, loads the saved
-   position. A failed precondition is fatal (retrying cannot fix a server setting). */
-static int db_open_binlog(struct relay *r, char *err)
-{
-	if (blc_check(r->m, err) < 0) {
-		r->fatal = 1;
-		goto fail;
-	}
-	r->save_bl = prepare(r->m,
-			     "INSERT INTO latest_cdc_binlog (topic, file, pos, last_customer_id, "
-			     "relayed) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE file = "
-			     "VALUES(file), pos = VALUES(pos), last_customer_id = "
-			     "VALUES(last_customer_id), relayed = VALUES(relayed)",
-			     err);
-	if (!r->save_bl) {
-		if (strstr(err, "doesn't exist"))
-			u_err(err, "no latest_cdc_binlog table in '%s': run cdctop init", r->db.db);
-		goto fail;
-	}
-	if (!r->loaded) {
-		MYSQL_STMT *get = prepare(r->m,
-					  "SELECT file, pos, last_customer_id, relayed FROM "
-					  "latest_cdc_binlog WHERE topic = ?",
-					  err);
-		if (!get)
-			goto fail;
-		MYSQL_BIND b[1], rb[4];
-		unsigned long tl, fl = 0;
-		long long pos = 0, last = 0, rel = 0;
-		char file[64] = "";
-		memset(b, 0, sizeof b);
-		memset(rb, 0, sizeof rb);
-		bind_str(&b[0], r->cfg.topic, &tl);
-		rb[0].buffer_type = MYSQL_TYPE_STRING;
-		rb[0].buffer = file;
-		rb[0].buffer_length = sizeof file - 1;
-		rb[0].length = &fl;
-		bind_ll(&rb[1], &pos);
-		bind_ll(&rb[2], &last);
-		bind_ll(&rb[3], &rel);
-		int bad = mysql_stmt_bind_param(get, b) || mysql_stmt_execute(get) ||
-			  mysql_stmt_bind_result(get, rb) || mysql_stmt_store_result(get);
-		if (bad)
-			u_err(err, "cannot read the binlog progress: %s", mysql_stmt_error(get));
-		else if (mysql_stmt_fetch(get) == 0) {
-			file[fl < sizeof file ? fl : sizeof file - 1] = 0;
-			snprintf(r->pos_progress.file, sizeof r->pos_progress.file, "%s", file);
-			r->pos_progress.pos = (uint64_t)pos;
-			r->pos_saved = r->pos_progress;
-			r->progress = r->saved_progress = r->cursor = last;
-			r->relayed_total = (uint64_t)rel;
-		}
-		mysql_stmt_close(get);
-		if (bad)
-			goto fail;
-		r->loaded = 1;
-	}
-	return 0;
-fail:
-	db_close(r);
-	return -1;
-}
-
-/* Binlog capture: saves the resume position if it moved. */
-static int save_binlog_progress(struct relay *r, int force, char *err)
-{
-	if (!r->pos_progress.file[0] ||
-	    (!force && !blc_pos_cmp(&r->pos_progress, &r->pos_saved) &&
-	     r->progress == r->saved_progress))
-		return 0;
-	/* a save is itself a binlog event that moves the position: when only the position
-	   moved (no customer relayed), save it once a minute, so an idle relay stays idle
-	   yet never restarts at a file that has since been purged */
-	if (!force && r->progress == r->saved_progress &&
-	    u_mono_us() - r->last_save_us < 60 * 1000000LL)
-		return 0;
-	long long pos = (long long)r->pos_progress.pos, last = r->progress,
-		  rel = (long long)r->relayed_total;
-	MYSQL_BIND b[5];
-	unsigned long tl, fl;
-	memset(b, 0, sizeof b);
-	bind_str(&b[0], r->cfg.topic, &tl);
-	bind_str(&b[1], r->pos_progress.file, &fl);
-	bind_ll(&b[2], &pos);
-	bind_ll(&b[3], &last);
-	bind_ll(&b[4], &rel);
-	if (mysql_stmt_bind_param(r->save_bl, b) || mysql_stmt_execute(r->save_bl))
-		return u_err(err, "cannot save progress: %s", mysql_stmt_error(r->save_bl));
-	r->pos_saved = r->pos_progress;
-	r->saved_progress = r->progress;
-	r->last_save_us = u_mono_us();
-	return 0;
-}
-
-/* Saves progress (and counters) if it moved or force. -1 on a MySQL error. */
+/* Saves progress (and counters) if it moved or force. A code on a MySQL error. */
 static int save_progress(struct relay *r, int force, char *err)
 {
-	if (r->m && r->cfg.binlog)
-		return save_binlog_progress(r, force, err);
-	if (!r->m || (!force && r->progress == r->saved_progress && !r->skips_dirty))
+	if (!r->m)
 		return 0;
-	long long p = r->progress, ev = r->progress_event_us, rel = (long long)r->relayed_total,
-		  sk = (long long)r->skipped_total;
-	char gaps[4000];
-	skips_fmt(r, gaps, sizeof gaps);
-	MYSQL_BIND b[7];
-	unsigned long tl, gl;
-	memset(b, 0, sizeof b);
-	bind_ll(&b[0], &p);
-	bind_ll(&b[1], &ev);
-	bind_ll(&b[2], &ev);
-	bind_ll(&b[3], &rel);
-	bind_ll(&b[4], &sk);
-	bind_str(&b[5], gaps, &gl);
-	bind_str(&b[6], r->cfg.topic, &tl);
-	if (mysql_stmt_bind_param(r->save, b) || mysql_stmt_execute(r->save))
-		return u_err(err, "cannot save progress: %s", mysql_stmt_error(r->save));
-	r->saved_progress = r->progress;
-	r->skips_dirty = 0;
-	r->last_save_us = u_mono_us();
-	return 0;
+	int rc = r->cap->ops->save(r->cap, r->relayed_total, force, err);
+	if (rc > 0)
+		r->last_save_us = u_mono_us();
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- Kafka side ---- */
 
 /* Pushes a produced entry onto the progress queue; returns its sequence number. */
 static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us,
-		       const struct blc_pos *resume)
+		       const struct cap_pos *resume)
 {
 	if (r->qn == r->qcap) {
 		struct entry *nq = u_malloc(2 * r->qcap * sizeof *nq);
@@ -598,39 +336,26 @@ static uint64_t q_push(struct relay *r, int64_t log_id, int64_t event_us,
 	e->log_id = log_id;
 	e->event_us = event_us;
 	e->acked = 0;
-	if (resume)
-		e->resume = *resume;
+	e->resume = *resume;
 	r->qn++;
 	return r->qhead_seq + r->qn - 1;
 }
 
-/* Moves progress over the acknowledged head of the queue. */
+/* Moves progress over the acknowledged head of the queue: tells the capture. */
 static void q_advance(struct relay *r)
 {
+	int64_t best = 0, best_us = 0;
 	while (r->qn && r->q[r->qhead].acked) {
 		struct entry *e = &r->q[r->qhead];
-		if (e->log_id > r->progress) {
-			r->progress = e->log_id;
-			r->progress_event_us = e->event_us;
+		if (e->log_id > best) {
+			best = e->log_id;
+			best_us = e->event_us;
 		}
 		r->qhead = (r->qhead + 1) % r->qcap;
 		r->qn--;
 		r->qhead_seq++;
 	}
-	if (r->cfg.binlog) { /* resume at the oldest unacknowledged row's transaction */
-		struct blc_stats bs;
-		if (r->qn)
-			r->pos_progress = r->q[r->qhead].resume;
-		else if (r->bl) {
-			blc_stats(r->bl, &bs);
-			if (bs.safe.file[0])
-				r->pos_progress = bs.safe;
-		}
-		return;
-	}
-	/* nothing in flight: ids up to the cursor were skipped or acknowledged */
-	if (!r->qn && r->cursor > r->progress && !r->gap_id)
-		r->progress = r->cursor;
+	r->cap->ops->acked(r->cap, r->qn ? &r->q[r->qhead].resume : NULL, best, best_us);
 }
 
 /* Delivery report: acknowledges an entry, or keeps a failed message for re-sending. */
@@ -678,8 +403,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	pthread_mutex_unlock(&r->mu);
 	if (seq & LATE_BIT) {
 		r->late_inflight--;
-		if (!r->cfg.binlog)
-			skip_remove(r, (int64_t)(seq & ~LATE_BIT));
+		r->cap->ops->late_acked(r->cap, (int64_t)(seq & ~LATE_BIT));
 		return;
 	}
 	if (seq >= r->qhead_seq && seq - r->qhead_seq < r->qn)
@@ -787,85 +511,29 @@ static int64_t topic_high_sum(struct relay *r, char *err)
 	return sum;
 }
 
-static int resend_snapshot(struct relay *r, char *err);
-
-/* If the topic holds less than progress says was sent, re-send from the horizon. */
+/* If the topic holds less than progress says was sent, the capture re-sends from the
+   horizon. */
 static int check_lost_topic(struct relay *r, char *err)
 {
 	int64_t held = topic_high_sum(r, err);
 	if (held < 0)
 		return -1;
-	if ((uint64_t)held >= r->relayed_total || r->progress == 0)
+	if ((uint64_t)held >= r->relayed_total || r->cap->ops->progress(r->cap) == 0)
 		return 0;
-	if (r->cfg.binlog) {
-		char msg[256];
-		snprintf(msg, sizeof msg,
-			 "topic %s holds %lld messages but %llu were sent: re-sending the customers "
-			 "of the horizon from the customer table",
-			 r->cfg.topic, (long long)held, (unsigned long long)r->relayed_total);
-		set_error(r, msg);
-		r->relayed_total = (uint64_t)held;
-		return resend_snapshot(r, err);
-	}
-	/* the first change row inside the horizon */
-	long long from = 0;
-	if (db_query_ll_arg(r->m,
-			    "SELECT COALESCE(MIN(log_id), 0) FROM users_change_events WHERE "
-			    "event_timestamp >= NOW(6) - INTERVAL ? SECOND",
-			    (long long)(r->cfg.horizon_us / 1000000), &from, err) < 0)
-		return -1;
-	int64_t restart = from > 0 ? from - 1 : r->progress;
-	if (restart > r->cursor)
-		restart = r->cursor;
-	char msg[256];
-	snprintf(msg, sizeof msg,
-		 "topic %s holds %lld messages but %llu were sent: re-sending change rows "
-		 "after log_id %lld (horizon)",
-		 r->cfg.topic, (long long)held, (unsigned long long)r->relayed_total,
-		 (long long)restart);
-	set_error(r, msg);
-	pthread_mutex_lock(&r->mu);
-	r->st.resent += (uint64_t)(r->cursor - restart);
-	pthread_mutex_unlock(&r->mu);
+	uint64_t sent = r->relayed_total;
 	r->relayed_total = (uint64_t)held;
-	r->cursor = restart;
-	return 0;
+	char what[160] = "";
+	int rc = r->cap->ops->rewind(r->cap, &r->sink, what, sizeof what, err);
+	if (what[0]) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "topic %s holds %lld messages but %llu were sent: re-sending %s",
+			 r->cfg.topic, (long long)held, (unsigned long long)sent, what);
+		set_error(r, msg);
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- the capture loop ---- */
-
-/* One fetched change row. */
-struct row {
-	long long log_id, event_us, customer_id, store_id, address_id, active, create_s;
-	char first[46], last[46], email[51];
-	unsigned long lf, ll, le;
-	my_bool email_null;
-};
-
-/* Binds the result columns of a row select into rw. */
-static int bind_row(MYSQL_STMT *st, struct row *rw)
-{
-	MYSQL_BIND b[10];
-	memset(b, 0, sizeof b);
-	bind_ll(&b[0], &rw->log_id);
-	bind_ll(&b[1], &rw->event_us);
-	bind_ll(&b[2], &rw->customer_id);
-	bind_ll(&b[3], &rw->store_id);
-	bind_ll(&b[4], &rw->address_id);
-	bind_ll(&b[5], &rw->active);
-	bind_ll(&b[6], &rw->create_s);
-	char *bufs[3] = {rw->first, rw->last, rw->email};
-	unsigned long *lens[3] = {&rw->lf, &rw->ll, &rw->le};
-	size_t sizes[3] = {sizeof rw->first, sizeof rw->last, sizeof rw->email};
-	for (int i = 0; i < 3; i++) {
-		b[7 + i].buffer_type = MYSQL_TYPE_STRING;
-		b[7 + i].buffer = bufs[i];
-		b[7 + i].buffer_length = sizes[i] - 1;
-		b[7 + i].length = lens[i];
-	}
-	b[9].is_null = &rw->email_null;
-	return mysql_stmt_bind_result(st, b) ? -1 : 0;
-}
 
 /* Encodes and produces one change; seq is its opaque. -1 (err) only on a local error. */
 static int produce(struct relay *r, const struct cdc_row *c, uint64_t seq, char *err)
@@ -892,24 +560,36 @@ static int produce(struct relay *r, const struct cdc_row *c, uint64_t seq, char 
 	return 0;
 }
 
-/* Produces one fetched change row; seq is its opaque. */
-static int produce_row(struct relay *r, const struct row *rw, uint64_t seq, char *err)
+/* The capture's sink: queues an in-order row (progress waits for its acknowledgement) or
+   counts a late one, and produces it. */
+static int emit(void *ctx, const struct cap_row *row, int late, char *err)
 {
-	struct cdc_row c;
-	memset(&c, 0, sizeof c);
-	c.log_id = rw->log_id;
-	c.event_us = rw->event_us;
-	c.customer_id = (uint32_t)rw->customer_id;
-	c.store_id = (uint32_t)rw->store_id;
-	c.address_id = (uint32_t)rw->address_id;
-	c.active = (int)rw->active;
-	c.create_us = rw->create_s * 1000000;
-	memcpy(c.first_name, rw->first, rw->lf < 45 ? rw->lf : 45);
-	memcpy(c.last_name, rw->last, rw->ll < 45 ? rw->ll : 45);
-	if (!rw->email_null)
-		memcpy(c.email, rw->email, rw->le < 50 ? rw->le : 50);
-	c.email_null = rw->email_null != 0;
-	return produce(r, &c, seq, err);
+	struct relay *r = ctx;
+	if (late) {
+		if (produce(r, &row->row, LATE_BIT | (uint64_t)row->row.log_id, err) < 0)
+			return -1;
+		r->late_inflight++;
+		return 0;
+	}
+	uint64_t seq = q_push(r, row->row.log_id, row->row.event_us, &row->resume);
+	if (produce(r, &row->row, seq, err) < 0) {
+		r->qn--; /* not produced */
+		return -1;
+	}
+	return 0;
+}
+
+/* The capture's line for the status line. */
+static void note(void *ctx, const char *msg)
+{
+	set_error(ctx, msg);
+}
+
+/* The capture's pause in a long re-send: delivery reports are served. */
+static void poll_kafka(void *ctx)
+{
+	struct relay *r = ctx;
+	rd_kafka_poll(r->rk, 0);
 }
 
 /* Produces again the messages whose delivery failed. */
@@ -931,340 +611,6 @@ static int do_resends(struct relay *r, char *err)
 		free(s);
 	}
 	return 0;
-}
-
-/* Records ids [lo, hi] as skipped after the gap wait. */
-static void add_skip(struct relay *r, int64_t lo, int64_t hi)
-{
-	if (r->nskips == MAX_SKIPS) { /* forget the oldest */
-		memmove(r->skips, r->skips + 1, (MAX_SKIPS - 1) * sizeof r->skips[0]);
-		r->nskips--;
-	}
-	r->skips[r->nskips++] = (struct skip){lo, hi, u_mono_us()};
-	r->skips_dirty = 1;
-	uint64_t n = (uint64_t)((hi - lo) / r->step + 1);
-	r->skipped_total += n;
-	pthread_mutex_lock(&r->mu);
-	r->st.skipped += n;
-	pthread_mutex_unlock(&r->mu);
-	char msg[128];
-	snprintf(msg, sizeof msg, "gap: skipped log_id %lld%s%lld after %lld ms (re-checked later)",
-		 (long long)lo, lo == hi ? "" : "..", lo == hi ? 0LL : (long long)hi,
-		 (long long)(r->cfg.gap_wait_us / 1000));
-	if (lo == hi)
-		snprintf(msg, sizeof msg, "gap: skipped log_id %lld after %lld ms (re-checked later)",
-			 (long long)lo, (long long)(r->cfg.gap_wait_us / 1000));
-	set_error(r, msg);
-}
-
-/* MySQL errors that mean the connection is gone (reconnect) rather than a bad query. */
-static int conn_lost(MYSQL_STMT *st)
-{
-	unsigned e = mysql_stmt_errno(st);
-	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONN_HOST_ERROR ||
-	       e == CR_CONNECTION_ERROR || e == 1927 /* connection killed */ ||
-	       e == 1053 /* server shutdown */ || e == 2013 || e == 2006;
-}
-
-/* Removes id from the skipped ranges once its late message is acknowledged. */
-static void skip_remove(struct relay *r, int64_t id)
-{
-	for (int i = 0; i < r->nskips; i++) {
-		struct skip *s = &r->skips[i];
-		if (id < s->lo || id > s->hi)
-			continue;
-		if (id == s->lo)
-			s->lo += r->step;
-		else if (id == s->hi)
-			s->hi -= r->step;
-		else if (r->nskips < MAX_SKIPS) { /* split around it */
-			memmove(s + 2, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
-			s[1] = (struct skip){id + r->step, s->hi, s->since_us};
-			s->hi = id - r->step;
-			r->nskips++;
-		}
-		if (s->lo > s->hi) {
-			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
-			r->nskips--;
-		}
-		if (r->skipped_total)
-			r->skipped_total--;
-		pthread_mutex_lock(&r->mu);
-		if (r->st.skipped)
-			r->st.skipped--;
-		pthread_mutex_unlock(&r->mu);
-		r->skips_dirty = 1;
-		return;
-	}
-}
-
-/* Re-checks skipped ranges: rows that committed after the gap wait are produced late; a
-   range shrinks only when Kafka acknowledges them (skip_remove), so a crash in between
-   loses nothing. Ranges older than the horizon are given up. */
-static int recheck_skips(struct relay *r, char *err)
-{
-	int64_t now = u_mono_us();
-	struct row rw;
-	if (r->late_inflight)
-		return 0; /* the last ones are still on their way */
-	for (int i = 0; i < r->nskips; i++) {
-		struct skip *s = &r->skips[i];
-		if (now - s->since_us > r->cfg.horizon_us) {
-			memmove(s, s + 1, (size_t)(r->nskips - i - 1) * sizeof *s);
-			r->nskips--;
-			r->skips_dirty = 1;
-			i--;
-			continue;
-		}
-		long long lo = s->lo, hi = s->hi;
-		MYSQL_BIND b[2];
-		memset(b, 0, sizeof b);
-		bind_ll(&b[0], &lo);
-		bind_ll(&b[1], &hi);
-		if (mysql_stmt_bind_param(r->late_sel, b) || mysql_stmt_execute(r->late_sel) ||
-		    bind_row(r->late_sel, &rw) || mysql_stmt_store_result(r->late_sel))
-			return u_err(err, "mysql: %s", mysql_stmt_error(r->late_sel));
-		int found = 0;
-		while (mysql_stmt_fetch(r->late_sel) == 0) {
-			found++;
-			if (produce_row(r, &rw, LATE_BIT | (uint64_t)rw.log_id, err) < 0) {
-				mysql_stmt_free_result(r->late_sel);
-				return -1;
-			}
-			r->late_inflight++;
-		}
-		mysql_stmt_free_result(r->late_sel);
-		if (found && r->cfg.verbose)
-			u_log("relay: %d skipped row(s) committed late and were relayed", found);
-	}
-	return 0;
-}
-
-/* "lo-hi,lo-hi,..." of the skipped ranges, for the progress row. */
-static void skips_fmt(const struct relay *r, char *buf, size_t cap)
-{
-	size_t o = 0;
-	buf[0] = 0;
-	for (int i = 0; i < r->nskips && o + 48 < cap; i++)
-		o += (size_t)snprintf(buf + o, cap - o, "%s%lld-%lld", i ? "," : "",
-				      (long long)r->skips[i].lo, (long long)r->skips[i].hi);
-}
-
-/* Loads skipped ranges saved by an earlier run: they are re-checked from now on. */
-static void skips_parse(struct relay *r, const char *s)
-{
-	long long lo, hi;
-	int used;
-	while (r->nskips < MAX_SKIPS && sscanf(s, "%lld-%lld%n", &lo, &hi, &used) == 2) {
-		if (lo > 0 && hi >= lo)
-			r->skips[r->nskips++] = (struct skip){lo, hi, u_mono_us()};
-		s += used;
-		if (*s != ',')
-			break;
-		s++;
-	}
-}
-
-/* Notes that ids [lo, hi] were seen missing at now (a gap below a visible id) and returns
-   when they were first seen, so that gaps found behind the one being waited for have waited
-   too when the cursor reaches them. Forgets gaps the cursor has passed. */
-static int64_t seen_gap(struct relay *r, int64_t lo, int64_t hi, int64_t now)
-{
-	int64_t first = now;
-	int j = 0;
-	for (int i = 0; i < r->nseen; i++) {
-		struct skip *g = &r->seen[i];
-		if (g->hi <= r->cursor)
-			continue; /* passed: drop */
-		if (g->lo <= lo && lo <= g->hi && g->since_us < first)
-			first = g->since_us;
-		r->seen[j++] = *g;
-	}
-	r->nseen = j;
-	if (first == now && r->nseen < MAX_SKIPS)
-		r->seen[r->nseen++] = (struct skip){lo, hi, now};
-	return first;
-}
-
-/* Reads and produces the next rows. Returns rows produced, or -1 with err (conn lost: -2). */
-static int capture_batch(struct relay *r, char *err)
-{
-	/* waiting at a gap, only the next row matters: do not re-read the backlog */
-	long long after = r->cursor, limit = r->gap_id ? 1 : BATCH_ROWS;
-	MYSQL_BIND b[2];
-	memset(b, 0, sizeof b);
-	bind_ll(&b[0], &after);
-	bind_ll(&b[1], &limit);
-	struct row rw;
-	if (mysql_stmt_bind_param(r->sel, b) || mysql_stmt_execute(r->sel) ||
-	    bind_row(r->sel, &rw)) {
-		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
-		return conn_lost(r->sel) ? -2 : -1;
-	}
-	int n = 0, rc;
-	int held = 0;
-	int64_t prev = 0, now = u_mono_us();
-	while ((rc = mysql_stmt_fetch(r->sel)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		if (held) { /* note the later gaps in the rest of the result: their wait starts now */
-			if (rw.log_id > prev + r->step)
-				seen_gap(r, prev + r->step, rw.log_id - r->step, now);
-			prev = rw.log_id;
-			continue;
-		}
-		if (rw.log_id <= r->cursor)
-			continue;
-		int64_t expect = r->cursor ? r->cursor + r->step : r->first_id;
-		if (rw.log_id > expect) {
-			if (r->gap_id != expect) {
-				r->gap_id = expect;
-				r->gap_since = seen_gap(r, expect, rw.log_id - r->step, now);
-			}
-			if (now - r->gap_since < r->cfg.gap_wait_us) {
-				held = 1;
-				prev = rw.log_id;
-				continue;
-			}
-			add_skip(r, expect, rw.log_id - r->step);
-		}
-		r->gap_id = 0;
-		uint64_t seq = q_push(r, rw.log_id, rw.event_us, NULL);
-		if (produce_row(r, &rw, seq, err) < 0) {
-			r->qn--; /* not produced */
-			mysql_stmt_free_result(r->sel);
-			return -1;
-		}
-		r->cursor = rw.log_id;
-		n++;
-	}
-	if (rc == 1) {
-		u_err(err, "mysql: %s", mysql_stmt_error(r->sel));
-		mysql_stmt_free_result(r->sel);
-		return conn_lost(r->sel) ? -2 : -1;
-	}
-	mysql_stmt_free_result(r->sel);
-	if (!held && n == 0)
-		r->gap_id = 0;
-	return n;
-}
-
-/* Binlog capture: reads the next rows from the replication stream (opening it at the saved
-   position first) and produces them. Returns rows produced, or -1 with err. */
-static int capture_binlog(struct relay *r, char *err)
-{
-	if (!r->bl) {
-		const struct blc_pos *at = r->pos_progress.file[0] ? &r->pos_progress : NULL;
-		r->bl = blc_open(&r->db, r->db.db, at, err);
-		if (!r->bl) {
-			if (strstr(err, "purged") || strstr(err, "past the end") ||
-			    strstr(err, "resnapshot")) {
-				char e[U_ERRLEN];
-				snprintf(e, sizeof e,
-					 "%.120s; to resnapshot the horizon: DELETE FROM "
-					 "latest_cdc_binlog WHERE topic = '%.40s'",
-					 err, r->cfg.topic);
-				snprintf(err, U_ERRLEN, "%s", e);
-				r->fatal = 1;
-			}
-			return -1;
-		}
-		if (r->cfg.verbose) {
-			char b[80];
-			u_log("relay: reading the binlog from %s",
-			      at ? blc_pos_fmt(at, b, sizeof b) : "the current position");
-		}
-		if (!at) { /* first run of this topic: the stream starts now, the horizon's
-			      customers come from the table (re-reads are deduplicated) */
-			if (resend_snapshot(r, err) < 0)
-				return -1;
-			struct blc_stats bs;
-			blc_stats(r->bl, &bs);
-			r->pos_progress = bs.safe.file[0] ? bs.safe : bs.read;
-		}
-	}
-	struct blc_row br;
-	int n = 0;
-	while (n < BATCH_ROWS && r->qn + r->late_inflight < MAX_INFLIGHT) {
-		int rc = blc_next(r->bl, &br, n ? 0 : 100, err);
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			struct blc_stats bs;
-			blc_stats(r->bl, &bs);
-			blc_free(r->bl);
-			r->bl = NULL;
-			if (bs.fatal)
-				r->fatal = 1;
-			return -1;
-		}
-		uint64_t seq = q_push(r, br.row.log_id, br.row.event_us, &br.resume);
-		if (produce(r, &br.row, seq, err) < 0) {
-			/* the row left the stream: reopen where it (or an older unacked one) can
-			   be read again, never past it */
-			r->qn--;
-			r->pos_progress = r->qn ? r->q[r->qhead].resume : br.resume;
-			blc_free(r->bl);
-			r->bl = NULL;
-			return -1;
-		}
-		r->cursor = br.row.log_id;
-		n++;
-	}
-	return n;
-}
-
-/* 1 unless a binlog stream is still behind the server (a heartbeat after the last event
-   says it is not); trigger capture is caught up when a read returns nothing. */
-static int binlog_caught_up(struct relay *r)
-{
-	if (!r->cfg.binlog)
-		return 1;
-	if (!r->bl)
-		return 0;
-	struct blc_stats bs;
-	blc_stats(r->bl, &bs);
-	return bs.caught_up;
-}
-
-/* Binlog capture, lost topic: re-sends the customers registered within the horizon from the
-   customer table itself (event time = create_date, as in the binlog). */
-static int resend_snapshot(struct relay *r, char *err)
-{
-	MYSQL_STMT *st = prepare(
-	    r->m,
-	    "SELECT customer_id, CAST(UNIX_TIMESTAMP(create_date) AS SIGNED) * 1000000, "
-	    "customer_id, store_id, address_id, active, CAST(UNIX_TIMESTAMP(create_date) AS "
-	    "SIGNED), first_name, last_name, email FROM customer WHERE create_date >= "
-	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY customer_id",
-	    err);
-	if (!st)
-		return -1;
-	struct row rw;
-	int n = 0, rc = 0;
-	long long horizon_s = r->cfg.horizon_us / 1000000;
-	MYSQL_BIND hb;
-	memset(&hb, 0, sizeof hb);
-	bind_ll(&hb, &horizon_s);
-	if (mysql_stmt_bind_param(st, &hb) || mysql_stmt_execute(st) || bind_row(st, &rw) ||
-	    mysql_stmt_store_result(st)) {
-		rc = u_err(err, "mysql: %s", mysql_stmt_error(st));
-		goto out;
-	}
-	while (mysql_stmt_fetch(st) == 0) {
-		if (produce_row(r, &rw, LATE_BIT | (uint64_t)rw.log_id, err) < 0) {
-			rc = -1;
-			break;
-		}
-		r->late_inflight++;
-		n++;
-		if (n % 10000 == 0)
-			rd_kafka_poll(r->rk, 0);
-	}
-	pthread_mutex_lock(&r->mu);
-	r->st.resent += (uint64_t)n;
-	pthread_mutex_unlock(&r->mu);
-out:
-	mysql_stmt_close(st);
-	return rc;
 }
 
 /* MySQL's clock in epoch us, or INT64_MIN when it cannot be read. */
@@ -1298,61 +644,25 @@ static void send_heartbeat(struct relay *r, int64_t clock_us)
 	r->last_hb_us = u_mono_us();
 }
 
-/* 1 when nothing is read but not yet acknowledged (no row waits at a gap either). */
+/* 1 when nothing is read but not yet acknowledged (and the capture holds none back). */
 static int all_acked(struct relay *r)
 {
-	return !r->gap_id && !r->qn && !r->late_inflight && !r->resends && binlog_caught_up(r);
+	return !r->qn && !r->late_inflight && !r->resends && r->cap->ops->caught_up(r->cap);
 }
 
-/* Copies the table figures of the lookup thread (tablestats) into the shared stats. */
-static void publish_tables(struct relay *r)
-{
-	struct ts_figures f;
-	ts_set_progress(r->ts, r->progress);
-	ts_get(r->ts, &f);
-	if (!f.valid)
-		return;
-	if (r->cfg.binlog) {
-		struct blc_stats bs;
-		memset(&bs, 0, sizeof bs);
-		if (r->bl)
-			blc_stats(r->bl, &bs);
-		pthread_mutex_lock(&r->mu);
-		r->st.binlog = 1;
-		r->st.customers = f.customers;
-		r->st.backlog = (int64_t)r->qn;
-		blc_pos_fmt(&bs.read, r->st.binlog_read, sizeof r->st.binlog_read);
-		blc_pos_fmt(&f.server_pos, r->st.binlog_server, sizeof r->st.binlog_server);
-		blc_pos_fmt(&r->pos_saved, r->st.binlog_saved, sizeof r->st.binlog_saved);
-		r->st.binlog_lag_bytes = !strcmp(bs.read.file, f.server_pos.file)
-					     ? (int64_t)f.server_pos.pos - (int64_t)bs.read.pos
-					     : -1;
-		r->st.binlog_lag_s = bs.caught_up || !bs.last_event_s
-					 ? 0
-					 : u_now_us() / 1000000 - bs.last_event_s;
-		pthread_mutex_unlock(&r->mu);
-		return;
-	}
-	pthread_mutex_lock(&r->mu);
-	r->st.max_log_id = f.max_log_id;
-	r->st.customers = f.customers;
-	r->st.change_rows = f.change_rows;
-	r->st.backlog = f.backlog;
-	r->st.oldest_us = f.oldest_us;
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* Copies the loop's own figures into the shared stats. */
+/* Copies the loop's own figures, the capture's and the table figures of the lookup thread
+   (tablestats) into the shared stats. */
 static void publish(struct relay *r)
 {
 	int64_t now = u_mono_us();
+	struct ts_figures f = {.valid = 0};
+	if (r->ts) {
+		ts_set_progress(r->ts, r->cap->ops->progress(r->cap));
+		ts_get(r->ts, &f);
+	}
 	pthread_mutex_lock(&r->mu);
-	r->st.cursor = r->cursor;
-	r->st.progress = r->progress;
+	r->cap->ops->stats(r->cap, f.valid ? &f : NULL, (int64_t)r->qn, &r->st);
 	r->st.inflight = (int)(r->qn + r->late_inflight);
-	r->st.gap_id = r->gap_id;
-	r->st.gap_wait_left_us =
-	    r->gap_id ? r->cfg.gap_wait_us - (now - r->gap_since) : 0;
 	if (now - r->rate_t0 >= 1000000) {
 		double dt = (double)(now - r->rate_t0) / 1e6;
 		double inst = (double)(r->st.relayed - r->rate_n0) / dt;
@@ -1362,8 +672,6 @@ static void publish(struct relay *r)
 	}
 	r->st.mysql_ok = r->m != NULL;
 	pthread_mutex_unlock(&r->mu);
-	if (r->ts)
-		publish_tables(r);
 }
 
 /* Waits for every in-flight message (bounded), then saves progress. */
@@ -1384,12 +692,14 @@ static void drain(struct relay *r, int64_t timeout_us, char *err)
 		snprintf(err, U_ERRLEN, "%s", e);
 }
 
-/* Connects to MySQL with backoff until it answers or stop; -1 only in once mode. */
-static int connect_db(struct relay *r, char *err)
+/* Connects to MySQL with backoff until it answers or stop (1); a code when retrying cannot
+   help (U_EFATAL, U_ENOTFOUND) or in once mode. */
+static int source_open_retry(struct relay *r, char *err)
 {
 	int64_t backoff = 250000;
 	for (;;) {
-		if (db_open(r, err) == 0) {
+		int rc = source_open(r, err);
+		if (rc == 0) {
 			pthread_mutex_lock(&r->mu);
 			r->st.mysql_ok = 1;
 			pthread_mutex_unlock(&r->mu);
@@ -1398,8 +708,8 @@ static int connect_db(struct relay *r, char *err)
 		pthread_mutex_lock(&r->mu);
 		r->st.mysql_ok = 0;
 		pthread_mutex_unlock(&r->mu);
-		if (r->cfg.once || r->fatal || strstr(err, "run cdctop init"))
-			return -1;
+		if (r->cfg.once || rc == U_EFATAL || rc == U_ENOTFOUND)
+			return rc;
 		set_state(r, "mysql down, retrying"); log_state(r, 1);
 		set_error(r, err);
 		idle(r, backoff);
@@ -1414,22 +724,23 @@ int relay_run(struct relay *r, char *err)
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
 	r->last_ack_us = u_mono_us();
-	int c = r->m ? 0 : connect_db(r, err); /* relay_claim may have connected already */
+	int c = r->m ? 0 : source_open_retry(r, err); /* relay_claim may have connected already */
 	if (c)
 		return c < 0 ? -1 : 0;
-	pthread_mutex_lock(&r->mu);
-	r->st.binlog = r->cfg.binlog;
+	pthread_mutex_lock(&r->mu); /* the capture's figures show from the start */
+	r->cap->ops->stats(r->cap, NULL, 0, &r->st);
 	pthread_mutex_unlock(&r->mu);
 	if (kafka_open(r, err) < 0) {
-		db_close(r);
+		source_close(r);
 		return -1;
 	}
 	if (check_lost_topic(r, err) < 0) {
-		db_close(r);
+		source_close(r);
 		return -1;
 	}
-	if (r->cfg.verbose && !r->cfg.binlog)
-		u_log("relay: from log_id %lld to %s (%s%s)", (long long)r->cursor, r->cfg.topic,
+	char from[80];
+	if (r->cfg.verbose && r->cap->ops->where(r->cap, from, sizeof from))
+		u_log("relay: from %s to %s (%s%s)", from, r->cfg.topic,
 		      kc_is_mock(r->kc) ? "in-process mock cluster, it ends with this process: "
 					: "",
 		      kc_bootstrap(r->kc));
@@ -1456,8 +767,9 @@ int relay_run(struct relay *r, char *err)
 			set_error(r, e);
 		int n = 0;
 		if (!r->m) {
-			if (connect_db(r, e) != 0) {
-				if (r->fatal) /* the lock went to another relay meanwhile */
+			int c = source_open_retry(r, e);
+			if (c != 0) {
+				if (c == U_EFATAL) /* the lock went to another relay meanwhile */
 					rc = u_err(err, "%s", e);
 				break;
 			}
@@ -1469,16 +781,17 @@ int relay_run(struct relay *r, char *err)
 		if (r->hb_topic[0] && !r->cfg.once && all_acked(r) &&
 		    u_mono_us() - r->last_hb_us >= HB_EVERY_US)
 			hb_clock = source_clock(r);
-		if (r->qn + r->late_inflight < MAX_INFLIGHT) {
-			n = r->cfg.binlog ? capture_binlog(r, e) : capture_batch(r, e);
-			if (n < 0 && r->fatal) {
+		size_t inflight = r->qn + r->late_inflight;
+		if (inflight < MAX_INFLIGHT) {
+			n = r->cap->ops->next(r->cap, &r->sink, (int)(MAX_INFLIGHT - inflight), e);
+			if (n == U_EFATAL) {
 				rc = u_err(err, "%s", e);
 				break;
 			}
-			if (n == -2) { /* connection lost: reconnect, keep what is in flight */
+			if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */
 				set_error(r, e);
 				set_state(r, "mysql down, retrying"); log_state(r, 1);
-				db_close(r);
+				source_close(r);
 				continue;
 			}
 			if (n < 0) {
@@ -1491,11 +804,6 @@ int relay_run(struct relay *r, char *err)
 			rd_kafka_poll(r->rk, 10);
 		}
 		int64_t now = u_mono_us();
-		if (r->nskips && r->m && now - r->last_recheck_us >= RECHECK_US) {
-			r->last_recheck_us = now;
-			if (recheck_skips(r, e) < 0)
-				set_error(r, e);
-		}
 		q_advance(r);
 		if (now - r->last_save_us >= SAVE_EVERY_US || n == 0) {
 			if (save_progress(r, 0, e) < 0) {
@@ -1504,28 +812,30 @@ int relay_run(struct relay *r, char *err)
 					rc = u_err(err, "%s", e);
 					break;
 				}
-				db_close(r);
+				source_close(r);
 				idle(r, 1000000); /* a save that keeps failing must not spin */
 				continue;
 			}
 		}
 		if (hb_clock != INT64_MIN && n == 0 && all_acked(r))
-			send_heartbeat(r, r->cfg.binlog ? hb_clock - HB_BINLOG_LAG_US : hb_clock);
+			send_heartbeat(r, hb_clock - r->cap->ops->clock_lag_us);
 		publish(r);
+		char hold[64];
+		int64_t held_since = r->cap->ops->waiting(r->cap, hold, sizeof hold);
 		int waiting = r->qn || r->late_inflight;
 		if (!waiting)
 			r->last_ack_us = now;
 		if (waiting && (r->kafka_down || now - r->last_ack_us > 3000000))
 			set_state(r, "kafka unreachable, rows waiting");
-		else if (r->gap_id)
-			set_state(r, "waiting for gap at log_id %lld", (long long)r->gap_id);
+		else if (held_since)
+			set_state(r, "%s", hold);
 		else if (n > 0)
 			set_state(r, "relaying");
 		else if (r->qn || r->late_inflight)
 			set_state(r, "waiting for acks");
 		else
 			set_state(r, "caught up");
-		log_state(r, r->gap_id && now - r->gap_since >= 100000);
+		log_state(r, held_since && now - held_since >= 100000);
 		if (r->cfg.verbose && now - last_summary >= 10000000) {
 			struct relay_stats s;
 			relay_stats(r, &s);
@@ -1536,19 +846,18 @@ int relay_run(struct relay *r, char *err)
 			                     (double)(now - last_summary),
 			                 f2, sizeof f2),
 			      u_fmt_count(s.backlog, f3, sizeof f3),
-			      u_fmt_count(r->cursor, f4, sizeof f4),
-			      u_fmt_count(r->progress, f5, sizeof f5));
+			      u_fmt_count(s.cursor, f4, sizeof f4),
+			      u_fmt_count(s.progress, f5, sizeof f5));
 			summary_n = s.relayed;
 			last_summary = now;
 		}
-		if (r->cfg.once && n == 0 && !r->gap_id && !r->qn && !r->late_inflight &&
-		    !r->resends && binlog_caught_up(r))
+		if (r->cfg.once && n == 0 && all_acked(r))
 			break;
 		if (n > 0) {
 			idle_us = 1000;
 			last_rows_us = now;
 		} else {
-			idle(r, r->gap_id ? 10000 : idle_us);
+			idle(r, held_since ? 10000 : idle_us);
 			/* while rows flow (inject's batches come every few ms) a row waiting for
 			   the next poll is pure latency: poll every ms until a second passes with
 			   none, then back off so an idle relay costs next to nothing */
@@ -1562,7 +871,7 @@ int relay_run(struct relay *r, char *err)
 	int64_t last_clock = r->hb_topic[0] && r->cfg.once && rc == 0 ? source_clock(r) : INT64_MIN;
 	drain(r, r->cfg.once ? 30000000 : 5000000, e);
 	if (last_clock != INT64_MIN && all_acked(r)) { /* --once: the clock at the drain's end */
-		send_heartbeat(r, r->cfg.binlog ? last_clock - HB_BINLOG_LAG_US : last_clock);
+		send_heartbeat(r, last_clock - r->cap->ops->clock_lag_us);
 		rd_kafka_flush(r->rk, 2000);
 	}
 	publish(r);
@@ -1572,7 +881,7 @@ int relay_run(struct relay *r, char *err)
 			   r->qn, kc_bootstrap(r->kc));
 	if (r->cfg.verbose)
 		u_log("relay: stopped at progress %lld (%llu relayed this run)",
-		      (long long)r->progress, (unsigned long long)r->st.relayed);
+		      (long long)r->cap->ops->progress(r->cap), (unsigned long long)r->st.relayed);
 	return rc;
 }
 
@@ -1585,8 +894,8 @@ void relay_free(struct relay *r)
 		rd_kafka_flush(r->rk, 100);
 		rd_kafka_destroy(r->rk);
 	}
-	blc_free(r->bl);
-	db_close(r);
+	source_close(r);
+	cap_free(r->cap);
 	while (r->resends) {
 		struct resend *s = r->resends;
 		r->resends = s->next;

@@ -1,8 +1,9 @@
 /*
- * relay.h - capture + relay: reads new change rows from MySQL in log_id order and publishes
- * each to Kafka as a Debezium-style envelope; progress (latest_cdc_timestamp) advances only to
- * the highest log_id below which every message was acknowledged. One relay runs on one thread
- * (relay_run); relay_stats and relay_stop may be called from any thread.
+ * relay.h - the relay: publishes the change rows a capture reads (capture.h: the trigger's
+ * change table in log_id order, or with binlog the row binlog) to Kafka as Debezium-style
+ * envelopes; saved progress advances only past rows every message of which was acknowledged.
+ * One relay runs on one thread (relay_run); relay_stats and relay_stop may be called from any
+ * thread.
  */
 #ifndef CDCTOP_RELAY_H
 #define CDCTOP_RELAY_H

@@ -300,6 +300,18 @@ int u_valid_topic(const char *s)
 	return valid_chars(s, ".-") && strcmp(s, ".") && strcmp(s, "..");
 }
 
+size_t u_copy_utf8(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--; /* s[n] would be a continuation byte: drop the cut character */
+	}
+	memcpy(dst, s, n);
+	dst[n] = 0;
+	return n;
+}
+
 char *u_read_file(const char *path, size_t max, size_t *len, char *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -26,6 +26,9 @@ enum u_code {
 	U_ETIMEDOUT = -4, /* no answer within the time allowed */
 	U_ENOTFOUND = -5, /* the thing named (topic, database, host) does not exist */
 	U_EDOWN = -6,     /* the server is not running */
+	U_ECONNLOST = -7, /* an open connection broke: reconnect and go on */
+	U_ELOST = -8,     /* a saved position the source no longer has (purged, past its end) */
+	U_EFATAL = -9,    /* retrying cannot help (a server setting, a lock another holds) */
 };
 
 /* Microseconds since the epoch (CLOCK_REALTIME). */
@@ -75,6 +78,10 @@ int u_parse_double(const char *what, const char *s, double min, double max, doub
 /* 1 if s is a safe SQL/Kafka identifier: [A-Za-z0-9_] (topic: also . and -), 1..64 chars. */
 int u_valid_ident(const char *s);
 int u_valid_topic(const char *s);
+
+/* Copies s (n bytes; s[cap - 1] is read when n >= cap) into dst as at most cap - 1 bytes and a
+   NUL, dropping the character a cut would split (cap > 0). Returns the bytes copied. */
+size_t u_copy_utf8(char *dst, size_t cap, const char *s, size_t n);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the caller frees. */
 char *u_read_file(const char *path, size_t max, size_t *len, char *err);

@@ -94,8 +94,8 @@ int main(int argc, char **argv)
 	struct blc_pos start = {{0}, 0};
 	if (from && *from && blc_pos_parse(from, &start, err) < 0)
 		goto fail;
-	struct blc *b = blc_open(&t, t.db, from && *from ? &start : NULL, err);
-	if (!b)
+	struct blc *b;
+	if (blc_open(&t, t.db, from && *from ? &start : NULL, &b, err) < 0)
 		goto fail;
 	long long got = 0;
 	int64_t t0 = u_mono_us(), first_us = 0, last_row = u_mono_us();
