@@ -90,7 +90,7 @@ struct cap_ops {
 	const char *(*where)(struct cap *c, char *buf, size_t cap);
 	/* Fills the capture's figures of st; f: the table figures (NULL while none), queued: the
 	   in-order rows in flight. */
-	void (*stats)(struct cap *c, const struct ts_figures *f, int64_t queued,
+	void (*stats)(struct cap *c, const struct tstats_figures *f, int64_t queued,
 	              struct relay_stats *st);
 	/* Closes the statements (the relay closes the connection next); the capture stays. */
 	void (*close)(struct cap *c);

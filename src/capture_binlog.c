@@ -331,7 +331,7 @@ static const char *b_where(struct cap *c, char *buf, size_t cap)
 	return NULL; /* open_stream says where it reads from */
 }
 
-static void b_stats(struct cap *c, const struct ts_figures *f, int64_t queued,
+static void b_stats(struct cap *c, const struct tstats_figures *f, int64_t queued,
 		    struct relay_stats *st)
 {
 	struct cbin *b = (struct cbin *)c;

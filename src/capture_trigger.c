@@ -470,7 +470,7 @@ static const char *t_where(struct cap *c, char *buf, size_t cap)
 	return buf;
 }
 
-static void t_stats(struct cap *c, const struct ts_figures *f, int64_t queued,
+static void t_stats(struct cap *c, const struct tstats_figures *f, int64_t queued,
 		    struct relay_stats *st)
 {
 	struct ctrig *t = (struct ctrig *)c;

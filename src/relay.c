@@ -655,10 +655,10 @@ static int all_acked(struct relay *r)
 static void publish(struct relay *r)
 {
 	int64_t now = u_mono_us();
-	struct ts_figures f = {.valid = 0};
+	struct tstats_figures f = {.valid = 0};
 	if (r->ts) {
-		ts_set_progress(r->ts, r->cap->ops->progress(r->cap));
-		ts_get(r->ts, &f);
+		tstats_set_progress(r->ts, r->cap->ops->progress(r->cap));
+		tstats_get(r->ts, &f);
 	}
 	pthread_mutex_lock(&r->mu);
 	r->cap->ops->stats(r->cap, f.valid ? &f : NULL, (int64_t)r->qn, &r->st);
@@ -745,7 +745,7 @@ int relay_run(struct relay *r, char *err)
 					: "",
 		      kc_bootstrap(r->kc));
 	if (!r->cfg.once) { /* counting rows is slow on big tables: never on this thread */
-		r->ts = ts_start(&r->db, r->cfg.binlog, e);
+		r->ts = tstats_start(&r->db, r->cfg.binlog, e);
 		if (!r->ts)
 			set_error(r, e);
 	}
@@ -865,7 +865,7 @@ int relay_run(struct relay *r, char *err)
 				idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
 		}
 	}
-	ts_stop(r->ts);
+	tstats_stop(r->ts);
 	r->ts = NULL;
 	/* stop: flush what is in flight, save progress */
 	int64_t last_clock = r->hb_topic[0] && r->cfg.once && rc == 0 ? source_clock(r) : INT64_MIN;

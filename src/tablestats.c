@@ -1,7 +1,7 @@
 /*
  * tablestats.c - the capture pane's table figures on their own thread and connection (see
  * tablestats.h). Owns that thread, its connection and the shared figures; the struct is freed
- * by whichever of the owner (ts_stop) and the thread lets go of it last.
+ * by whichever of the owner (tstats_stop) and the thread lets go of it last.
  */
 #include "tablestats.h"
 
@@ -23,11 +23,11 @@ struct tstats {
 	atomic_int stop, done, refs;
 	pthread_mutex_t mu; /* guards progress and fig */
 	int64_t progress;
-	struct ts_figures fig;
+	struct tstats_figures fig;
 };
 
 /* Drops one reference; the last one frees. */
-static void ts_release(struct tstats *s)
+static void tstats_release(struct tstats *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
@@ -37,7 +37,7 @@ static void ts_release(struct tstats *s)
 }
 
 /* One round of lookups into f; -1 on a MySQL error. */
-static int lookup(struct tstats *s, MYSQL *m, struct ts_figures *f)
+static int lookup(struct tstats *s, MYSQL *m, struct tstats_figures *f)
 {
 	char err[U_ERRLEN];
 	long long v = 0;
@@ -85,7 +85,7 @@ static int nap(struct tstats *s, int64_t us)
 	return 1;
 }
 
-static void *ts_main(void *arg)
+static void *tstats_main(void *arg)
 {
 	struct tstats *s = arg;
 	MYSQL *m = NULL;
@@ -96,7 +96,7 @@ static void *ts_main(void *arg)
 		int64_t wait = RETRY_US;
 		if (m) {
 			int64_t t0 = u_mono_us();
-			struct ts_figures f;
+			struct tstats_figures f;
 			pthread_mutex_lock(&s->mu);
 			f = s->fig;
 			pthread_mutex_unlock(&s->mu);
@@ -118,11 +118,11 @@ static void *ts_main(void *arg)
 	if (m)
 		mysql_close(m);
 	atomic_store(&s->done, 1);
-	ts_release(s);
+	tstats_release(s);
 	return NULL;
 }
 
-struct tstats *ts_start(const struct db_target *db, int binlog, char *err)
+struct tstats *tstats_start(const struct db_target *db, int binlog, char *err)
 {
 	struct tstats *s = u_calloc(1, sizeof *s);
 	s->db = *db;
@@ -131,7 +131,7 @@ struct tstats *ts_start(const struct db_target *db, int binlog, char *err)
 	atomic_init(&s->done, 0);
 	atomic_init(&s->refs, 2); /* the owner's and the thread's */
 	pthread_mutex_init(&s->mu, NULL);
-	if (pthread_create(&s->thr, NULL, ts_main, s) != 0) {
+	if (pthread_create(&s->thr, NULL, tstats_main, s) != 0) {
 		u_err(err, "cannot start the table figures thread");
 		pthread_mutex_destroy(&s->mu);
 		memset(s->db.password, 0, sizeof s->db.password);
@@ -141,21 +141,21 @@ struct tstats *ts_start(const struct db_target *db, int binlog, char *err)
 	return s;
 }
 
-void ts_set_progress(struct tstats *s, int64_t progress)
+void tstats_set_progress(struct tstats *s, int64_t progress)
 {
 	pthread_mutex_lock(&s->mu);
 	s->progress = progress;
 	pthread_mutex_unlock(&s->mu);
 }
 
-void ts_get(struct tstats *s, struct ts_figures *out)
+void tstats_get(struct tstats *s, struct tstats_figures *out)
 {
 	pthread_mutex_lock(&s->mu);
 	*out = s->fig;
 	pthread_mutex_unlock(&s->mu);
 }
 
-void ts_stop(struct tstats *s)
+void tstats_stop(struct tstats *s)
 {
 	if (!s)
 		return;
@@ -167,5 +167,5 @@ void ts_stop(struct tstats *s)
 		pthread_join(s->thr, NULL);
 	else
 		pthread_detach(s->thr); /* a slow lookup: it frees the rest when it ends */
-	ts_release(s);
+	tstats_release(s);
 }

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* The latest figures; valid is 0 until the first lookup succeeded. */
-struct ts_figures {
+struct tstats_figures {
 	int valid;
 	int64_t customers;         /* rows in customer */
 	int64_t change_rows;       /* rows in users_change_events (trigger capture) */
@@ -30,13 +30,13 @@ struct tstats;
 
 /* Starts the lookups on db (copied); binlog selects the binlog capture's figures. NULL with
    err only if the thread cannot be created. */
-struct tstats *ts_start(const struct db_target *db, int binlog, char *err);
+struct tstats *tstats_start(const struct db_target *db, int binlog, char *err);
 /* Hands over the relay's progress: the backlog is counted above it. */
-void ts_set_progress(struct tstats *s, int64_t progress);
+void tstats_set_progress(struct tstats *s, int64_t progress);
 /* Copies the latest figures. */
-void ts_get(struct tstats *s, struct ts_figures *out);
+void tstats_get(struct tstats *s, struct tstats_figures *out);
 /* Stops: waits up to 300 ms for the thread, then leaves a lookup still running to finish and
    free on its own. Accepts NULL. */
-void ts_stop(struct tstats *s);
+void tstats_stop(struct tstats *s);
 
 #endif
