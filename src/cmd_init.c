@@ -24,7 +24,7 @@ int cmd_init(struct opts *o)
 		return 1;
 	}
 	struct schema_report r;
-	int rc = schema_init(m, t.db, &r, err);
+	int rc = schema_init(m, t.db, 1, &r, err);
 	mysql_close(m);
 	if (rc < 0) {
 		fprintf(stderr, "cdctop: init: %s\n", err);

@@ -71,10 +71,12 @@ int cmd_inject(struct opts *o)
 			mysql_close(m);
 			return 1;
 		}
+		/* a fresh database gets the trigger too: inject knows no capture mode, and rows
+		   written before a trigger-capture relay first starts must still be captured */
 		int has = schema_has_table(m, t.db, "customer", err);
 		if (has == 1 && mysql_select_db(m, t.db))
 			has = u_err(err, "cannot use database '%s': %s", t.db, mysql_error(m));
-		if (has < 0 || (!has && schema_init(m, t.db, &sr, err) < 0)) {
+		if (has < 0 || (!has && schema_init(m, t.db, 1, &sr, err) < 0)) {
 			fprintf(stderr, "cdctop: init: %s\n", err);
 			mysql_close(m);
 			return 1;

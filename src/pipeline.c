@@ -142,7 +142,7 @@ static int pl_check_db(struct pl *pl, char *err)
 	int rc = 0;
 	if (pl->db.private_server) {
 		struct schema_report r;
-		if (schema_init_ex(m, pl->db.db, pl->o.capture == CAPTURE_TRIGGER, &r, e) < 0)
+		if (schema_init(m, pl->db.db, pl->o.capture == CAPTURE_TRIGGER, &r, e) < 0)
 			rc = u_err(err, "init: %s", e);
 	} else {
 		int has = schema_has_table(m, pl->db.db, "users_change_events", e);

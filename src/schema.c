@@ -153,13 +153,7 @@ static int run_file(MYSQL *m, const char *name, char *err)
 	return rc;
 }
 
-int schema_init(MYSQL *m, const char *db, struct schema_report *r, char *err)
-{
-	return schema_init_ex(m, db, 1, r, err);
-}
-
-int schema_init_ex(MYSQL *m, const char *db, int with_trigger, struct schema_report *r,
-		   char *err)
+int schema_init(MYSQL *m, const char *db, int with_trigger, struct schema_report *r, char *err)
 {
 	memset(r, 0, sizeof *r);
 	if (!u_valid_ident(db))

@@ -21,12 +21,10 @@ struct schema_report {
 	int created_trigger;
 };
 
-/* Creates what is missing in db (a validated identifier). m needs no database selected; on
+/* Creates what is missing in db (a validated identifier): the tables, and the capture trigger
+   unless with_trigger is 0 (binlog capture needs none). m needs no database selected; on
    return db is selected. -1 with err naming the statement that failed. */
-int schema_init(MYSQL *m, const char *db, struct schema_report *r, char *err);
-/* The same; with_trigger 0 leaves the capture trigger out (binlog capture needs none). */
-int schema_init_ex(MYSQL *m, const char *db, int with_trigger, struct schema_report *r,
-		   char *err);
+int schema_init(MYSQL *m, const char *db, int with_trigger, struct schema_report *r, char *err);
 
 /* 1 if table exists in db (prepared statement on information_schema), 0 if not, -1 on error. */
 int schema_has_table(MYSQL *m, const char *db, const char *table, char *err);
