@@ -113,21 +113,13 @@ static void *w_cons_main(void *arg)
 /* "2026-11-25T10:00:00Z" for epoch seconds s. */
 static const char *w_iso(int64_t s, char *buf, size_t len)
 {
-	time_t t = (time_t)s;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	return u_fmt_utc(s, "%Y-%m-%dT%H:%M:%SZ", buf, len);
 }
 
 /* "HH:MM:SS" (UTC) for epoch seconds s. */
 static const char *w_hms(int64_t s, char *buf, size_t len)
 {
-	time_t t = (time_t)s;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
-	return buf;
+	return u_fmt_utc(s, "%H:%M:%S", buf, len);
 }
 
 /* Writes s as a JSON string (quoted, escaped) to stdout. */
@@ -220,10 +212,7 @@ static void w_text_row(struct w_out *o, const struct w_view *v, const struct ws_
 	    o->rows >= W_HEADER_EVERY)
 		w_text_header(o, v);
 	char day[16], a[16], b[16], head[64];
-	time_t t = (time_t)w->start_s;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	u_fmt_utc(w->start_s, "%Y-%m-%d", day, sizeof day);
 	snprintf(head, sizeof head, "%s %s-%s", day, w_hms(w->start_s, a, sizeof a),
 		 w_hms(w->end_s, b, sizeof b));
 	printf("%-30s %-6s", head, w->final ? "final" : "open");
@@ -300,10 +289,7 @@ static int w_print_changes(struct w_out *o, const struct w_view *prev, const str
 static void w_text_status(const struct cons_stats *st, const struct w_view *v)
 {
 	char hms[16], a[32], b[32], c[32], r[32], d[32], l[32], j[32], p50[32], p99[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+	w_hms((int64_t)time(NULL), hms, sizeof hms);
 	printf("# %s consumed %s (%s) counted %s dup %s late %s rejected %s", hms,
 	       u_fmt_count((long long)st->consumed, a, sizeof a), u_fmt_rate(st->rate, r, sizeof r),
 	       u_fmt_count((long long)st->counted, b, sizeof b),

@@ -558,3 +558,15 @@ void u_cond_raise(pthread_mutex_t *mu, pthread_cond_t *cond, int *flag)
 	pthread_cond_broadcast(cond);
 	pthread_mutex_unlock(mu);
 }
+
+const char *u_fmt_utc(int64_t sec, const char *fmt, char *buf, size_t len)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	if (gmtime_r(&t, &tm))
+		strftime(buf, len, fmt, &tm);
+	return buf;
+}

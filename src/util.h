@@ -67,6 +67,9 @@ void u_progress_end(void);
 int u_parse_duration(const char *s, int64_t *us, char *err);
 /* Formats a duration in us as "30s", "1m", "1h30m", "250ms" into buf. */
 const char *u_fmt_duration(int64_t us, char *buf, size_t len);
+/* Epoch seconds in UTC with strftime's fmt ("%H:%M:%S", "%Y-%m-%d", ...): every time cdctop
+   shows is UTC, whatever TZ says. Returns buf. */
+const char *u_fmt_utc(int64_t sec, const char *fmt, char *buf, size_t len);
 
 /* Parses a base-10 integer in [min, max], whole string. -1 with message on error. */
 int u_parse_int(const char *what, const char *s, long long min, long long max, long long *out,

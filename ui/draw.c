@@ -162,11 +162,7 @@ static const char *rate(double r, char *buf, size_t len)
    UTC, as in watch and the envelopes, whatever TZ says. */
 static const char *clock_hms(int64_t sec, char *buf, size_t len)
 {
-	time_t t = (time_t)sec;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%H:%M:%S", &tm);
-	return buf;
+	return u_fmt_utc(sec, "%H:%M:%S", buf, len);
 }
 
 /* Box and title; extra (may be NULL) follows the title in its own attribute. */
