@@ -269,18 +269,6 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Applies k=v unless the user set k with -X/-F. */
-static int conf_default(struct kc *kc, rd_kafka_conf_t *conf, const char *k, const char *v,
-			char *err)
-{
-	char e[512];
-	if (kc_has_prop(kc, k))
-		return 0;
-	if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK)
-		return u_err(err, "kafka consumer: %s", e);
-	return 0;
-}
-
 /* Releases the partition queues and whatever they had delivered but was not merged. */
 static void drop_queues(struct cons *c)
 {
@@ -332,25 +320,25 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	char group[300], wait[16], e[512];
 	snprintf(group, sizeof group, "cdctop-%s", cfg->topic);
 	snprintf(wait, sizeof wait, "%d", cfg->fetch_wait_ms > 0 ? cfg->fetch_wait_ms : 5);
-	if (conf_default(kc, conf, "group.id", group, err) < 0 ||
-	    conf_default(kc, conf, "client.id", "cdctop-consumer", err) < 0 ||
-	    conf_default(kc, conf, "enable.auto.commit", "true", err) < 0 ||
-	    conf_default(kc, conf, "auto.commit.interval.ms", "1000", err) < 0 ||
-	    conf_default(kc, conf, "auto.offset.reset", "earliest", err) < 0 ||
+	if (kc_default(kc, conf, "group.id", group, err) < 0 ||
+	    kc_default(kc, conf, "client.id", "cdctop-consumer", err) < 0 ||
+	    kc_default(kc, conf, "enable.auto.commit", "true", err) < 0 ||
+	    kc_default(kc, conf, "auto.commit.interval.ms", "1000", err) < 0 ||
+	    kc_default(kc, conf, "auto.offset.reset", "earliest", err) < 0 ||
 	    /* the end of a partition is where its messages stop, not always its high watermark
 	       (transaction markers take offsets too): the end events say where */
-	    conf_default(kc, conf, "enable.partition.eof", "true", err) < 0 ||
-	    conf_default(kc, conf, "reconnect.backoff.max.ms", "1000", err) < 0 ||
+	    kc_default(kc, conf, "enable.partition.eof", "true", err) < 0 ||
+	    kc_default(kc, conf, "reconnect.backoff.max.ms", "1000", err) < 0 ||
 	    /* each partition has its own queue, so this bounds the prefetch per partition: a
 	       rebuild over many partitions must not hold the whole topic in memory. Before 2.3 a
 	       broker thread re-decides to fetch a drained queue only once a second unless woken,
 	       so kwake pokes it (bench, 32 partitions, 1M messages: 512 KiB 460k/s 38 MiB; 4 MiB
 	       350k/s 285 MiB without the pokes) */
-	    conf_default(kc, conf, "queued.max.messages.kbytes", "512", err) < 0 ||
+	    kc_default(kc, conf, "queued.max.messages.kbytes", "512", err) < 0 ||
 	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
-				    : conf_default(kc, conf, "fetch.wait.max.ms", "5", err) < 0)) {
+				    : kc_default(kc, conf, "fetch.wait.max.ms", "5", err) < 0)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

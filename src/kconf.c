@@ -345,6 +345,17 @@ int kc_has_prop(const struct kc *kc, const char *key)
 	return prop(kc, key, NULL) != NULL;
 }
 
+int kc_default(const struct kc *kc, rd_kafka_conf_t *conf, const char *key, const char *value,
+	       char *err)
+{
+	char e[512];
+	if (kc_has_prop(kc, key))
+		return 0;
+	if (rd_kafka_conf_set(conf, key, value, e, sizeof e) != RD_KAFKA_CONF_OK)
+		return u_err(err, "kafka property %s: %s", key, e);
+	return 0;
+}
+
 const char *kc_bootstrap(const struct kc *kc)
 {
 	return kc->bootstrap;

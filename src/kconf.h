@@ -40,6 +40,10 @@ void kc_free(struct kc *kc);
 rd_kafka_conf_t *kc_conf(const struct kc *kc, char *err);
 /* 1 if the user set property key (by -F or -X), so callers apply their defaults only if not. */
 int kc_has_prop(const struct kc *kc, const char *key);
+/* Sets key=value on conf unless the user set key (the one place cdctop's defaults yield to
+   -F and -X). 0, or -1 with err "kafka property KEY: why" if librdkafka refuses it. */
+int kc_default(const struct kc *kc, rd_kafka_conf_t *conf, const char *key, const char *value,
+	       char *err);
 
 /* "127.0.0.1:port,..." for the mock, or the -b / bootstrap.servers list. */
 const char *kc_bootstrap(const struct kc *kc);

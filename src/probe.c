@@ -47,8 +47,10 @@ struct probe *probe_new(struct kc *kc, const char *topic, probe_report_fn report
 		u_err(err, "kafka probe: %s", e);
 		return NULL;
 	}
-	if (!kc_has_prop(kc, "reconnect.backoff.max.ms"))
-		rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", e, sizeof e);
+	if (kc_default(kc, conf, "reconnect.backoff.max.ms", "1000", err) < 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);

@@ -437,31 +437,20 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 	}
 }
 
-/* Sets a property unless the user set it with -X/-F. */
-static int set_default(struct relay *r, rd_kafka_conf_t *c, const char *k, const char *v, char *err)
-{
-	char e[256];
-	if (kc_has_prop(r->kc, k))
-		return 0;
-	if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK)
-		return u_err(err, "kafka property %s: %s", k, e);
-	return 0;
-}
-
 /* Creates the idempotent producer and makes sure the topic exists. */
 static int kafka_open(struct relay *r, char *err)
 {
 	rd_kafka_conf_t *c = kc_conf(r->kc, err);
 	if (!c)
 		return -1;
-	if (set_default(r, c, "enable.idempotence", "true", err) < 0 ||
-	    set_default(r, c, "acks", "all", err) < 0 ||
-	    set_default(r, c, "linger.ms", "2", err) < 0 ||
-	    set_default(r, c, "batch.num.messages", "10000", err) < 0 ||
-	    set_default(r, c, "queue.buffering.max.messages", "1000000", err) < 0 ||
-	    set_default(r, c, "queue.buffering.max.kbytes", "1048576", err) < 0 ||
-	    set_default(r, c, "message.timeout.ms", r->cfg.once ? "20000" : "60000", err) < 0 ||
-	    set_default(r, c, "reconnect.backoff.max.ms", "1000", err) < 0) {
+	if (kc_default(r->kc, c, "enable.idempotence", "true", err) < 0 ||
+	    kc_default(r->kc, c, "acks", "all", err) < 0 ||
+	    kc_default(r->kc, c, "linger.ms", "2", err) < 0 ||
+	    kc_default(r->kc, c, "batch.num.messages", "10000", err) < 0 ||
+	    kc_default(r->kc, c, "queue.buffering.max.messages", "1000000", err) < 0 ||
+	    kc_default(r->kc, c, "queue.buffering.max.kbytes", "1048576", err) < 0 ||
+	    kc_default(r->kc, c, "message.timeout.ms", r->cfg.once ? "20000" : "60000", err) < 0 ||
+	    kc_default(r->kc, c, "reconnect.backoff.max.ms", "1000", err) < 0) {
 		rd_kafka_conf_destroy(c);
 		return -1;
 	}
