@@ -270,8 +270,8 @@ static void pub_notes_locked(struct pub *p, struct pub_ticks *ps, const struct p
 			pub_event_locked(p, VIEW_WARN, "windows: %s", ps->problem);
 	} else if (s->cons.lost != ps->lost) {
 		ps->lost = s->cons.lost;
-		pub_event_locked(p, VIEW_WARN, "kafka: lost to retention: %s; filled in from MySQL",
-		                s->cons.lost_text);
+		pub_event_locked(p, VIEW_WARN, "kafka: lost to retention: %s%s", s->cons.lost_text,
+		                 s->foreign[0] ? "" : "; filled in from MySQL");
 	} else if (strcmp(s->cons.note, ps->note)) {
 		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
 		if (ps->note[0])
@@ -295,6 +295,9 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 		/* the problem and its fix first: a narrow status line cuts the end */
 		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
 		         s->inject_error);
+		lvl = VIEW_ERROR;
+	} else if (s->kafka == PROBE_DOWN && s->foreign[0]) {
+		snprintf(out, sizeof out, "kafka: unreachable (%s)", s->probe_error);
 		lvl = VIEW_ERROR;
 	} else if (s->kafka == PROBE_DOWN) {
 		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",

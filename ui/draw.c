@@ -500,14 +500,16 @@ static void hist_footer(WINDOW *w, int y, int iw, const struct view_hist *s, int
 	if (off)
 		snprintf(per + off, sizeof per - off, ")");
 	int x = 2;
-	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
-	          num((long long)s->late, a, sizeof a), per);
-	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s   ",
-	          num((long long)rejected, b, sizeof b));
-	x += putf(w, y, x, iw - x, A_NORMAL, "duplicates ignored %s",
+	/* a foreign topic's footer holds three counts more: narrower gaps, "duplicates" alone */
+	const char *gap = s->foreign ? "  " : "   ";
+	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s%s",
+	          num((long long)s->late, a, sizeof a), per, gap);
+	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s%s",
+	          num((long long)rejected, b, sizeof b), gap);
+	x += putf(w, y, x, iw - x, A_NORMAL, "%s %s", s->foreign ? "duplicates" : "duplicates ignored",
 	          num((long long)dups, c, sizeof c));
 	if (s->foreign) /* Debezium's u and d changes and skipped messages, never registrations */
-		x += putf(w, y, x, iw - x, A_NORMAL, "   updates %s   deletes %s   skipped %s",
+		x += putf(w, y, x, iw - x, A_NORMAL, "  updates %s  deletes %s  skipped %s",
 		          num((long long)s->updates, a, sizeof a),
 		          num((long long)s->deletes, b, sizeof b),
 		          num((long long)s->skipped, c, sizeof c));
