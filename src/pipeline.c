@@ -209,10 +209,18 @@ static int pl_open_kafka(struct pl *pl, const struct opts *o, char *err)
 	if (!pl->probe)
 		return -1;
 	rd_kafka_t *rk = probe_handle(pl->probe);
-	/* a foreign topic is never created: it must be there */
-	if (pl->foreign ? kc_check_topic(pl->kc, o->topic, 10000, e) < 0
-	                : kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0)
+	if (pl->foreign) { /* never created: it must be there */
+		int r = kc_check_topic(pl->kc, o->topic, 10000, e);
+		if (r == U_ENOTFOUND)
+			return u_err(err, "kafka: topic '%.100s' does not exist at %.100s: name the "
+			                  "connector's topic with -t (one cdctop does not write is "
+			                  "never created)",
+			             o->topic, kc_bootstrap(pl->kc));
+		if (r < 0)
+			return u_err(err, "kafka: %s", e);
+	} else if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0) {
 		return u_err(err, "kafka: %s", e);
+	}
 	pl->nparts = kc_topic_partitions(rk, o->topic, 10000, e);
 	if (pl->nparts < 0)
 		return u_err(err, "kafka: %s", e);

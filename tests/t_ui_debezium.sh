@@ -24,6 +24,18 @@ note "mock at $BOOT"
 dbz_send dbz.off 0 off snap1 snap2 snap3 create4 create5 create6 update4 delete5 tomb5 address606 heartbeat
 dbz_send dbz.off 1 off snap1 create4 update4 delete5
 
+# a missing topic: one line naming it, exit 1, and it is not created
+scr_start 120 40 -b "$BOOT" -t dbz.nosuch --format debezium
+scr_wait 30 'EXITED 1' "the exit on a missing topic"
+grep -q "^cdctop: kafka: topic 'dbz.nosuch' does not exist at $BOOT: name the connector's topic with -t (one cdctop does not write is never created)\$" "$T/ui.err" ||
+	fail "a missing topic: stderr: $(cat "$T/ui.err")"
+assert_eq "$(wc -l <"$T/ui.err" | tr -d ' ')" 1 "a missing topic: lines on stderr"
+# (all topics: the mock creates one that kcat -L -t names)
+! timeout 30 kcat -b "$BOOT" -L 2>&1 | grep -q 'topic "dbz.nosuch"' ||
+	fail "the missing topic was created"
+scr_tmux kill-server
+note "a missing topic: one line, exit 1, not created"
+
 # no_mariadbd WHAT: no MariaDB server runs with this test's dirs, and no private server's
 # data dir was made under its HOME (the monitor's default state dir).
 no_mariadbd() {
