@@ -89,9 +89,9 @@ static const struct optdef defs[] = {
     {O_SLIDE, M(CMD_WATCH) | M(CMD_UI), "--slide"},
     {O_LATENESS, M(CMD_WATCH) | M(CMD_UI), "--lateness"},
     {O_UNTIL_IDLE, M(CMD_WATCH), "--until-idle"},
-    {O_FORMAT, M(CMD_WATCH), "--format"},
-    {O_GROUP_BY, M(CMD_WATCH), "--group-by"},
-    {O_TABLE, M(CMD_WATCH), "--table"},
+    {O_FORMAT, M(CMD_WATCH) | M(CMD_UI), "--format"},
+    {O_GROUP_BY, M(CMD_WATCH) | M(CMD_UI), "--group-by"},
+    {O_TABLE, M(CMD_WATCH) | M(CMD_UI), "--table"},
 };
 
 static const struct option longopts[] = {
@@ -173,6 +173,8 @@ static void usage(void)
 	      "       cdctop server start|stop|status [--datadir DIR] [-P PORT]\n"
 	      "Monitor: -n N --rate R --seed S -w SIZE --slide S --lateness L --horizon D\n"
 	      "        --gap-wait D --capture trigger|binlog --partitions N --brokers N\n"
+	      "        a Debezium topic, no MySQL or relay of its own: -b BROKERS -t TOPIC\n"
+	      "        with --format debezium, --group-by COLUMN or --table T\n"
 	      "MySQL:  -h HOST -P PORT -S SOCKET -u USER -D DB --defaults-file F --password-file F\n"
 	      "        --datadir DIR (private server)\n"
 	      "Kafka:  -b BROKERS -X key=value -F FILE -t TOPIC --partitions N --brokers N\n"
@@ -467,6 +469,9 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 				  "envelope is counted by store_id (drop --format cdctop)");
 	if (o->window_us > o->horizon_us)
 		return u_err(err, "-w: the window is longer than the --horizon");
+	if (o->cmd == CMD_UI && opt_foreign(o) && !o->brokers)
+		return u_err(err, "--format debezium, --group-by and --table watch a topic cdctop "
+				  "does not write: give its cluster with -b HOST:PORT");
 
 	int rest = argc - optind;
 	if (o->cmd == CMD_SERVER) {

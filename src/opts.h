@@ -73,6 +73,13 @@ struct opts {
  */
 int opt_parse(int argc, char **argv, struct opts *o, char *err);
 
+/* The monitor watches a foreign topic (--format debezium, --group-by or --table given): no
+ * MySQL, relay, injector or check line of its own, only the consumer and the Kafka probe. */
+static inline int opt_foreign(const struct opts *o)
+{
+	return o->format == FORMAT_DEBEZIUM || o->group_by || o->table;
+}
+
 /* The subcommand's name, for messages. */
 const char *opt_cmd_name(enum opt_cmd c);
 

@@ -4,7 +4,9 @@
  * (injector.c), the relay (relay_run), the consumer (cons_run), the Kafka probe (probe.c) and
  * the publisher (publish.c), which fills the panes' views the UI reads. Threads never exit the
  * process and never touch the terminal: they report errors to the publisher. pl->mu guards
- * only the stop flag; each module locks its own state.
+ * only the stop flag; each module locks its own state. On a foreign topic (opt_foreign: a
+ * Debezium connector's) there is no MySQL, injector, relay or check line: only the consumer,
+ * the probe and the publisher run.
  */
 #include "pipeline.h"
 #include "check.h"
@@ -48,6 +50,7 @@ struct pl {
 	struct injr *injr;
 	struct pub *pub;
 	struct chk *chk; /* the check line's own thread and connection */
+	int foreign;     /* opt_foreign: only the consumer, the probe and the publisher */
 	char state_path[4096]; /* the consumer's checkpoint */
 	char hb_topic[256];
 	int nparts;
@@ -206,8 +209,18 @@ static int pl_open_kafka(struct pl *pl, const struct opts *o, char *err)
 	if (!pl->probe)
 		return -1;
 	rd_kafka_t *rk = probe_handle(pl->probe);
-	if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0)
+	if (pl->foreign) { /* never created: it must be there */
+		int r = kc_check_topic(pl->kc, o->topic, 10000, e);
+		if (r == U_ENOTFOUND)
+			return u_err(err, "kafka: topic '%.100s' does not exist at %.100s: name the "
+			                  "connector's topic with -t (one cdctop does not write is "
+			                  "never created)",
+			             o->topic, kc_bootstrap(pl->kc));
+		if (r < 0)
+			return u_err(err, "kafka: %s", e);
+	} else if (kc_ensure_topic(pl->kc, rk, o->topic, o->partitions, 10000, e) < 0) {
 		return u_err(err, "kafka: %s", e);
+	}
 	pl->nparts = kc_topic_partitions(rk, o->topic, 10000, e);
 	if (pl->nparts < 0)
 		return u_err(err, "kafka: %s", e);
@@ -246,16 +259,22 @@ static int pl_open_relay(struct pl *pl, const struct opts *o, char *err)
 static int pl_open_consumer(struct pl *pl, const struct opts *o, char *err)
 {
 	char e[U_ERRLEN];
-	if (pl_state_path(pl, o, err) < 0)
+	/* a foreign topic's windows are rebuilt from the topic (no checkpoint, no MySQL) */
+	if (!pl->foreign && pl_state_path(pl, o, err) < 0)
 		return -1;
 	struct cons_config cc = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
 	    .lateness_us = o->lateness_us,
-	    .state_path = pl->state_path,
-	    .db = &pl->db,
+	    .state_path = pl->foreign ? NULL : pl->state_path,
+	    .db = pl->foreign ? NULL : &pl->db,
 	    .binlog = o->capture == CAPTURE_BINLOG,
 	    .hb_topic = pl->hb_topic[0] ? pl->hb_topic : NULL,
+	    .format = o->format == FORMAT_CDCTOP     ? CONS_FMT_CDCTOP
+	              : o->format == FORMAT_DEBEZIUM ? CONS_FMT_DEBEZIUM
+	                                             : CONS_FMT_AUTO,
+	    .group_by = o->group_by,
+	    .table = o->table,
 	};
 	pl->cons = cons_new(&cc, pl->kc, e);
 	if (!pl->cons)
@@ -266,14 +285,18 @@ static int pl_open_consumer(struct pl *pl, const struct opts *o, char *err)
 /* The publisher, reading every source; its labels and settings as the command line says. */
 static void pl_open_publisher(struct pl *pl, const struct opts *o)
 {
-	char klabel[VIEW_TEXT];
+	char klabel[VIEW_TEXT], note[VIEW_TEXT];
 	pl_kafka_label(pl, klabel, sizeof klabel);
+	snprintf(note, sizeof note, "capture: Debezium topic %.200s, not written by cdctop",
+	         o->topic);
 	int64_t window_s = o->window_us / 1000000;
 	struct pub_config pc = {
-	    .mysql_label = pl->db.label,
+	    .mysql_label = pl->foreign ? "" : pl->db.label,
 	    .kafka_label = klabel,
 	    .topic = o->topic,
 	    .capture_binlog = o->capture == CAPTURE_BINLOG,
+	    .foreign = pl->foreign ? note : NULL,
+	    .group_by = o->group_by,
 	    .horizon_us = o->horizon_us,
 	    .window_s = window_s,
 	    .slide_s = o->slide_us ? o->slide_us / 1000000 : window_s,
@@ -293,10 +316,17 @@ struct pl *pl_new(const struct opts *o, char *err)
 	struct pl *pl = u_calloc(1, sizeof *pl);
 	pl->o = *o;
 	pl->wake[0] = pl->wake[1] = -1;
+	pl->foreign = opt_foreign(o);
 	pthread_mutex_init(&pl->mu, NULL);
 	if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
 		u_err(err, "cannot create a pipe: %s", strerror(errno));
 		goto fail;
+	}
+	if (pl->foreign) { /* no MySQL, relay or injector: the topic is someone else's */
+		if (pl_open_kafka(pl, o, err) < 0 || pl_open_consumer(pl, o, err) < 0)
+			goto fail;
+		pl_open_publisher(pl, o);
+		return pl;
 	}
 	if (db_resolve(o, &pl->db, 1, err) < 0 || pl_check_db(pl, err) < 0 ||
 	    pl_open_kafka(pl, o, err) < 0 || pl_open_relay(pl, o, err) < 0 ||
@@ -318,10 +348,11 @@ int pl_start(struct pl *pl, char *err)
 	char ce[U_ERRLEN];
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old); /* the threads inherit a full mask */
-	/* before the publisher, which reads pl->chk */
-	pl->chk = chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG,
-	                    pl->o.horizon_us / 1000000, ce);
-	if (!pl->chk) {
+	/* before the publisher, which reads pl->chk; a foreign topic has no MySQL to check */
+	pl->chk = pl->foreign ? NULL
+	                      : chk_start(&pl->db, pl->cons, pl->o.capture == CAPTURE_BINLOG,
+	                                  pl->o.horizon_us / 1000000, ce);
+	if (!pl->chk && !pl->foreign) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return u_err(err, "%s", ce);
 	}
@@ -334,14 +365,17 @@ int pl_start(struct pl *pl, char *err)
 		void *(*fn)(void *);
 		const char *name;
 		void *arg;
+		int skip; /* a foreign topic's monitor: no injector, no relay */
 	} t[] = {
-	    {&pl->th_pub, pub_main, "publisher", pl->pub},
-	    {&pl->th_inj, injr_main, "injector", pl->injr},
-	    {&pl->th_relay, pl_worker_main, "relay", &pl->w_relay},
-	    {&pl->th_cons, pl_worker_main, "consumer", &pl->w_cons},
-	    {&pl->th_probe, probe_main, "probe", pl->probe},
+	    {&pl->th_pub, pub_main, "publisher", pl->pub, 0},
+	    {&pl->th_inj, injr_main, "injector", pl->injr, pl->foreign},
+	    {&pl->th_relay, pl_worker_main, "relay", &pl->w_relay, pl->foreign},
+	    {&pl->th_cons, pl_worker_main, "consumer", &pl->w_cons, 0},
+	    {&pl->th_probe, probe_main, "probe", pl->probe, 0},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		if (t[i].skip)
+			continue;
 		int e = pthread_create(t[i].th, NULL, t[i].fn, t[i].arg);
 		if (e) {
 			rc = u_err(err, "cannot start the %s thread: %s", t[i].name, strerror(e));
@@ -364,6 +398,8 @@ uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have)
 /* Routes a command to the injector's queue or the publisher's; never waits for either. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 {
+	if (!pl->injr && cmd <= PL_CMD_BATCH)
+		return -2; /* a foreign topic's monitor: no injector */
 	switch (cmd) {
 	case PL_CMD_INJECT:
 		return injr_send(pl->injr, INJR_INJECT, 0, 0);

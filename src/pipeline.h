@@ -31,7 +31,8 @@ enum pl_cmd {
  * a named server must already have the CDC objects), builds the Kafka configuration (starting
  * the in-process mock without -b), makes sure the topic exists, prepares relay and consumer.
  * No thread runs yet and nothing is written to the terminal but errors. NULL with one line
- * in err.
+ * in err. On a foreign topic (opt_foreign) only Kafka and the consumer: no server, no MySQL
+ * connection, no relay or injector, and the topic must exist (it is not created).
  */
 struct pl *pl_new(const struct opts *o, char *err);
 /* Starts the worker threads (signals blocked in them). -1 with err. */
@@ -43,7 +44,8 @@ void pl_drain_wake(struct pl *pl);
 /* Copies the newest snapshot into *dst if its generation differs from have; returns the
  * newest generation (0 before the first publish). Never blocks on I/O. */
 uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have);
-/* Queues a command (see enum pl_cmd); -1 if the queue is full. Never blocks on I/O. */
+/* Queues a command (see enum pl_cmd); -1 if the queue is full, -2 for an injection command
+ * on a foreign topic (opt_foreign: there is no injector). Never blocks on I/O. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d);
 /* Stops every thread: relay_stop (flushes and saves progress), cons_stop, joins. Idempotent. */
 void pl_stop(struct pl *pl);

@@ -34,6 +34,8 @@ struct pub_stage {
 	char kafka_label[PUB_TEXT]; /* "mock 127.0.0.1:40831 (3 brokers)" or the broker list */
 	char topic[80];
 	int capture_binlog;
+	char foreign[PUB_TEXT]; /* "" own pipeline; else the capture pane's note */
+	char group_by[64];      /* a foreign topic's column counted by */
 	int64_t horizon_us;
 
 	struct view_settings set; /* the windows below were computed with these */
@@ -63,6 +65,7 @@ struct pub_stage {
 	/* windows, from the consumer's held buckets */
 	int nstores;
 	uint32_t stores[WS_MAX_STORES];
+	char labels[WS_MAX_STORES][VIEW_LABEL]; /* a foreign topic's: "store_id 1" */
 	int nwin; /* oldest first; the last one is the open (newest) window */
 	struct ws_window win[PUB_MAX_WINDOWS];
 	struct ws_stats ws;
@@ -134,9 +137,13 @@ struct pub *pub_new(const struct pub_config *cfg)
 	u_copy_line(s->kafka_label, sizeof s->kafka_label, cfg->kafka_label);
 	u_copy_line(s->topic, sizeof s->topic, cfg->topic);
 	s->capture_binlog = cfg->capture_binlog;
+	if (cfg->foreign)
+		u_copy_line(s->foreign, sizeof s->foreign, cfg->foreign);
+	u_copy_line(s->group_by, sizeof s->group_by, cfg->group_by ? cfg->group_by : "store_id");
 	s->horizon_us = cfg->horizon_us;
 	s->set.lateness_us = cfg->lateness_us;
 	p->cfg.mysql_label = p->cfg.kafka_label = p->cfg.topic = NULL; /* not kept */
+	p->cfg.foreign = p->cfg.group_by = NULL;
 	return p;
 }
 
@@ -263,8 +270,8 @@ static void pub_notes_locked(struct pub *p, struct pub_ticks *ps, const struct p
 			pub_event_locked(p, VIEW_WARN, "windows: %s", ps->problem);
 	} else if (s->cons.lost != ps->lost) {
 		ps->lost = s->cons.lost;
-		pub_event_locked(p, VIEW_WARN, "kafka: lost to retention: %s; filled in from MySQL",
-		                s->cons.lost_text);
+		pub_event_locked(p, VIEW_WARN, "kafka: lost to retention: %s%s", s->cons.lost_text,
+		                 s->foreign[0] ? "" : "; filled in from MySQL");
 	} else if (strcmp(s->cons.note, ps->note)) {
 		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
 		if (ps->note[0])
@@ -289,6 +296,9 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
 		         s->inject_error);
 		lvl = VIEW_ERROR;
+	} else if (s->kafka == PROBE_DOWN && s->foreign[0]) {
+		snprintf(out, sizeof out, "kafka: unreachable (%s)", s->probe_error);
+		lvl = VIEW_ERROR;
 	} else if (s->kafka == PROBE_DOWN) {
 		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",
 		         u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
@@ -305,6 +315,9 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 	} else if (s->relay.last_error[0] && (!s->relay.mysql_ok || !s->relay.kafka_ok)) {
 		snprintf(out, sizeof out, "relay: %s", s->relay.last_error);
 		lvl = VIEW_WARN;
+	} else if (s->foreign[0]) {
+		snprintf(out, sizeof out, "watching %s: %s messages read", s->topic,
+		         u_fmt_count((long long)s->cons.consumed, a, sizeof a));
 	} else if (s->relay.state[0]) {
 		snprintf(out, sizeof out, "relay: %s (%s rows relayed)", s->relay.state,
 		         u_fmt_count((long long)s->relay.relayed, a, sizeof a));
@@ -329,19 +342,39 @@ static void pub_gather_locked(struct pub *p, struct pub_stage *s)
 /* Copies the sources' figures into the stage (no lock of the publisher's held). */
 static void pub_gather_sources(struct pub *p, struct pub_stage *s)
 {
-	struct injr_figures f;
-	injr_get(p->cfg.injr, &f);
-	s->set.batch = f.batch;
-	s->set.rate = f.rate;
-	s->set.auto_on = f.auto_on;
-	s->mysql = f.health;
-	s->injected = f.injected;
-	s->last_batch = f.last_batch;
-	memcpy(s->inject_error, f.error, sizeof s->inject_error);
-	relay_stats(p->cfg.relay, &s->relay);
+	if (p->cfg.injr) { /* a foreign topic's monitor has neither injector nor relay */
+		struct injr_figures f;
+		injr_get(p->cfg.injr, &f);
+		s->set.batch = f.batch;
+		s->set.rate = f.rate;
+		s->set.auto_on = f.auto_on;
+		s->mysql = f.health;
+		s->injected = f.injected;
+		s->last_batch = f.last_batch;
+		memcpy(s->inject_error, f.error, sizeof s->inject_error);
+	}
+	if (p->cfg.relay)
+		relay_stats(p->cfg.relay, &s->relay);
 	cons_stats(p->cfg.cons, &s->cons);
 	s->nparts = probe_parts(p->cfg.probe, &s->cons, s->parts, &s->kafka, s->probe_error,
 	                        sizeof s->probe_error);
+}
+
+/* A foreign topic's row labels: the column and the value each store id stands for. */
+static void pub_labels(struct pub *p, struct pub_stage *s)
+{
+	memset(s->labels, 0, sizeof s->labels);
+	for (int i = 0; i < s->nstores && i < WS_MAX_STORES; i++) {
+		char t[VIEW_LABEL], l[VIEW_LABEL * 3];
+		int k = cons_label(p->cfg.cons, s->stores[i], t, sizeof t);
+		if (k == 2)
+			snprintf(l, sizeof l, "%s", t);
+		else if (k)
+			snprintf(l, sizeof l, "%s %s", s->group_by, t);
+		else
+			snprintf(l, sizeof l, "%s %u", s->group_by, s->stores[i]);
+		u_copy_line(s->labels[i], VIEW_LABEL, l); /* cut to the label's room */
+	}
 }
 
 /* Judges the check thread's latest round: equal, catching up, or a mismatch that stayed
@@ -397,6 +430,10 @@ static void view_fill_capture(struct view_capture *v, const struct pub_stage *s)
 {
 	const struct relay_stats *r = &s->relay;
 	memset(v, 0, sizeof *v);
+	if (s->foreign[0]) {
+		snprintf(v->foreign, sizeof v->foreign, "%s", s->foreign);
+		return;
+	}
 	v->alert = view_alert(s->mysql == INJR_DOWN ||
 	                          (s->relay_running && r->state[0] && !r->mysql_ok),
 	                      !s->relay_running && s->relay_error[0], s->mysql == INJR_UNKNOWN);
@@ -450,6 +487,13 @@ static void view_fill_hist(struct view_hist *v, const struct pub_stage *s)
 	v->horizon_us = s->horizon_us;
 	v->nstores = s->nstores;
 	memcpy(v->stores, s->stores, sizeof v->stores);
+	if (s->foreign[0]) {
+		memcpy(v->labels, s->labels, sizeof v->labels);
+		v->foreign = 1;
+		v->updates = s->cons.updates;
+		v->deletes = s->cons.deletes;
+		v->skipped = s->cons.skipped;
+	}
 	v->late = s->ws.late;
 	v->rejected = s->cons.rejected > s->ws.rejected ? s->cons.rejected : s->ws.rejected;
 	v->duplicates =
@@ -474,6 +518,7 @@ static void view_fill_status(struct view_status *v, const struct pub_stage *s)
 	snprintf(v->kafka_label, sizeof v->kafka_label, "%s", s->kafka_label);
 	snprintf(v->topic, sizeof v->topic, "%s", s->topic);
 	v->capture_binlog = s->capture_binlog;
+	v->foreign = s->foreign[0] != 0;
 	v->set = s->set;
 	snprintf(v->text, sizeof v->text, "%s", s->status);
 	v->level = s->status_level;
@@ -550,6 +595,8 @@ void *pub_main(void *arg)
 			                    &s->watermark_us);
 			if (s->nwin < 0)
 				s->nwin = 0;
+			if (s->foreign[0])
+				pub_labels(p, s);
 			ps.view_sig = sig;
 			ps.view_size = set->window_s;
 			ps.view_slide = set->slide_s;

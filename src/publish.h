@@ -21,6 +21,9 @@
 struct pub_config {
 	const char *mysql_label, *kafka_label, *topic; /* copied */
 	int capture_binlog;
+	const char *foreign; /* not NULL: a foreign topic's capture note (copied); relay and
+	                        injr are NULL then, and there is no check line */
+	const char *group_by; /* the column the histogram's rows are values of (copied) */
 	int64_t horizon_us, window_s, slide_s, lateness_us;
 	int wake_fd; /* the wake pipe's write end (non-blocking) */
 	struct relay *relay; /* the sources, borrowed */

@@ -15,6 +15,7 @@
 #define VIEW_MAX_PARTS   64  /* the consumer's CONS_MAX_PARTS (checked in the core) */
 #define VIEW_MAX_STORES  64  /* the window store's WS_MAX_STORES (checked in the core) */
 #define VIEW_MAX_WINDOWS 128 /* newest windows kept in a snapshot */
+#define VIEW_LABEL       40  /* a histogram row's label, "store_id 1", "active true" */
 
 enum view_level { VIEW_INFO = 0, VIEW_WARN, VIEW_ERROR };
 
@@ -29,6 +30,8 @@ enum view_cap_alert {
 /* The capture pane: MySQL's side, the injector and the relay. */
 struct view_capture {
 	int alert;  /* enum view_cap_alert */
+	char foreign[VIEW_TEXT]; /* not "": a foreign topic's monitor, this says so (no MySQL
+	                            figures; the rest of this view is 0) */
 	int binlog; /* binlog positions instead of change rows and gaps (once the relay has them) */
 	int64_t customers;
 	int last_batch; /* customers in the last batch written, 0 none */
@@ -102,6 +105,9 @@ struct view_hist {
 	int64_t window_s, horizon_us;
 	int nstores;
 	uint32_t stores[VIEW_MAX_STORES];
+	char labels[VIEW_MAX_STORES][VIEW_LABEL]; /* "" all: "store N"; else each row's label */
+	int foreign; /* a foreign topic: no check line; updates, deletes and skipped shown */
+	uint64_t updates, deletes, skipped;
 	uint64_t late, rejected, duplicates;
 	uint64_t late_per_store[VIEW_MAX_STORES];
 	struct view_check check;
@@ -124,6 +130,7 @@ struct view_status {
 	char kafka_label[VIEW_TEXT]; /* "mock 127.0.0.1:40831 (3 brokers)" or the broker list */
 	char topic[80];
 	int capture_binlog;
+	int foreign; /* a foreign topic: no injection, "capture: debezium" in the header */
 	struct view_settings set;
 	char text[VIEW_TEXT]; /* the most pressing condition, else the last event, else relay state */
 	int level;            /* enum view_level */

@@ -73,6 +73,24 @@ t_mock() {
 	BOOT=$(head -n 1 "$T/mock.out")
 }
 
+# dbz_send TOPIC PARTITION SHAPE NAME...: each Debezium fixture (tests/fixtures/debezium/SHAPE/
+# NAME.key.json as the key, NAME.value.json as the value) as one message into $BOOT with kcat;
+# a name without a value file is a tombstone (a null value).
+dbz_send() {
+	_t=$1 _p=$2 _d="$(cd "$(dirname "$0")" && pwd)/fixtures/debezium/$3"
+	shift 3
+	for n in "$@"; do
+		key=$(tr -d '\n' <"$_d/$n.key.json")
+		if [ -f "$_d/$n.value.json" ]; then
+			timeout 30 kcat -b "$BOOT" -t "$_t" -p "$_p" -P -k "$key" "$_d/$n.value.json" ||
+				fail "kcat -P $n"
+		else
+			printf '%s|\n' "$key" | timeout 30 kcat -b "$BOOT" -t "$_t" -p "$_p" -P -K'|' -Z ||
+				fail "kcat -P $n (tombstone)"
+		fi
+	done
+}
+
 # expect_error 'regex' CMD...: the command must exit non-zero within 30 s, printing exactly
 # one line on stderr that matches regex, and nothing that looks like a crash.
 expect_error() {

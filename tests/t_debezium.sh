@@ -25,30 +25,14 @@ note "bad input: one line each"
 t_mock 1
 note "mock at $BOOT"
 
-# send TOPIC PARTITION SHAPE NAME...: each fixture as one message (its key file as the key);
-# a name without a value file is a tombstone (a null value).
-send() {
-	_t=$1 _p=$2 _d=$FIX/$3
-	shift 3
-	for n in "$@"; do
-		key=$(tr -d '\n' <"$_d/$n.key.json")
-		if [ -f "$_d/$n.value.json" ]; then
-			timeout 30 kcat -b "$BOOT" -t "$_t" -p "$_p" -P -k "$key" "$_d/$n.value.json" ||
-				fail "kcat -P $n"
-		else
-			printf '%s|\n' "$key" | timeout 30 kcat -b "$BOOT" -t "$_t" -p "$_p" -P -K'|' -Z ||
-				fail "kcat -P $n (tombstone)"
-		fi
-	done
-}
 
 ALL="snap1 snap2 snap3 create4 create5 create6 update4 delete5 tomb5 address606 heartbeat"
 AGAIN="snap1 create4 update4 delete5"
-send dbz.off 0 off $ALL
-send dbz.off 1 off $AGAIN
-send dbz.on 0 on $ALL
-send dbz.on 1 on $AGAIN
-send dbz.on 2 off create6 # the same change as on/create6, in the other shape
+dbz_send dbz.off 0 off $ALL
+dbz_send dbz.off 1 off $AGAIN
+dbz_send dbz.on 0 on $ALL
+dbz_send dbz.on 1 on $AGAIN
+dbz_send dbz.on 2 off create6 # the same change as on/create6, in the other shape
 
 # watch_once TOPIC ARGS...: `watch --json --once -w 10s` into $T/w.json.
 watch_once() {

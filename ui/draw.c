@@ -259,7 +259,7 @@ static void draw_head(struct ui_view *v, const struct view_status *s)
 	                : " topic %s   window %s %s   lateness %s   capture: %s",
 	         s->topic, u_fmt_duration(s->set.window_s * 1000000, w1, sizeof w1), b,
 	         u_fmt_duration(s->set.lateness_us, l1, sizeof l1),
-	         s->capture_binlog ? "binlog" : "trigger");
+	         s->foreign ? "debezium" : s->capture_binlog ? "binlog" : "trigger");
 	int used = put(w, 1, 0, cols - (v->paused ? 10 : 0), A_NORMAL, line);
 	if (v->paused)
 		put(w, 1, used + 3 < cols - 8 ? used + 3 : cols - 8, 8, at[S_KEY], " PAUSED ");
@@ -293,6 +293,28 @@ static void draw_cap_binlog(WINDOW *w, int maxw, const struct view_capture *r)
 	put(w, 4, 14, maxw - 13, r->binlog_lag_s > 5 ? at[S_WARN] : A_NORMAL, rest);
 }
 
+/* Writes text from row y, column 2, in rows of at most cols - 1 columns broken between
+   words (ASCII text), down to row last; returns the row after the last one written. */
+static int wrap(WINDOW *w, int y, int last, int cols, attr_t a, const char *text)
+{
+	const char *p = text;
+	while (*p && y <= last) {
+		int n = (int)strlen(p);
+		if (n > cols - 2) {
+			n = cols - 2;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = cols - 2; /* one word longer than the row: cut */
+		}
+		putf(w, y++, 2, cols - 1, a, "%.*s", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return y;
+}
+
 /* The capture pane: MySQL side of the pipeline. */
 static void draw_cap(struct ui_view *v, const struct view_capture *r)
 {
@@ -303,6 +325,13 @@ static void draw_cap(struct ui_view *v, const struct view_capture *r)
 	frame(v, w, "capture", alerts[r->alert],
 	      r->alert == VIEW_CAP_CONNECTING ? at[S_DIM] : at[S_ERR]);
 	int maxw = getmaxx(w) - 2, h = getmaxy(w) - 2;
+	if (r->foreign[0]) { /* no MySQL figures: capture is not cdctop's */
+		int y = wrap(w, 1, h, maxw - 1, A_NORMAL, r->foreign);
+		wrap(w, y, h, maxw - 1, at[S_DIM],
+		     "no relay or injection here: the keys i I < > [ ] need cdctop's own pipeline");
+		wnoutrefresh(w);
+		return;
+	}
 
 	rest[0] = 0;
 	if (r->last_batch)
@@ -442,10 +471,13 @@ static void bar(WINDOW *w, int y, int x, int cells, uint64_t count, uint64_t max
 	wattrset(w, A_NORMAL);
 }
 
-/* The store's label, "store 1". */
-static const char *store_label(uint32_t id, char *buf, size_t len)
+/* Row i's label: "store 1", or a foreign topic's own ("store_id 1", "active true"). */
+static const char *store_label(const struct view_hist *s, int i, char *buf, size_t len)
 {
-	snprintf(buf, len, "store %u", id);
+	if (s->labels[i][0])
+		snprintf(buf, len, "%s", s->labels[i]);
+	else
+		snprintf(buf, len, "store %u", s->stores[i]);
 	return buf;
 }
 
@@ -455,20 +487,28 @@ static void hist_footer(WINDOW *w, int y, int iw, const struct view_hist *s, int
 	char a[32], b[32], c[32], per[160] = "";
 	uint64_t rejected = s->rejected, dups = s->duplicates;
 	size_t off = 0;
-	for (int i = 0; i < s->nstores && off + 32 < sizeof per; i++)
+	char lab[VIEW_LABEL];
+	for (int i = 0; i < s->nstores && off + 48 < sizeof per; i++)
 		if (s->late_per_store[i])
-			off += (size_t)snprintf(per + off, sizeof per - off, "%sstore %u: %" PRIu64,
-			                        off ? ", " : " (", s->stores[i],
+			off += (size_t)snprintf(per + off, sizeof per - off, "%s%s: %" PRIu64,
+			                        off ? ", " : " (", store_label(s, i, lab, sizeof lab),
 			                        s->late_per_store[i]);
 	if (off)
 		snprintf(per + off, sizeof per - off, ")");
 	int x = 2;
-	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s   ",
-	          num((long long)s->late, a, sizeof a), per);
-	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s   ",
-	          num((long long)rejected, b, sizeof b));
-	x += putf(w, y, x, iw - x, A_NORMAL, "duplicates ignored %s",
+	/* a foreign topic's footer holds three counts more: narrower gaps, "duplicates" alone */
+	const char *gap = s->foreign ? "  " : "   ";
+	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s%s",
+	          num((long long)s->late, a, sizeof a), per, gap);
+	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s%s",
+	          num((long long)rejected, b, sizeof b), gap);
+	x += putf(w, y, x, iw - x, A_NORMAL, "%s %s", s->foreign ? "duplicates" : "duplicates ignored",
 	          num((long long)dups, c, sizeof c));
+	if (s->foreign) /* Debezium's u and d changes and skipped messages, never registrations */
+		x += putf(w, y, x, iw - x, A_NORMAL, "  updates %s  deletes %s  skipped %s",
+		          num((long long)s->updates, a, sizeof a),
+		          num((long long)s->deletes, b, sizeof b),
+		          num((long long)s->skipped, c, sizeof c));
 	if (legend && x + 18 < iw)
 		put(w, y, iw - 15, 15, at[S_DIM], "* open window");
 }
@@ -478,6 +518,10 @@ static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct
 {
 	const struct view_check *k = &s->check;
 	char a[32], b[32], d[40];
+	if (s->foreign) {
+		put(w, y, 2, iw - 2, at[S_DIM], "check  none: no MySQL of cdctop's behind this topic");
+		return;
+	}
 	if (k->state == VIEW_CHECK_NONE) {
 		put(w, y, 2, iw - 2, at[S_DIM], "check  waiting for the first count");
 		return;
@@ -511,7 +555,7 @@ static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct
 static int hist_bars(WINDOW *w, int y, int iw, int lw, int bars, int more,
                      const struct view_hist *s, const struct view_window *open)
 {
-	char a[32], lab[32];
+	char a[32], lab[VIEW_LABEL];
 	uint64_t max = 0;
 	for (int i = 0; i < s->nstores; i++)
 		if (open->counts[i] > max)
@@ -520,7 +564,7 @@ static int hist_bars(WINDOW *w, int y, int iw, int lw, int bars, int more,
 	int cells = iw - 1 - lw - cw - trail;
 	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
 	for (int i = 0; i < bars; i++, y++) {
-		put(w, y, 2, lw, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+		put(w, y, 2, lw, at[S_LABEL], store_label(s, i, lab, sizeof lab));
 		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
 		putf(w, y, 2 + lw + cells, cw, A_BOLD, "%*s", cw,
 		     num((long long)open->counts[i], a, sizeof a));
@@ -550,7 +594,7 @@ static void strip_cell(WINDOW *w, int y, int x0, const struct view_window *wi, i
 /* The strip of recent windows from row y: their start times, then a row per store. */
 static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist *s)
 {
-	char t1[16], lab[32];
+	char t1[16], lab[VIEW_LABEL];
 	int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
 	int ncell = (iw - 1 - L) / cellw;
 	if (ncell > s->nwin)
@@ -568,7 +612,7 @@ static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist 
 		    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
 	y++;
 	for (int i = 0; i < s->nstores; i++, y++) {
-		put(w, y, 2, L - 1, at[S_LABEL], store_label(s->stores[i], lab, sizeof lab));
+		put(w, y, 2, L - 1, at[S_LABEL], store_label(s, i, lab, sizeof lab));
 		for (int k = 0; k < ncell; k++)
 			strip_cell(w, y, 1 + L + k * cellw, &s->win[first + k], i, smax);
 	}
@@ -578,7 +622,7 @@ static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist 
 static void draw_hist(struct ui_view *v, const struct view_hist *s)
 {
 	WINDOW *w = v->w_hist;
-	char t1[16], t2[16], a[32], title[96], lab[32];
+	char t1[16], t2[16], a[32], title[96], lab[VIEW_LABEL];
 	werase(w);
 	int iw = getmaxx(w) - 2, ih = getmaxy(w) - 2;
 	const struct view_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
@@ -589,16 +633,17 @@ static void draw_hist(struct ui_view *v, const struct view_hist *s)
 	else
 		snprintf(title, sizeof title, "window %s",
 		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
-	frame(v, w, "registrations per store", title, at[S_TITLE]);
+	frame(v, w, s->foreign ? "registrations per value" : "registrations per store", title,
+	      at[S_TITLE]);
 	int strip = 0;
 	if (!open || !s->nstores) {
-		putf(w, 1, 2, iw - 2, at[S_DIM],
-		     "no registrations in the last %s yet: press i to inject a batch",
-		     u_fmt_duration(s->horizon_us, a, sizeof a));
+		putf(w, 1, 2, iw - 2, at[S_DIM], "no registrations in the last %s yet%s",
+		     u_fmt_duration(s->horizon_us, a, sizeof a),
+		     s->foreign ? "" : ": press i to inject a batch");
 	} else {
 		int lw = 9;
 		for (int i = 0; i < s->nstores; i++) {
-			int l = width(store_label(s->stores[i], lab, sizeof lab)) + 2;
+			int l = width(store_label(s, i, lab, sizeof lab)) + 2;
 			if (l > lw)
 				lw = l;
 		}
@@ -667,7 +712,8 @@ static void draw_keys(struct ui_view *v, const struct view_status *s)
 		snprintf(k, sizeof k, "%s", it[i].k);
 		if (narrow && strlen(k) == 3)
 			memmove(k + 1, k + 2, 2); /* "< >" -> "<>" */
-		x += put(w, 0, x, cols - 1 - x, at[S_KEY], k);
+		/* a foreign topic's monitor cannot inject: those keys dimmed */
+		x += put(w, 0, x, cols - 1 - x, s->foreign && i < 4 ? at[S_DIM] : at[S_KEY], k);
 		x += putf(w, 0, x, cols - 1 - x, it[i].on ? at[S_OK] | A_BOLD : A_NORMAL, " %s%s",
 		          narrow ? it[i].ln : it[i].l, narrow ? " " : "  ");
 	}

@@ -62,10 +62,24 @@ static unsigned ui_send(struct ui *u, enum pl_cmd c, int64_t i, int64_t j, doubl
 	return 0;
 }
 
+/* The inject keys on a foreign topic's monitor (no injector): 1 with the status line's
+   explanation in *d. */
+static int no_inject(struct ui *u, unsigned *d)
+{
+	if (!u->v.snap->status.foreign)
+		return 0;
+	*d = ui_flash(u, "inject: needs cdctop's own pipeline (MySQL, relay); this topic is "
+	                 "not written by cdctop");
+	return 1;
+}
+
 /* i: one batch. */
 static unsigned act_inject(struct ui *u, int key)
 {
 	(void)key;
+	unsigned nd;
+	if (no_inject(u, &nd))
+		return nd;
 	unsigned d = ui_send(u, PL_CMD_INJECT, 0, 0, 0);
 	return d ? d : ui_flash(u, "inject: writing %d customers", u->batch);
 }
@@ -74,6 +88,9 @@ static unsigned act_inject(struct ui *u, int key)
 static unsigned act_auto(struct ui *u, int key)
 {
 	(void)key;
+	unsigned nd;
+	if (no_inject(u, &nd))
+		return nd;
 	return ui_send(u, PL_CMD_AUTO, -1, 0, 0) | UI_D_KEYS | UI_D_CAP;
 }
 
@@ -82,6 +99,9 @@ static unsigned act_rate(struct ui *u, int key)
 {
 	int up = key == '>' || key == '.';
 	double r = u->rate;
+	unsigned nd;
+	if (no_inject(u, &nd))
+		return nd;
 	if (up) {
 		for (int i = 0; i < NELEM(rate_ladder); i++)
 			if (rate_ladder[i] > u->rate) {
@@ -108,6 +128,9 @@ static unsigned act_batch(struct ui *u, int key)
 {
 	int up = key == ']';
 	int b = u->batch;
+	unsigned nd;
+	if (no_inject(u, &nd))
+		return nd;
 	if (up) {
 		for (int i = 0; i < NELEM(batch_ladder); i++)
 			if (batch_ladder[i] > u->batch) {

@@ -1,0 +1,104 @@
+#!/bin/sh
+# t_ui_debezium.sh - the monitor on a topic cdctop does not write (--format debezium,
+# --group-by, --table with -b): the Debezium fixtures (tests/fixtures/debezium, as t_debezium.sh
+# produces them: snapshot rows, creates, an update, a delete, its tombstone, another table's
+# row, a heartbeat, then re-deliveries on partition 1) in a standalone kafka-mock, the monitor
+# in tmux. The screen must show exactly what the fixtures give: registrations per group value
+# in the open window ("store_id 1", "active true"), updates, deletes and skipped messages in
+# the histogram's footer, re-deliveries as duplicates; the capture pane says capture is not
+# cdctop's; i and I answer on the status line that injection needs cdctop's own pipeline; no
+# MariaDB is started (none runs under this test's dirs, no private server dir is made); q exits
+# 0 with the terminal given back. Without -b it refuses with one line.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/screen.sh"
+
+command -v kcat >/dev/null || fail "kcat is not installed (make deps)"
+
+expect_error "give its cluster with -b HOST:PORT" "$CDCTOP" --format debezium -t dbz.off
+expect_error "give its cluster with -b HOST:PORT" "$CDCTOP" --group-by active
+note "no -b: one line"
+
+t_mock 1
+note "mock at $BOOT"
+
+dbz_send dbz.off 0 off snap1 snap2 snap3 create4 create5 create6 update4 delete5 tomb5 address606 heartbeat
+dbz_send dbz.off 1 off snap1 create4 update4 delete5
+
+# a missing topic: one line naming it, exit 1, and it is not created
+scr_start 120 40 -b "$BOOT" -t dbz.nosuch --format debezium
+scr_wait 30 'EXITED 1' "the exit on a missing topic"
+grep -q "^cdctop: kafka: topic 'dbz.nosuch' does not exist at $BOOT: name the connector's topic with -t (one cdctop does not write is never created)\$" "$T/ui.err" ||
+	fail "a missing topic: stderr: $(cat "$T/ui.err")"
+assert_eq "$(wc -l <"$T/ui.err" | tr -d ' ')" 1 "a missing topic: lines on stderr"
+# (all topics: the mock creates one that kcat -L -t names)
+! timeout 30 kcat -b "$BOOT" -L 2>&1 | grep -q 'topic "dbz.nosuch"' ||
+	fail "the missing topic was created"
+scr_tmux kill-server
+note "a missing topic: one line, exit 1, not created"
+
+# no_mariadbd WHAT: no MariaDB server runs with this test's dirs, and no private server's
+# data dir was made under its HOME (the monitor's default state dir).
+no_mariadbd() {
+	! ps -eo args | grep -F "$T" | grep -q '[m]ariadbd' || fail "$1: a mariadbd runs under $T"
+	! find "$HOME" -name 'mysqld.sock' -o -name 'ibdata1' | grep -q . ||
+		fail "$1: a private server's files under $HOME: $(find "$HOME" | head -n 5)"
+}
+
+# bar LABEL: the count of the open window's bar labelled LABEL (the first line showing it).
+bar() { scr_num "│ +$1 "; }
+
+# The fixtures, by store_id: snapshot rows 1 (store 1), 2 (store 2), 3 (store 1), creates 4
+# (store 2), 5 (store 1), 6 (store 2): 3 and 3 in the hour 10:00-11:00 of 2025-12-01; one
+# update and one delete; the tombstone, the heartbeat and (with --table customer) the address
+# row skipped; 4 re-deliveries.
+scr_start 120 40 -b "$BOOT" -t dbz.off --format debezium --table customer -w 1h
+scr_wait 30 'rejected 0 +duplicates 4 +updates 1 +deletes 1 +skipped 3' "the footer's counts"
+scr_wait 10 'store_id 2 ' "the second bar"
+scr_cap >/dev/null
+# the capture pane's text, its rows joined (it wraps at the pane's width)
+cap_text=$(sed -n '/┌ capture /,/└/s/^│ \([^│]*\)│.*/\1/p' "$SCR" | tr -s ' \n' '  ' | sed 's/ *$//')
+case "$cap_text" in
+"capture: Debezium topic dbz.off, not written by cdctop no relay or injection here: the keys i I < > [ ] need cdctop's own pipeline") ;;
+*) cat "$SCR"; fail "the capture pane: '$cap_text'" ;;
+esac
+for want in 'late 0 +rejected 0' \
+	'registrations per value' 'window 10:00:00.11:00:00' 'capture: debezium' \
+	"kafka: ${BOOT%%,*}" 'check  none'; do
+	grep -Eq -- "$want" "$SCR" || { cat "$SCR"; fail "no /$want/ on the screen"; }
+done
+! grep -Eq 'customers|change rows|backlog|mysql:' "$SCR" || { cat "$SCR"; fail "MySQL figures on a foreign topic's screen"; }
+assert_eq "$(bar 'store_id 1')" 3 "store_id 1's bar"
+assert_eq "$(bar 'store_id 2')" 3 "store_id 2's bar"
+assert_eq "$(grep -Ec '│ +store_id [0-9]+ ' "$SCR")" 4 "rows: two bars and two strip rows"
+! grep -Eq '│ +(other|store_id [03-9])' "$SCR" || { cat "$SCR"; fail "a row of a value no fixture has"; }
+note "by store_id: 3 and 3, updates 1, deletes 1, skipped 3, duplicates 4"
+no_mariadbd "--format debezium"
+
+scr_keys i
+scr_wait 5 "^ inject: needs cdctop's own pipeline" "the answer to i"
+scr_keys I
+scr_wait 5 "^ inject: needs cdctop's own pipeline" "the answer to I"
+note "i and I: $(grep -E "^ inject:" "$SCR" | cut -c1-100)"
+
+scr_exit_mark
+scr_keys q
+scr_exit_wait 0 "q"
+scr_stty_same "q"
+[ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
+
+# --group-by a boolean on the schemas-on topic, at 80x24 (the footer's counts all fit): six
+# registrations, all "active true"; without --table the address row has no such column
+# (rejected), and two skipped (tombstone, heartbeat)
+dbz_send dbz.on 0 on snap1 snap2 snap3 create4 create5 create6 update4 delete5 tomb5 address606 heartbeat
+scr_start 80 24 -b "$BOOT" -t dbz.on --group-by active -w 1h
+scr_wait 30 'rejected 1 +duplicates 0 +updates 1 +deletes 1 +skipped 2' "the footer (group-by active)"
+scr_wait 10 'active true ' "the bar"
+scr_cap >/dev/null
+assert_eq "$(bar 'active true')" 6 "active true's bar"
+assert_eq "$(grep -Ec '│ +active ' "$SCR")" 2 "rows: one bar and one strip row"
+no_mariadbd "--group-by active"
+scr_exit_mark
+scr_keys q
+scr_exit_wait 0 "q (group-by active)"
+scr_stty_same "q (group-by active)"
+note "--group-by active: 6 as active true"
