@@ -53,7 +53,20 @@ done
 [ -n "$agreed" ] || fail "inject, relay and produce never agreed over the batch: last '$(rates)'"
 note "rates over the batch: $agreed/s each"
 note "latency: one unit for p50 and p99 (while the batch is in the last 10 s)"
-scr_wait 10 'e2e p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ (us|ms|s)' "measured latency"
+# a batch committed before the consumer's first read of MySQL's change log (it runs at start,
+# later on a loaded machine) is history, which has no latency: then the next batch is live
+LAT='e2e p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ (us|ms|s)'
+for try in 1 2; do
+	for _ in $(seq 1 100); do
+		scr_cap >/dev/null
+		grep -Eq -- "$LAT" "$SCR" && break
+		sleep 0.1
+	done
+	grep -Eq -- "$LAT" "$SCR" && break
+	note "no latency after batch $try: $(grep -Eo 'windows: [^│]*' "$SCR" | head -n 1)"
+	scr_keys i
+done
+scr_wait 10 "$LAT" "measured latency"
 scr_cap >/dev/null
 l=$(grep -Eo 'e2e p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ (us|ms|s)' "$SCR")
 echo "$l" | grep -Eq 'p50 [0-9.]+ (us|ms|s) +p99 [0-9.]+ \1$' || fail "two units in one figure: '$l'"
