@@ -227,13 +227,212 @@ static int find_cmd(const char *s, enum opt_cmd *c)
 	return -1;
 }
 
-int opt_parse(int argc, char **argv, struct opts *o, char *err)
+/* One option about the MySQL server and the data directory (-h -P -S -u -D, --defaults-file,
+   --password-file, --datadir); *seen is set when one names the server: 1 when it is one of these,
+   0 when not, -1 with err. */
+static int opt_server(int c, struct opts *o, unsigned *seen, char *err)
 {
-	defaults(o);
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (is_password_opt(argv[i]))
-			return u_err(err, "%s", pw_msg);
-	/* The subcommand is the first word that is not an option or an option's argument. */
+	long long v;
+	switch (c) {
+	case 'h':
+		if (!*optarg)
+			return u_err(err, "-h: empty host name");
+		o->host = optarg;
+		*seen = 1;
+		return 1;
+	case 'P':
+		if (u_parse_int("-P", optarg, 1, 65535, &v, err) < 0)
+			return -1;
+		o->port = (unsigned)v;
+		if (o->cmd != CMD_SERVER)
+			*seen = 1;
+		return 1;
+	case 'S':
+		if (!*optarg)
+			return u_err(err, "-S: empty socket path");
+		o->socket = optarg;
+		*seen = 1;
+		return 1;
+	case 'u':
+		if (!*optarg)
+			return u_err(err, "-u: empty user name");
+		o->user = optarg;
+		return 1;
+	case 'D':
+		if (!u_valid_ident(optarg))
+			return u_err(err, "-D: bad database name '%.40s': use letters, digits "
+					  "and _ only (at most 64)", optarg);
+		o->db = optarg;
+		return 1;
+	case O_DEFAULTS_FILE:
+		if (!*optarg)
+			return u_err(err, "--defaults-file: empty file name");
+		o->defaults_file = optarg;
+		*seen = 1;
+		return 1;
+	case O_PASSWORD_FILE:
+		if (!*optarg)
+			return u_err(err, "--password-file: empty file name");
+		o->password_file = optarg;
+		return 1;
+	case O_DATADIR:
+		if (!*optarg)
+			return u_err(err, "--datadir: empty directory name");
+		o->datadir = optarg;
+		return 1;
+	}
+	return 0;
+}
+
+/* One option about the Kafka cluster and topic (-b -X -F -t, --partitions, --brokers): 1 when it is one of these,
+   0 when not, -1 with err. */
+static int opt_kafka(int c, struct opts *o, char *err)
+{
+	long long v;
+	switch (c) {
+	case 'b':
+		if (!*optarg)
+			return u_err(err, "-b: empty broker list: give host:port[,host:port]");
+		o->brokers = optarg;
+		return 1;
+	case 'X':
+		if (!strchr(optarg, '=') || optarg[0] == '=')
+			return u_err(err, "-X '%.60s': use -X key=value", optarg);
+		if (secret_key(optarg))
+			return u_err(err, "-X: secrets are not accepted on the command line: put "
+					  "the property in a -F file (mode 0600)");
+		if (o->nprops >= OPT_MAX_PROPS)
+			return u_err(err, "-X: too many properties (at most %d); use -F FILE",
+				     OPT_MAX_PROPS);
+		o->props[o->nprops++] = optarg;
+		return 1;
+	case 'F':
+		if (!*optarg)
+			return u_err(err, "-F: empty file name");
+		o->props_file = optarg;
+		return 1;
+	case 't':
+		if (!u_valid_topic(optarg))
+			return u_err(err, "-t: bad topic name '%.40s': use letters, digits, "
+					  "'.', '_' and '-' only (at most 64)", optarg);
+		o->topic = optarg;
+		return 1;
+	case O_PARTITIONS:
+		if (u_parse_int("--partitions", optarg, 1, 256, &v, err) < 0)
+			return -1;
+		o->partitions = (int)v;
+		return 1;
+	case O_BROKERS_N:
+		if (u_parse_int("--brokers", optarg, 1, 16, &v, err) < 0)
+			return -1;
+		o->mock_brokers = (int)v;
+		return 1;
+	}
+	return 0;
+}
+
+/* One option about what a command does and how much (-n, --batches, --rate, --seed, --once, --gap-wait,
+   --horizon, --capture, --json): 1 when it is one of these,
+   0 when not, -1 with err. */
+static int opt_run(int c, struct opts *o, char *err)
+{
+	long long v;
+	switch (c) {
+	case 'n':
+		if (u_parse_int("-n", optarg, 1, 1000000, &o->n, err) < 0)
+			return -1;
+		return 1;
+	case O_BATCHES:
+		if (u_parse_int("--batches", optarg, 1, 1000000000, &o->batches, err) < 0)
+			return -1;
+		return 1;
+	case O_RATE:
+		if (u_parse_double("--rate", optarg, 0.01, 1000000, &o->rate, err) < 0)
+			return -1;
+		return 1;
+	case O_SEED:
+		if (u_parse_int("--seed", optarg, 0, 0x7fffffffffffffffLL, &v, err) < 0)
+			return -1;
+		o->seed = (uint64_t)v;
+		o->seed_set = 1;
+		return 1;
+	case O_ONCE:
+		o->once = 1;
+		return 1;
+	case O_GAP_WAIT:
+		if (dur("--gap-wait", optarg, 0, &o->gap_wait_us, err) < 0)
+			return -1;
+		return 1;
+	case O_HORIZON:
+		if (dur("--horizon", optarg, 60 * 1000000LL, &o->horizon_us, err) < 0)
+			return -1;
+		if (o->horizon_us > 24 * 3600 * 1000000LL)
+			return u_err(err, "--horizon: '%s' is too long (at most 24h)", optarg);
+		return 1;
+	case O_CAPTURE:
+		if (!strcmp(optarg, "trigger"))
+			o->capture = CAPTURE_TRIGGER;
+		else if (!strcmp(optarg, "binlog"))
+			o->capture = CAPTURE_BINLOG;
+		else
+			return u_err(err, "--capture: '%.40s' is not a mode: use trigger or "
+					  "binlog", optarg);
+		return 1;
+	case O_JSON:
+		o->json = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* One option about the windows and the topic's format (-w, --slide, --lateness, --until-idle, --format,
+   --group-by, --table): 1 when it is one of these,
+   0 when not, -1 with err. */
+static int opt_window(int c, struct opts *o, char *err)
+{
+	switch (c) {
+	case 'w':
+		if (dur("-w", optarg, 1000000, &o->window_us, err) < 0)
+			return -1;
+		return 1;
+	case O_SLIDE:
+		if (dur("--slide", optarg, 1000000, &o->slide_us, err) < 0)
+			return -1;
+		return 1;
+	case O_LATENESS:
+		if (dur("--lateness", optarg, 0, &o->lateness_us, err) < 0)
+			return -1;
+		return 1;
+	case O_UNTIL_IDLE:
+		if (dur("--until-idle", optarg, 1000, &o->until_idle_us, err) < 0)
+			return -1;
+		return 1;
+	case O_FORMAT:
+		if (!strcmp(optarg, "cdctop"))
+			o->format = FORMAT_CDCTOP;
+		else if (!strcmp(optarg, "debezium"))
+			o->format = FORMAT_DEBEZIUM;
+		else
+			return u_err(err, "--format: '%.40s' is not a format: use cdctop or "
+					  "debezium (or leave it out to judge each message)",
+				     optarg);
+		return 1;
+	case O_GROUP_BY:
+	case O_TABLE:
+		if (!*optarg || strlen(optarg) > 64)
+			return u_err(err, "%s: give a column or table name of 1 to 64 bytes",
+				     c == O_TABLE ? "--table" : "--group-by");
+		*(c == O_TABLE ? &o->table : &o->group_by) = optarg;
+		return 1;
+	}
+	return 0;
+}
+
+/* Finds the subcommand, the first word that is not an option or an option's argument, and
+   takes it out of argv so getopt sees only options (and server's action). The new argc, or
+   -1 with err. */
+static int take_command(int argc, char **argv, struct opts *o, char *err)
+{
 	int cmd_at = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -252,210 +451,52 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 					i++;
 		}
 	}
-	if (cmd_at) {
-		if (find_cmd(argv[cmd_at], &o->cmd) < 0)
-			return u_err(err,
-				     "unknown command '%.40s': use init, inject, relay, watch, "
-				     "kafka-mock or server (see cdctop --help)",
-				     argv[cmd_at]);
-		/* remove it from argv so getopt sees only options (and server's action) */
-		for (int i = cmd_at; i < argc - 1; i++)
-			argv[i] = argv[i + 1];
-		argc--;
-	}
+	if (!cmd_at)
+		return argc;
+	if (find_cmd(argv[cmd_at], &o->cmd) < 0)
+		return u_err(err,
+			     "unknown command '%.40s': use init, inject, relay, watch, "
+			     "kafka-mock or server (see cdctop --help)",
+			     argv[cmd_at]);
+	for (int i = cmd_at; i < argc - 1; i++)
+		argv[i] = argv[i + 1];
+	return argc - 1;
+}
 
-	unsigned seen_server = 0;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h:P:S:u:D:b:X:F:t:n:w:p::", longopts, NULL)) != -1) {
-		if (c == '?') {
-			if (optopt)
-				return u_err(err, "unknown option '-%c' (see cdctop --help)", optopt);
-			return u_err(err, "unknown option '%.*s' (see cdctop --help)",
-				     (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
-		}
-		if (c == ':')
-			return u_err(err, "option '%.60s' needs a value (see cdctop --help)",
-				     argv[optind - 1]);
-		if (c == 'p' || c == O_PASSWORD)
-			return u_err(err, "%s", pw_msg);
-		if (c == O_HELP) {
-			usage();
-			return 1;
-		}
-		if (c == O_VERSION) {
-			printf("cdctop %s\n", VERSION);
-			return 1;
-		}
-		const struct optdef *d = find_def(c);
-		if (d && !(d->cmds & M(o->cmd)))
-			return u_err(err, "option %s does not apply to '%s' (see cdctop --help)",
-				     d->name, opt_cmd_name(o->cmd));
-		long long v;
-		switch (c) {
-		case 'h':
-			if (!*optarg)
-				return u_err(err, "-h: empty host name");
-			o->host = optarg;
-			seen_server = 1;
-			break;
-		case 'P':
-			if (u_parse_int("-P", optarg, 1, 65535, &v, err) < 0)
-				return -1;
-			o->port = (unsigned)v;
-			if (o->cmd != CMD_SERVER)
-				seen_server = 1;
-			break;
-		case 'S':
-			if (!*optarg)
-				return u_err(err, "-S: empty socket path");
-			o->socket = optarg;
-			seen_server = 1;
-			break;
-		case 'u':
-			if (!*optarg)
-				return u_err(err, "-u: empty user name");
-			o->user = optarg;
-			break;
-		case 'D':
-			if (!u_valid_ident(optarg))
-				return u_err(err, "-D: bad database name '%.40s': use letters, digits "
-						  "and _ only (at most 64)", optarg);
-			o->db = optarg;
-			break;
-		case O_DEFAULTS_FILE:
-			if (!*optarg)
-				return u_err(err, "--defaults-file: empty file name");
-			o->defaults_file = optarg;
-			seen_server = 1;
-			break;
-		case O_PASSWORD_FILE:
-			if (!*optarg)
-				return u_err(err, "--password-file: empty file name");
-			o->password_file = optarg;
-			break;
-		case O_DATADIR:
-			if (!*optarg)
-				return u_err(err, "--datadir: empty directory name");
-			o->datadir = optarg;
-			break;
-		case 'b':
-			if (!*optarg)
-				return u_err(err, "-b: empty broker list: give host:port[,host:port]");
-			o->brokers = optarg;
-			break;
-		case 'X':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return u_err(err, "-X '%.60s': use -X key=value", optarg);
-			if (secret_key(optarg))
-				return u_err(err, "-X: secrets are not accepted on the command line: put "
-						  "the property in a -F file (mode 0600)");
-			if (o->nprops >= OPT_MAX_PROPS)
-				return u_err(err, "-X: too many properties (at most %d); use -F FILE",
-					     OPT_MAX_PROPS);
-			o->props[o->nprops++] = optarg;
-			break;
-		case 'F':
-			if (!*optarg)
-				return u_err(err, "-F: empty file name");
-			o->props_file = optarg;
-			break;
-		case 't':
-			if (!u_valid_topic(optarg))
-				return u_err(err, "-t: bad topic name '%.40s': use letters, digits, "
-						  "'.', '_' and '-' only (at most 64)", optarg);
-			o->topic = optarg;
-			break;
-		case O_PARTITIONS:
-			if (u_parse_int("--partitions", optarg, 1, 256, &v, err) < 0)
-				return -1;
-			o->partitions = (int)v;
-			break;
-		case O_BROKERS_N:
-			if (u_parse_int("--brokers", optarg, 1, 16, &v, err) < 0)
-				return -1;
-			o->mock_brokers = (int)v;
-			break;
-		case 'n':
-			if (u_parse_int("-n", optarg, 1, 1000000, &o->n, err) < 0)
-				return -1;
-			break;
-		case O_BATCHES:
-			if (u_parse_int("--batches", optarg, 1, 1000000000, &o->batches, err) < 0)
-				return -1;
-			break;
-		case O_RATE:
-			if (u_parse_double("--rate", optarg, 0.01, 1000000, &o->rate, err) < 0)
-				return -1;
-			break;
-		case O_SEED:
-			if (u_parse_int("--seed", optarg, 0, 0x7fffffffffffffffLL, &v, err) < 0)
-				return -1;
-			o->seed = (uint64_t)v;
-			o->seed_set = 1;
-			break;
-		case O_ONCE:
-			o->once = 1;
-			break;
-		case O_GAP_WAIT:
-			if (dur("--gap-wait", optarg, 0, &o->gap_wait_us, err) < 0)
-				return -1;
-			break;
-		case O_HORIZON:
-			if (dur("--horizon", optarg, 60 * 1000000LL, &o->horizon_us, err) < 0)
-				return -1;
-			if (o->horizon_us > 24 * 3600 * 1000000LL)
-				return u_err(err, "--horizon: '%s' is too long (at most 24h)", optarg);
-			break;
-		case O_CAPTURE:
-			if (!strcmp(optarg, "trigger"))
-				o->capture = CAPTURE_TRIGGER;
-			else if (!strcmp(optarg, "binlog"))
-				o->capture = CAPTURE_BINLOG;
-			else
-				return u_err(err, "--capture: '%.40s' is not a mode: use trigger or "
-						  "binlog", optarg);
-			break;
-		case O_JSON:
-			o->json = 1;
-			break;
-		case 'w':
-			if (dur("-w", optarg, 1000000, &o->window_us, err) < 0)
-				return -1;
-			break;
-		case O_SLIDE:
-			if (dur("--slide", optarg, 1000000, &o->slide_us, err) < 0)
-				return -1;
-			break;
-		case O_LATENESS:
-			if (dur("--lateness", optarg, 0, &o->lateness_us, err) < 0)
-				return -1;
-			break;
-		case O_UNTIL_IDLE:
-			if (dur("--until-idle", optarg, 1000, &o->until_idle_us, err) < 0)
-				return -1;
-			break;
-		case O_FORMAT:
-			if (!strcmp(optarg, "cdctop"))
-				o->format = FORMAT_CDCTOP;
-			else if (!strcmp(optarg, "debezium"))
-				o->format = FORMAT_DEBEZIUM;
-			else
-				return u_err(err, "--format: '%.40s' is not a format: use cdctop or "
-						  "debezium (or leave it out to judge each message)",
-					     optarg);
-			break;
-		case O_GROUP_BY:
-		case O_TABLE:
-			if (!*optarg || strlen(optarg) > 64)
-				return u_err(err, "%s: give a column or table name of 1 to 64 bytes",
-					     c == O_TABLE ? "--table" : "--group-by");
-			*(c == O_TABLE ? &o->table : &o->group_by) = optarg;
-			break;
-		}
+/* What getopt returned before it is an option of ours: an unknown option, a missing value, a
+   password, --help or --version, or an option of another command. 0 for an option to take,
+   1 when it was --help or --version (printed), -1 with err. */
+static int screen_option(int c, char **argv, const struct opts *o, char *err)
+{
+	if (c == '?') {
+		if (optopt)
+			return u_err(err, "unknown option '-%c' (see cdctop --help)", optopt);
+		return u_err(err, "unknown option '%.*s' (see cdctop --help)",
+			     (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 	}
-	o->server_named = (int)seen_server;
+	if (c == ':')
+		return u_err(err, "option '%.60s' needs a value (see cdctop --help)",
+			     argv[optind - 1]);
+	if (c == 'p' || c == O_PASSWORD)
+		return u_err(err, "%s", pw_msg);
+	if (c == O_HELP) {
+		usage();
+		return 1;
+	}
+	if (c == O_VERSION) {
+		printf("cdctop %s\n", VERSION);
+		return 1;
+	}
+	const struct optdef *d = find_def(c);
+	if (d && !(d->cmds & M(o->cmd)))
+		return u_err(err, "option %s does not apply to '%s' (see cdctop --help)", d->name,
+			     opt_cmd_name(o->cmd));
+	return 0;
+}
+
+/* The options that exclude or need each other. -1 with err. */
+static int check_combination(const struct opts *o, char *err)
+{
 	if (o->once && o->until_idle_us)
 		return u_err(err, "--once and --until-idle exclude each other: --once reads to the "
 				  "end and exits, --until-idle D streams until D passes with nothing new");
@@ -472,15 +513,51 @@ int opt_parse(int argc, char **argv, struct opts *o, char *err)
 	if (o->cmd == CMD_UI && opt_foreign(o) && !o->brokers)
 		return u_err(err, "--format debezium, --group-by and --table watch a topic cdctop "
 				  "does not write: give its cluster with -b HOST:PORT");
+	return 0;
+}
 
-	int rest = argc - optind;
+/* The words after the options: server's action, nothing for the other commands. */
+static int take_action(int rest, char **words, struct opts *o, char *err)
+{
 	if (o->cmd == CMD_SERVER) {
-		if (rest != 1 || (strcmp(argv[optind], "start") && strcmp(argv[optind], "stop") &&
-				  strcmp(argv[optind], "status")))
+		if (rest != 1 ||
+		    (strcmp(words[0], "start") && strcmp(words[0], "stop") && strcmp(words[0], "status")))
 			return u_err(err, "server: say start, stop or status (cdctop server start)");
-		o->server_action = argv[optind];
+		o->server_action = words[0];
 	} else if (rest > 0) {
-		return u_err(err, "unexpected argument '%.40s' (see cdctop --help)", argv[optind]);
+		return u_err(err, "unexpected argument '%.40s' (see cdctop --help)", words[0]);
 	}
 	return 0;
+}
+
+int opt_parse(int argc, char **argv, struct opts *o, char *err)
+{
+	defaults(o);
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (is_password_opt(argv[i]))
+			return u_err(err, "%s", pw_msg);
+	if ((argc = take_command(argc, argv, o, err)) < 0)
+		return -1;
+	unsigned seen_server = 0;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h:P:S:u:D:b:X:F:t:n:w:p::", longopts, NULL)) != -1) {
+		int rc = screen_option(c, argv, o, err);
+		if (rc)
+			return rc;
+		rc = opt_server(c, o, &seen_server, err);
+		if (!rc)
+			rc = opt_kafka(c, o, err);
+		if (!rc)
+			rc = opt_run(c, o, err);
+		if (!rc)
+			rc = opt_window(c, o, err);
+		if (rc < 0)
+			return -1;
+	}
+	o->server_named = (int)seen_server;
+	if (check_combination(o, err) < 0)
+		return -1;
+	return take_action(argc - optind, argv + optind, o, err);
 }
