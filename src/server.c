@@ -253,57 +253,64 @@ static int init_datadir(const struct srv_paths *p, char *err)
 	return 0;
 }
 
-/* Spawns mariadbd detached (double fork); returns its pid or -1. */
-static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
+/* mariadbd's command line for a private server: its files under p, TCP on 127.0.0.1:port
+   (0: the socket only), the binlog on for binlog capture. */
+struct srv_argv {
+	char datadir[PATH_MAX + 16], sock[160], pid[PATH_MAX + 16], log[PATH_MAX + 16], port[32],
+	    tmp[PATH_MAX + 16];
+	const char *argv[32];
+};
+
+/* Fills a for exe; -1 with err when its temp directory cannot be made. */
+static int server_argv(const struct srv_paths *p, unsigned port, const char *exe,
+		       struct srv_argv *a, char *err)
 {
-	static const char *const cands[] = {"/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd",
-					    "/usr/sbin/mysqld", NULL};
-	const char *exe = find_exe(cands);
-	if (!exe)
-		return u_err(err, "mariadbd not found: install mariadb-server (make deps), or "
-				  "name a server with -h/-S");
-	char a_datadir[PATH_MAX + 16], a_sock[160], a_pid[PATH_MAX + 16], a_log[PATH_MAX + 16],
-	    a_port[32];
-	snprintf(a_datadir, sizeof a_datadir, "--datadir=%s", p->datadir);
-	snprintf(a_sock, sizeof a_sock, "--socket=%s", p->socket);
-	snprintf(a_pid, sizeof a_pid, "--pid-file=%s", p->pidfile);
-	snprintf(a_log, sizeof a_log, "--log-error=%s", p->errlog);
-	snprintf(a_port, sizeof a_port, "--port=%u", port);
-	char tmpdir[PATH_MAX], a_tmp[PATH_MAX + 16];
+	snprintf(a->datadir, sizeof a->datadir, "--datadir=%s", p->datadir);
+	snprintf(a->sock, sizeof a->sock, "--socket=%s", p->socket);
+	snprintf(a->pid, sizeof a->pid, "--pid-file=%s", p->pidfile);
+	snprintf(a->log, sizeof a->log, "--log-error=%s", p->errlog);
+	snprintf(a->port, sizeof a->port, "--port=%u", port);
+	char tmpdir[PATH_MAX];
 	snprintf(tmpdir, sizeof tmpdir, "%.4000s/tmp", p->base);
 	if (mkdir(tmpdir, 0700) < 0 && errno != EEXIST)
 		return u_err(err, "cannot create directory '%s': %s", tmpdir, strerror(errno));
-	snprintf(a_tmp, sizeof a_tmp, "--tmpdir=%s", tmpdir);
-	const char *argv[32];
+	snprintf(a->tmp, sizeof a->tmp, "--tmpdir=%s", tmpdir);
+	const char **v = a->argv;
 	int n = 0;
-	argv[n++] = exe;
-	argv[n++] = "--no-defaults"; /* must come first, else /etc/mysql/my.cnf is read */
+	v[n++] = exe;
+	v[n++] = "--no-defaults"; /* must come first, else /etc/mysql/my.cnf is read */
 	if (geteuid() == 0)
-		argv[n++] = "--user=root";
-	argv[n++] = a_datadir;
-	argv[n++] = a_sock;
-	argv[n++] = a_pid;
-	argv[n++] = a_log;
+		v[n++] = "--user=root";
+	v[n++] = a->datadir;
+	v[n++] = a->sock;
+	v[n++] = a->pid;
+	v[n++] = a->log;
 	if (port) {
-		argv[n++] = a_port;
-		argv[n++] = "--bind-address=127.0.0.1";
+		v[n++] = a->port;
+		v[n++] = "--bind-address=127.0.0.1";
 	} else {
-		argv[n++] = "--skip-networking";
+		v[n++] = "--skip-networking";
 	}
-	argv[n++] = "--character-set-server=utf8mb4";
-	argv[n++] = "--collation-server=utf8mb4_general_ci";
-	argv[n++] = "--innodb-log-file-size=8M";
-	argv[n++] = "--innodb-use-native-aio=0";
-	argv[n++] = "--innodb-flush-log-at-trx-commit=2"; /* survives a killed server, not a power cut */
-	argv[n++] = "--log-bin=mysql-bin";
-	argv[n++] = "--binlog-format=ROW";
-	argv[n++] = "--binlog-row-metadata=FULL";
-	argv[n++] = "--server-id=1";
-	argv[n++] = "--log-bin-trust-function-creators=1";
-	argv[n++] = "--skip-name-resolve";
-	argv[n++] = a_tmp; /* its own temp dir: nothing else's /tmp clean-up can break it */
-	argv[n] = NULL;
+	v[n++] = "--character-set-server=utf8mb4";
+	v[n++] = "--collation-server=utf8mb4_general_ci";
+	v[n++] = "--innodb-log-file-size=8M";
+	v[n++] = "--innodb-use-native-aio=0";
+	v[n++] = "--innodb-flush-log-at-trx-commit=2"; /* survives a killed server, not a power cut */
+	v[n++] = "--log-bin=mysql-bin";
+	v[n++] = "--binlog-format=ROW";
+	v[n++] = "--binlog-row-metadata=FULL";
+	v[n++] = "--server-id=1";
+	v[n++] = "--log-bin-trust-function-creators=1";
+	v[n++] = "--skip-name-resolve";
+	v[n++] = a->tmp; /* its own temp dir: nothing else's /tmp clean-up can break it */
+	v[n] = NULL;
+	return 0;
+}
 
+/* Runs argv detached from us (double fork, its own session, stdio on /dev/null, umask 077):
+   the grandchild's pid, or -1 with err. */
+static pid_t spawn_detached(const char *const *argv, char *err)
+{
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return u_err(err, "pipe: %s", strerror(errno));
@@ -321,7 +328,7 @@ static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
 				dup2(nul, 2);
 			}
 			umask(077);
-			execv(exe, (char *const *)argv);
+			execv(argv[0], (char *const *)argv);
 			_exit(127);
 		}
 		ssize_t w = write(fds[1], &gc, sizeof gc);
@@ -337,6 +344,21 @@ static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
 	if (gc <= 0)
 		return u_err(err, "cannot start mariadbd");
 	return gc;
+}
+
+/* Spawns mariadbd detached; returns its pid or -1. */
+static pid_t spawn_server(const struct srv_paths *p, unsigned port, char *err)
+{
+	static const char *const cands[] = {"/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd",
+					    "/usr/sbin/mysqld", NULL};
+	const char *exe = find_exe(cands);
+	if (!exe)
+		return u_err(err, "mariadbd not found: install mariadb-server (make deps), or "
+				  "name a server with -h/-S");
+	struct srv_argv a;
+	if (server_argv(p, port, exe, &a, err) < 0)
+		return -1;
+	return spawn_detached(a.argv, err);
 }
 
 /* Removes the pid and socket files a killed server left behind. */
