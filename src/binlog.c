@@ -685,33 +685,38 @@ static int rows_event(struct blc *b, MARIADB_RPL_EVENT *ev, char *err)
 	return 0;
 }
 
-/* Handles one event: positions, group boundaries, table maps, rows. *kept: b owns ev now. */
-static int process(struct blc *b, MARIADB_RPL_EVENT *ev, int *kept, char *err)
+/* A heartbeat: the server has nothing newer; its position is the server's read offset. */
+static void on_heartbeat(struct blc *b, const MARIADB_RPL_EVENT *ev)
 {
 	char name[64];
-	b->st.events++;
-	switch (ev->event_type) {
-	case HEARTBEAT_LOG_EVENT:
-		b->st.heartbeats++;
-		b->st.caught_up = 1;
-		if (ev->next_event_pos && ev->event.heartbeat.filename.str &&
-		    copy_name(name, sizeof name, ev->event.heartbeat.filename.str,
-		              ev->event.heartbeat.filename.length) == 0 &&
-		    !strcmp(name, b->file)) {
-			snprintf(b->st.read.file, sizeof b->st.read.file, "%s", b->file);
-			b->st.read.pos = ev->next_event_pos; /* the server's read offset */
-		}
-		return 0;
-	case ROTATE_EVENT: {
-		const MARIADB_STRING *f = &ev->event.rotate.filename;
-		if (!f->str || copy_name(b->file, sizeof b->file, f->str, f->length) < 0)
-			return u_err(err, "binlog: bad file name in a rotate event");
+	b->st.heartbeats++;
+	b->st.caught_up = 1;
+	if (ev->next_event_pos && ev->event.heartbeat.filename.str &&
+	    copy_name(name, sizeof name, ev->event.heartbeat.filename.str,
+	              ev->event.heartbeat.filename.length) == 0 &&
+	    !strcmp(name, b->file)) {
 		snprintf(b->st.read.file, sizeof b->st.read.file, "%s", b->file);
-		b->st.read.pos = ev->event.rotate.position;
-		if (!b->in_group && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
-			b->last_end = b->st.read; /* a real rotate: the next file starts clean */
-		return 0;
+		b->st.read.pos = ev->next_event_pos;
 	}
+}
+
+/* A rotate: the file read from now on. -1 with err on a bad name. */
+static int on_rotate(struct blc *b, const MARIADB_RPL_EVENT *ev, char *err)
+{
+	const MARIADB_STRING *f = &ev->event.rotate.filename;
+	if (!f->str || copy_name(b->file, sizeof b->file, f->str, f->length) < 0)
+		return u_err(err, "binlog: bad file name in a rotate event");
+	snprintf(b->st.read.file, sizeof b->st.read.file, "%s", b->file);
+	b->st.read.pos = ev->event.rotate.position;
+	if (!b->in_group && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
+		b->last_end = b->st.read; /* a real rotate: the next file starts clean */
+	return 0;
+}
+
+/* An event that begins or ends a group (a transaction, or one DDL statement); others pass. */
+static void on_group_event(struct blc *b, const MARIADB_RPL_EVENT *ev)
+{
+	switch (ev->event_type) {
 	case GTID_EVENT: /* MariaDB: begins a group; standalone ones hold one statement */
 		group_begin(b, ev_start(b, ev));
 		b->standalone = (ev->event.gtid.flags & (FL_STANDALONE | FL_COMPLETED_XA)) != 0;
@@ -740,10 +745,15 @@ static int process(struct blc *b, MARIADB_RPL_EVENT *ev, int *kept, char *err)
 	case XA_PREPARE_LOG_EVENT:
 		group_end(b, ev_end(b, ev));
 		break;
-	case TABLE_MAP_EVENT:
-		if (add_map(b, ev, kept, err) < 0)
-			return -1;
+	default:
 		break;
+	}
+}
+
+/* A rows event of any version, compressed or not. */
+static int is_rows_event(int type)
+{
+	switch (type) {
 	case WRITE_ROWS_EVENT_V1:
 	case UPDATE_ROWS_EVENT_V1:
 	case DELETE_ROWS_EVENT_V1:
@@ -756,11 +766,30 @@ static int process(struct blc *b, MARIADB_RPL_EVENT *ev, int *kept, char *err)
 	case WRITE_ROWS_COMPRESSED_EVENT:
 	case UPDATE_ROWS_COMPRESSED_EVENT:
 	case DELETE_ROWS_COMPRESSED_EVENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Handles one event: positions, group boundaries, table maps, rows. *kept: b owns ev now. */
+static int process(struct blc *b, MARIADB_RPL_EVENT *ev, int *kept, char *err)
+{
+	b->st.events++;
+	if (ev->event_type == HEARTBEAT_LOG_EVENT) {
+		on_heartbeat(b, ev);
+		return 0;
+	}
+	if (ev->event_type == ROTATE_EVENT)
+		return on_rotate(b, ev, err);
+	if (ev->event_type == TABLE_MAP_EVENT) {
+		if (add_map(b, ev, kept, err) < 0)
+			return -1;
+	} else if (is_rows_event(ev->event_type)) {
 		if (rows_event(b, ev, err) < 0)
 			return -1;
-		break;
-	default:
-		break;
+	} else {
+		on_group_event(b, ev);
 	}
 	if (ev->next_event_pos && !(ev->flags & LOG_EVENT_ARTIFICIAL_F)) {
 		snprintf(b->st.read.file, sizeof b->st.read.file, "%s", b->file);
