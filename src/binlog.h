@@ -9,7 +9,7 @@
 #define CDCTOP_BINLOG_H
 
 #include "db.h"
-#include "envelope.h"
+#include "row.h"
 
 #include <mysql.h>
 #include <stdint.h>

@@ -12,7 +12,7 @@
 #define CDCTOP_CAPTURE_H
 
 #include "db.h"
-#include "envelope.h"
+#include "row.h"
 #include "relay.h"
 #include "tablestats.h"
 

@@ -7,19 +7,10 @@
 #ifndef CDCTOP_ENVELOPE_H
 #define CDCTOP_ENVELOPE_H
 
+#include "row.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* One captured registration (a row of users_change_events). */
-struct cdc_row {
-	int64_t log_id;   /* unique, increasing event id */
-	int64_t event_us; /* event_timestamp, microseconds since epoch (UTC) */
-	uint32_t customer_id, store_id, address_id;
-	int active;
-	int64_t create_us; /* customer.create_date, us since epoch */
-	char first_name[46], last_name[46], email[51];
-	int email_null; /* customer.email is NULL (the envelope says null, not "") */
-};
 
 /* A buffer this large holds any envelope whose db name is at most 64 bytes. */
 #define ENV_MAX 2048
