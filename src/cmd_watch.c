@@ -364,59 +364,162 @@ static int w_at_end(const struct cons_stats *st)
 	return 1;
 }
 
-int cmd_watch(struct opts *o)
+/* The cluster, and the topic checked or (in a new in-process mock) created. NULL when that is
+   fatal, the line printed. */
+static struct kc *w_open_kafka(struct opts *o, int bounded)
 {
 	char err[U_ERRLEN];
-	int rc = 1;
 	struct kc *kc = kc_new(o, err);
 	if (!kc) {
 		fprintf(stderr, "cdctop: watch: %s\n", err);
-		return 1;
+		return NULL;
 	}
-	int bounded = o->once || o->until_idle_us > 0;
 	if (kc_is_mock(kc) && bounded) {
 		fprintf(stderr,
 			"cdctop: watch: no -b: there is nothing to read in a new in-process mock "
 			"cluster; name the cluster with -b (cdctop kafka-mock prints its address)\n");
 		kc_free(kc);
-		return 1;
+		return NULL;
 	}
 	if (kc_is_mock(kc)) {
 		if (kc_ensure_topic(kc, NULL, o->topic, o->partitions, 5000, err) < 0) {
 			fprintf(stderr, "cdctop: watch: %s\n", err);
 			kc_free(kc);
-			return 1;
+			return NULL;
 		}
 		if (!o->json)
 			u_log("no -b: watching an empty in-process mock cluster at %s (demo only)",
 			      kc_bootstrap(kc));
-	} else {
-		/* at once: a refused or non-Kafka address is fatal; a missing topic is fatal with
-		   --once/--until-idle (watch never creates one), else watched for */
-		int r = kc_check_topic(kc, o->topic, W_CHECK_MS, err);
-		if (r < 0 && (bounded || r == U_ENOTKAFKA)) {
-			fprintf(stderr, "cdctop: watch: %s\n", err);
-			kc_free(kc);
-			return 1;
-		}
-		if (r == U_ENOTFOUND)
-			u_log("watch: %s; waiting for it", err);
+		return kc;
 	}
-	char hb[256]; /* the relay's source clock: windows turn final while the source is idle */
+	/* at once: a refused or non-Kafka address is fatal; a missing topic is fatal with
+	   --once/--until-idle (watch never creates one), else watched for */
+	int r = kc_check_topic(kc, o->topic, W_CHECK_MS, err);
+	if (r < 0 && (bounded || r == U_ENOTKAFKA)) {
+		fprintf(stderr, "cdctop: watch: %s\n", err);
+		kc_free(kc);
+		return NULL;
+	}
+	if (r == U_ENOTFOUND)
+		u_log("watch: %s; waiting for it", err);
+	return kc;
+}
+
+/* The consumer of o's topic; hb (len bytes) holds its heartbeat topic's name. NULL with err. */
+static struct cons *w_open_consumer(const struct opts *o, struct kc *kc, int bounded, char *hb,
+				    size_t len, char *err)
+{
 	struct cons_config cfg = {
 	    .topic = o->topic,
 	    .horizon_us = o->horizon_us,
 	    .lateness_us = o->lateness_us,
 	    .fetch_wait_ms = 0,
 	    .topic_wait_us = bounded ? W_TOPIC_WAIT : 0,
-	    .hb_topic = hb_topic(o->topic, hb, sizeof hb) == 0 ? hb : NULL,
+	    /* the relay's source clock: windows turn final while the source is idle */
+	    .hb_topic = hb_topic(o->topic, hb, len) == 0 ? hb : NULL,
 	    .format = o->format == FORMAT_CDCTOP     ? CONS_FMT_CDCTOP
 		      : o->format == FORMAT_DEBEZIUM ? CONS_FMT_DEBEZIUM
 						     : CONS_FMT_AUTO,
 	    .group_by = o->group_by,
 	    .table = o->table,
 	};
-	struct w_thread th = {.c = cons_new(&cfg, kc, err)};
+	return cons_new(&cfg, kc, err);
+}
+
+/* What the loop keeps between ticks: the two samples printed against each other, and the
+   consumer's last news. */
+struct w_loop {
+	struct w_out out;
+	struct w_view va, vb, *cur, *prev;
+	int have_prev, maxw;
+	uint64_t last_consumed;
+	int64_t last_change, last_print;
+	char last_err[sizeof((struct cons_stats *)0)->last_error];
+	char last_lost[sizeof((struct cons_stats *)0)->lost_text];
+};
+
+/* Logs the consumer's news once each: lost history (never silent) and a new error. */
+static void w_log_news(struct w_loop *l, const struct cons_stats *st, int bounded)
+{
+	if (strcmp(st->lost_text, l->last_lost)) {
+		memcpy(l->last_lost, st->lost_text, sizeof l->last_lost);
+		if (*l->last_lost)
+			u_log("watch: the topic lost messages to retention: %s", l->last_lost);
+	}
+	if (strcmp(st->last_error, l->last_err)) {
+		memcpy(l->last_err, st->last_error, sizeof l->last_err);
+		if (*l->last_err && !bounded)
+			u_log("watch: %s", l->last_err);
+	}
+}
+
+/* --once: how far the read is, for a terminal. */
+static void w_once_progress(const struct cons_stats *st)
+{
+	long long left = 0;
+	for (int i = 0; i < st->nparts; i++)
+		left += st->parts[i].lag > 0 ? st->parts[i].lag : 0;
+	if (st->nparts > 0)
+		u_progress("watch: read", (long long)st->consumed, (long long)st->consumed + left,
+			   "messages");
+}
+
+/* Prints what changed since the last sample; the samples then swap. */
+static void w_print_tick(struct w_loop *l, const struct cons_stats *st)
+{
+	w_sample(l->out.c, &l->out, l->cur, l->maxw);
+	int lines = w_print_changes(&l->out, l->have_prev ? l->prev : NULL, l->cur);
+	if (lines && !l->out.json)
+		w_text_status(st, l->cur);
+	if (lines)
+		fflush(stdout);
+	struct w_view *t = l->prev;
+	l->prev = l->cur;
+	l->cur = t;
+	l->have_prev = 1;
+}
+
+/* Samples and prints until a signal, the consumer's end, --once's end of the topic or
+   --until-idle's quiet time; st is then the last stats. */
+static void w_run_loop(const struct opts *o, struct w_thread *th, struct w_loop *l,
+		       struct cons_stats *st)
+{
+	int bounded = o->once || o->until_idle_us > 0;
+	l->last_change = u_mono_us();
+	while (!w_stop && !atomic_load(&th->done)) {
+		u_sleep_us(W_TICK_US);
+		int64_t now = u_mono_us();
+		cons_stats(th->c, st);
+		if (st->consumed != l->last_consumed) {
+			l->last_consumed = st->consumed;
+			l->last_change = now;
+		}
+		w_log_news(l, st, bounded);
+		if (o->once) {
+			if (w_at_end(st) && now - l->last_change >= W_ONCE_IDLE_US)
+				break;
+			w_once_progress(st);
+			continue;
+		}
+		if (now - l->last_print >= W_PRINT_US) {
+			l->last_print = now;
+			w_print_tick(l, st);
+		}
+		if (o->until_idle_us > 0 && st->nparts > 0 &&
+		    now - l->last_change >= o->until_idle_us)
+			break;
+	}
+}
+
+int cmd_watch(struct opts *o)
+{
+	char err[U_ERRLEN], hb[256];
+	int rc = 1;
+	int bounded = o->once || o->until_idle_us > 0;
+	struct kc *kc = w_open_kafka(o, bounded);
+	if (!kc)
+		return 1;
+	struct w_thread th = {.c = w_open_consumer(o, kc, bounded, hb, sizeof hb, err)};
 	if (!th.c) {
 		fprintf(stderr, "cdctop: watch: %s\n", err);
 		kc_free(kc);
@@ -424,17 +527,20 @@ int cmd_watch(struct opts *o)
 	}
 	atomic_init(&th.done, 0);
 
-	struct w_out out = {.json = o->json,
-			    .col = o->group_by ? o->group_by : "store_id",
-			    .c = th.c,
-			    .size_s = o->window_us / 1000000,
-			    .slide_s = o->slide_us ? o->slide_us / 1000000 : o->window_us / 1000000};
-	int64_t maxw64 = o->horizon_us / 1000000 / out.slide_s + out.size_s / out.slide_s + 2;
-	int maxw = maxw64 > W_MAX_WINDOWS ? W_MAX_WINDOWS : (int)maxw64;
-	struct w_view va = {.win = u_calloc((size_t)maxw, sizeof(struct ws_window))};
-	struct w_view vb = {.win = u_calloc((size_t)maxw, sizeof(struct ws_window))};
-	struct w_view *cur = &va, *prev = &vb;
-	int have_prev = 0;
+	struct w_loop *l = u_calloc(1, sizeof *l);
+	l->out = (struct w_out){
+	    .json = o->json,
+	    .col = o->group_by ? o->group_by : "store_id",
+	    .c = th.c,
+	    .size_s = o->window_us / 1000000,
+	    .slide_s = o->slide_us ? o->slide_us / 1000000 : o->window_us / 1000000};
+	int64_t maxw64 =
+	    o->horizon_us / 1000000 / l->out.slide_s + l->out.size_s / l->out.slide_s + 2;
+	l->maxw = maxw64 > W_MAX_WINDOWS ? W_MAX_WINDOWS : (int)maxw64;
+	l->va.win = u_calloc((size_t)l->maxw, sizeof(struct ws_window));
+	l->vb.win = u_calloc((size_t)l->maxw, sizeof(struct ws_window));
+	l->cur = &l->va;
+	l->prev = &l->vb;
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -448,57 +554,8 @@ int cmd_watch(struct opts *o)
 		fprintf(stderr, "cdctop: watch: cannot start the consumer thread\n");
 		goto out_free;
 	}
-
 	struct cons_stats st;
-	uint64_t last_consumed = 0;
-	int64_t last_change = u_mono_us(), last_print = 0;
-	char last_err[sizeof st.last_error] = "";
-	char last_lost[sizeof st.lost_text] = "";
-	while (!w_stop && !atomic_load(&th.done)) {
-		u_sleep_us(W_TICK_US);
-		int64_t now = u_mono_us();
-		cons_stats(th.c, &st);
-		if (st.consumed != last_consumed) {
-			last_consumed = st.consumed;
-			last_change = now;
-		}
-		if (strcmp(st.lost_text, last_lost)) { /* lost history is never silent */
-			memcpy(last_lost, st.lost_text, sizeof last_lost);
-			if (*last_lost)
-				u_log("watch: the topic lost messages to retention: %s", last_lost);
-		}
-		if (strcmp(st.last_error, last_err)) {
-			memcpy(last_err, st.last_error, sizeof last_err);
-			if (*last_err && !bounded)
-				u_log("watch: %s", last_err);
-		}
-		if (o->once) {
-			if (w_at_end(&st) && now - last_change >= W_ONCE_IDLE_US)
-				break;
-			long long left = 0; /* a terminal sees how far the read is */
-			for (int i = 0; i < st.nparts; i++)
-				left += st.parts[i].lag > 0 ? st.parts[i].lag : 0;
-			if (st.nparts > 0)
-				u_progress("watch: read", (long long)st.consumed,
-					   (long long)st.consumed + left, "messages");
-			continue;
-		}
-		if (now - last_print >= W_PRINT_US) {
-			last_print = now;
-			w_sample(th.c, &out, cur, maxw);
-			int lines = w_print_changes(&out, have_prev ? prev : NULL, cur);
-			if (lines && !out.json)
-				w_text_status(&st, cur);
-			if (lines)
-				fflush(stdout);
-			struct w_view *t = prev;
-			prev = cur;
-			cur = t;
-			have_prev = 1;
-		}
-		if (o->until_idle_us > 0 && st.nparts > 0 && now - last_change >= o->until_idle_us)
-			break;
-	}
+	w_run_loop(o, &th, l, &st);
 	u_progress_end();
 	cons_stop(th.c);
 	pthread_join(tid, NULL);
@@ -507,21 +564,22 @@ int cmd_watch(struct opts *o)
 		goto out_free;
 	}
 	cons_stats(th.c, &st);
-	w_sample(th.c, &out, cur, maxw);
+	w_sample(th.c, &l->out, l->cur, l->maxw);
 	if (o->once) {
-		w_print_changes(&out, NULL, cur);
+		w_print_changes(&l->out, NULL, l->cur);
 	} else {
-		int lines = w_print_changes(&out, have_prev ? prev : NULL, cur);
-		if (lines && !out.json)
-			w_text_status(&st, cur);
+		int lines = w_print_changes(&l->out, l->have_prev ? l->prev : NULL, l->cur);
+		if (lines && !l->out.json)
+			w_text_status(&st, l->cur);
 	}
-	w_summary(out.json, &st);
+	w_summary(l->out.json, &st);
 	fflush(stdout);
 	rc = 0;
 out_free:
 	cons_free(th.c);
 	kc_free(kc);
-	free(va.win);
-	free(vb.win);
+	free(l->va.win);
+	free(l->vb.win);
+	free(l);
 	return rc;
 }
