@@ -708,22 +708,20 @@ static int source_open_retry(struct relay *r, char *err)
 	}
 }
 
-int relay_run(struct relay *r, char *err)
+/* Connects, opens the producer, checks the topic was not lost and starts the table figures.
+   0 to run, 1 when stopped while connecting, -1 with err. */
+static int run_begin(struct relay *r, char *err)
 {
 	char e[U_ERRLEN];
 	set_state(r, "connecting");
 	r->last_ack_us = u_mono_us();
 	int c = r->m ? 0 : source_open_retry(r, err); /* relay_claim may have connected already */
 	if (c)
-		return c < 0 ? -1 : 0;
+		return c < 0 ? -1 : 1;
 	pthread_mutex_lock(&r->mu); /* the capture's figures show from the start */
 	r->cap->ops->stats(r->cap, NULL, 0, &r->st);
 	pthread_mutex_unlock(&r->mu);
-	if (kafka_open(r, err) < 0) {
-		source_close(r);
-		return -1;
-	}
-	if (check_lost_topic(r, err) < 0) {
+	if (kafka_open(r, err) < 0 || check_lost_topic(r, err) < 0) {
 		source_close(r);
 		return -1;
 	}
@@ -738,128 +736,169 @@ int relay_run(struct relay *r, char *err)
 		if (!r->ts)
 			set_error(r, e);
 	}
-	int64_t idle_us = 1000, last_rows_us = 0;
-	int rc = 0;
-	int64_t last_summary = u_mono_us();
-	uint64_t summary_n = 0;
-	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
-		rd_kafka_poll(r->rk, 0);
-		q_advance(r);
-		if (r->cfg.once && r->fatal_delivery) {
-			rc = u_err(err,
-				   "kafka: delivery to %s failed (%s): check -b and that the "
-				   "brokers are up",
-				   kc_bootstrap(r->kc), rd_kafka_err2str(r->fatal_delivery));
-			break;
-		}
-		if (do_resends(r, e) < 0)
+	return 0;
+}
+
+/* The loop's pacing and its verbose summary. */
+struct run_loop {
+	int64_t idle_us, last_rows_us;
+	int64_t last_summary;
+	uint64_t summary_n;
+};
+
+/* The state line after a pass that read n rows; held_since: the capture holds rows back
+   (a gap wait) since then. */
+static void run_state(struct relay *r, int n, int64_t held_since, const char *hold, int64_t now)
+{
+	int waiting = r->qn || r->late_inflight;
+	if (!waiting)
+		r->last_ack_us = now;
+	if (waiting && (r->kafka_down || now - r->last_ack_us > 3000000))
+		set_state(r, "kafka unreachable, rows waiting");
+	else if (held_since)
+		set_state(r, "%s", hold);
+	else if (n > 0)
+		set_state(r, "relaying");
+	else if (waiting)
+		set_state(r, "waiting for acks");
+	else
+		set_state(r, "caught up");
+	log_state(r, held_since && now - held_since >= 100000);
+}
+
+/* -v: a line every 10 s on what was relayed. */
+static void run_summary(struct relay *r, struct run_loop *l, int64_t now)
+{
+	if (!r->cfg.verbose || now - l->last_summary < 10000000)
+		return;
+	struct relay_stats s;
+	relay_stats(r, &s);
+	char f1[32], f2[32], f3[32], f4[32], f5[32];
+	u_log("relay: relayed %s (%s), backlog %s, cursor %s, progress %s",
+	      u_fmt_count((long long)s.relayed, f1, sizeof f1),
+	      u_fmt_rate((double)(s.relayed - l->summary_n) * 1e6 / (double)(now - l->last_summary),
+	                 f2, sizeof f2),
+	      u_fmt_count(s.backlog, f3, sizeof f3), u_fmt_count(s.cursor, f4, sizeof f4),
+	      u_fmt_count(s.progress, f5, sizeof f5));
+	l->summary_n = s.relayed;
+	l->last_summary = now;
+}
+
+/* Sleeps after a pass that read n rows: not at all while rows come, then longer and longer. */
+static void run_pace(struct relay *r, struct run_loop *l, int n, int64_t held_since, int64_t now)
+{
+	if (n > 0) {
+		l->idle_us = 1000;
+		l->last_rows_us = now;
+		return;
+	}
+	idle(r, held_since ? 10000 : l->idle_us);
+	/* while rows flow (inject's batches come every few ms) a row waiting for the next poll
+	   is pure latency: poll every ms until a second passes with none, then back off so an
+	   idle relay costs next to nothing */
+	if (now - l->last_rows_us >= ACTIVE_US)
+		l->idle_us = l->idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : l->idle_us * 2;
+}
+
+/* Reads up to the in-flight limit; the rows read (>= 0), or RUN_AGAIN when the pass should
+   start over (MySQL lost or a read failed, already reported), or -1 with err (fatal). */
+enum { RUN_AGAIN = -100 };
+static int run_read(struct relay *r, char *err)
+{
+	char e[U_ERRLEN];
+	size_t inflight = r->qn + r->late_inflight;
+	if (inflight >= MAX_INFLIGHT) {
+		set_state(r, "waiting for kafka (in-flight limit)");
+		rd_kafka_poll(r->rk, 10);
+		return 0;
+	}
+	int n = r->cap->ops->next(r->cap, &r->sink, (int)(MAX_INFLIGHT - inflight), e);
+	if (n == U_EFATAL)
+		return u_err(err, "%s", e);
+	if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */
+		set_error(r, e);
+		set_state(r, "mysql down, retrying");
+		log_state(r, 1);
+		source_close(r);
+		return RUN_AGAIN;
+	}
+	if (n < 0) {
+		set_error(r, e);
+		idle(r, 200000);
+		return RUN_AGAIN;
+	}
+	return n;
+}
+
+/* One pass of the loop: acks, re-sends, a read, progress, the heartbeat, the figures.
+   0 to go on, 1 to stop (the source could not be reopened, or --once is done), -1 with err. */
+static int run_pass(struct relay *r, struct run_loop *l, char *err)
+{
+	char e[U_ERRLEN];
+	rd_kafka_poll(r->rk, 0);
+	q_advance(r);
+	if (r->cfg.once && r->fatal_delivery)
+		return u_err(err,
+			     "kafka: delivery to %s failed (%s): check -b and that the brokers are up",
+			     kc_bootstrap(r->kc), rd_kafka_err2str(r->fatal_delivery));
+	if (do_resends(r, e) < 0)
+		set_error(r, e);
+	if (!r->m) {
+		int c = source_open_retry(r, e);
+		if (c == U_EFATAL) /* the lock went to another relay meanwhile */
+			return u_err(err, "%s", e);
+		if (c != 0)
+			return 1;
+		set_state(r, "mysql reconnected");
+		log_state(r, 1);
+	}
+	/* the clock is read before the read that may find nothing: then every row committed
+	   before it has been read */
+	int64_t hb_clock = INT64_MIN;
+	if (r->hb_topic[0] && !r->cfg.once && all_acked(r) &&
+	    u_mono_us() - r->last_hb_us >= HB_EVERY_US)
+		hb_clock = source_clock(r);
+	int n = run_read(r, err);
+	if (n == RUN_AGAIN)
+		return 0;
+	if (n < 0)
+		return -1;
+	int64_t now = u_mono_us();
+	q_advance(r);
+	if (now - r->last_save_us >= SAVE_EVERY_US || n == 0) {
+		if (save_progress(r, 0, e) < 0) {
 			set_error(r, e);
-		int n = 0;
-		if (!r->m) {
-			int c = source_open_retry(r, e);
-			if (c != 0) {
-				if (c == U_EFATAL) /* the lock went to another relay meanwhile */
-					rc = u_err(err, "%s", e);
-				break;
-			}
-			set_state(r, "mysql reconnected"); log_state(r, 1);
-		}
-		/* the clock is read before the read that may find nothing: then every row
-		   committed before it has been read */
-		int64_t hb_clock = INT64_MIN;
-		if (r->hb_topic[0] && !r->cfg.once && all_acked(r) &&
-		    u_mono_us() - r->last_hb_us >= HB_EVERY_US)
-			hb_clock = source_clock(r);
-		size_t inflight = r->qn + r->late_inflight;
-		if (inflight < MAX_INFLIGHT) {
-			n = r->cap->ops->next(r->cap, &r->sink, (int)(MAX_INFLIGHT - inflight), e);
-			if (n == U_EFATAL) {
-				rc = u_err(err, "%s", e);
-				break;
-			}
-			if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */
-				set_error(r, e);
-				set_state(r, "mysql down, retrying"); log_state(r, 1);
-				source_close(r);
-				continue;
-			}
-			if (n < 0) {
-				set_error(r, e);
-				idle(r, 200000);
-				continue;
-			}
-		} else {
-			set_state(r, "waiting for kafka (in-flight limit)");
-			rd_kafka_poll(r->rk, 10);
-		}
-		int64_t now = u_mono_us();
-		q_advance(r);
-		if (now - r->last_save_us >= SAVE_EVERY_US || n == 0) {
-			if (save_progress(r, 0, e) < 0) {
-				set_error(r, e);
-				if (r->cfg.once) {
-					rc = u_err(err, "%s", e);
-					break;
-				}
-				source_close(r);
-				idle(r, 1000000); /* a save that keeps failing must not spin */
-				continue;
-			}
-		}
-		if (hb_clock != INT64_MIN && n == 0 && all_acked(r))
-			send_heartbeat(r, hb_clock - r->cap->ops->clock_lag_us);
-		publish(r);
-		char hold[64];
-		int64_t held_since = r->cap->ops->waiting(r->cap, hold, sizeof hold);
-		int waiting = r->qn || r->late_inflight;
-		if (!waiting)
-			r->last_ack_us = now;
-		if (waiting && (r->kafka_down || now - r->last_ack_us > 3000000))
-			set_state(r, "kafka unreachable, rows waiting");
-		else if (held_since)
-			set_state(r, "%s", hold);
-		else if (n > 0)
-			set_state(r, "relaying");
-		else if (r->qn || r->late_inflight)
-			set_state(r, "waiting for acks");
-		else
-			set_state(r, "caught up");
-		log_state(r, held_since && now - held_since >= 100000);
-		if (r->cfg.verbose && now - last_summary >= 10000000) {
-			struct relay_stats s;
-			relay_stats(r, &s);
-			char f1[32], f2[32], f3[32], f4[32], f5[32];
-			u_log("relay: relayed %s (%s), backlog %s, cursor %s, progress %s",
-			      u_fmt_count((long long)s.relayed, f1, sizeof f1),
-			      u_fmt_rate((double)(s.relayed - summary_n) * 1e6 /
-			                     (double)(now - last_summary),
-			                 f2, sizeof f2),
-			      u_fmt_count(s.backlog, f3, sizeof f3),
-			      u_fmt_count(s.cursor, f4, sizeof f4),
-			      u_fmt_count(s.progress, f5, sizeof f5));
-			summary_n = s.relayed;
-			last_summary = now;
-		}
-		if (r->cfg.once && n == 0 && all_acked(r))
-			break;
-		if (n > 0) {
-			idle_us = 1000;
-			last_rows_us = now;
-		} else {
-			idle(r, held_since ? 10000 : idle_us);
-			/* while rows flow (inject's batches come every few ms) a row waiting for
-			   the next poll is pure latency: poll every ms until a second passes with
-			   none, then back off so an idle relay costs next to nothing */
-			if (now - last_rows_us >= ACTIVE_US)
-				idle_us = idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2;
+			if (r->cfg.once)
+				return u_err(err, "%s", e);
+			source_close(r);
+			idle(r, 1000000); /* a save that keeps failing must not spin */
+			return 0;
 		}
 	}
+	if (hb_clock != INT64_MIN && n == 0 && all_acked(r))
+		send_heartbeat(r, hb_clock - r->cap->ops->clock_lag_us);
+	publish(r);
+	char hold[64];
+	int64_t held_since = r->cap->ops->waiting(r->cap, hold, sizeof hold);
+	run_state(r, n, held_since, hold, now);
+	run_summary(r, l, now);
+	if (r->cfg.once && n == 0 && all_acked(r))
+		return 1;
+	run_pace(r, l, n, held_since, now);
+	return 0;
+}
+
+/* Stops: the table figures, then flushes what is in flight and saves progress; --once also
+   sends the source's clock at the drain's end. rc: the loop's outcome, returned (or -1 with
+   err when --once leaves messages unacknowledged). */
+static int run_end(struct relay *r, int rc, char *err)
+{
+	char e[U_ERRLEN];
 	tstats_stop(r->ts);
 	r->ts = NULL;
-	/* stop: flush what is in flight, save progress */
 	int64_t last_clock = r->hb_topic[0] && r->cfg.once && rc == 0 ? source_clock(r) : INT64_MIN;
 	drain(r, r->cfg.once ? 30000000 : 5000000, e);
-	if (last_clock != INT64_MIN && all_acked(r)) { /* --once: the clock at the drain's end */
+	if (last_clock != INT64_MIN && all_acked(r)) {
 		send_heartbeat(r, last_clock - r->cap->ops->clock_lag_us);
 		rd_kafka_flush(r->rk, 2000);
 	}
@@ -872,6 +911,23 @@ int relay_run(struct relay *r, char *err)
 		u_log("relay: stopped at progress %lld (%llu relayed this run)",
 		      (long long)r->cap->ops->progress(r->cap), (unsigned long long)r->st.relayed);
 	return rc;
+}
+
+int relay_run(struct relay *r, char *err)
+{
+	int c = run_begin(r, err);
+	if (c)
+		return c < 0 ? -1 : 0;
+	struct run_loop l = {.idle_us = 1000, .last_summary = u_mono_us()};
+	int rc = 0;
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		int p = run_pass(r, &l, err);
+		if (p) {
+			rc = p < 0 ? -1 : 0;
+			break;
+		}
+	}
+	return run_end(r, rc, err);
 }
 
 void relay_free(struct relay *r)
