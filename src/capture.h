@@ -14,7 +14,6 @@
 #include "db.h"
 #include "row.h"
 #include "relay.h"
-#include "tablestats.h"
 
 #include <mysql.h>
 #include <stddef.h>
@@ -88,10 +87,8 @@ struct cap_ops {
 	int64_t (*progress)(struct cap *c);
 	/* Where reading starts, for the log ("log_id 100"); NULL when the capture says so itself. */
 	const char *(*where)(struct cap *c, char *buf, size_t cap);
-	/* Fills the capture's figures of st; f: the table figures (NULL while none), queued: the
-	   in-order rows in flight. */
-	void (*stats)(struct cap *c, const struct tstats_figures *f, int64_t queued,
-	              struct relay_stats *st);
+	/* Fills the capture's figures of st; queued: the in-order rows in flight. */
+	void (*stats)(struct cap *c, int64_t queued, struct relay_stats *st);
 	/* Closes the statements (the relay closes the connection next); the capture stays. */
 	void (*close)(struct cap *c);
 	/* Frees; accepts NULL (through cap_free). */

@@ -331,8 +331,7 @@ static const char *b_where(struct cap *c, char *buf, size_t cap)
 	return NULL; /* open_stream says where it reads from */
 }
 
-static void b_stats(struct cap *c, const struct tstats_figures *f, int64_t queued,
-		    struct relay_stats *st)
+static void b_stats(struct cap *c, int64_t queued, struct relay_stats *st)
 {
 	struct cbin *b = (struct cbin *)c;
 	st->binlog = 1;
@@ -341,20 +340,15 @@ static void b_stats(struct cap *c, const struct tstats_figures *f, int64_t queue
 	st->gap_id = 0;
 	st->gap_wait_left_us = 0;
 	st->resent = b->resent_run;
-	if (!f)
-		return;
 	struct blc_stats bs;
 	memset(&bs, 0, sizeof bs);
 	if (b->bl)
 		blc_stats(b->bl, &bs);
-	st->customers = f->customers;
 	st->backlog = queued;
 	blc_pos_fmt(&bs.read, st->binlog_read, sizeof st->binlog_read);
-	blc_pos_fmt(&f->server_pos, st->binlog_server, sizeof st->binlog_server);
+	snprintf(st->binlog_read_file, sizeof st->binlog_read_file, "%s", bs.read.file);
+	st->binlog_read_pos = bs.read.pos;
 	blc_pos_fmt(&b->pos_saved, st->binlog_saved, sizeof st->binlog_saved);
-	st->binlog_lag_bytes = !strcmp(bs.read.file, f->server_pos.file)
-				   ? (int64_t)f->server_pos.pos - (int64_t)bs.read.pos
-				   : -1;
 	st->binlog_lag_s =
 	    bs.caught_up || !bs.last_event_s ? 0 : u_now_us() / 1000000 - bs.last_event_s;
 }

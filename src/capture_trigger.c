@@ -470,8 +470,7 @@ static const char *t_where(struct cap *c, char *buf, size_t cap)
 	return buf;
 }
 
-static void t_stats(struct cap *c, const struct tstats_figures *f, int64_t queued,
-		    struct relay_stats *st)
+static void t_stats(struct cap *c, int64_t queued, struct relay_stats *st)
 {
 	struct ctrig *t = (struct ctrig *)c;
 	(void)queued;
@@ -481,13 +480,6 @@ static void t_stats(struct cap *c, const struct tstats_figures *f, int64_t queue
 	st->gap_wait_left_us = t->gap_id ? t->cfg.gap_wait_us - (u_mono_us() - t->gap_since) : 0;
 	st->skipped = t->skipped_run;
 	st->resent = t->resent_run;
-	if (!f)
-		return;
-	st->max_log_id = f->max_log_id;
-	st->customers = f->customers;
-	st->change_rows = f->change_rows;
-	st->backlog = f->backlog;
-	st->oldest_us = f->oldest_us;
 }
 
 static void t_free(struct cap *c)

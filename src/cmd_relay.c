@@ -1,15 +1,17 @@
 /*
  * cmd_relay.c - `cdctop relay [--once]`: capture + relay headless (relay.c) on the main thread,
- * logging one line per state change and a summary every 10 s. SIGINT/SIGTERM stop reading,
- * flush in-flight messages and save progress. --once drains the backlog and exits 0.
- * --capture=binlog reads the row binlog instead of the trigger's change table. With --once
- * and stderr a terminal, a thread shows the drain's progress (u_progress).
+ * logging one line per state change. SIGINT/SIGTERM stop reading, flush in-flight messages
+ * and save progress. --once drains the backlog and exits 0. --capture=binlog reads the row
+ * binlog instead of the trigger's change table. A reporting thread logs a summary every 10 s
+ * (the backlog from tablestats, which it runs beside the relay unless --once) and, with
+ * --once and stderr a terminal, shows the drain's progress (u_progress).
  */
 #include "cmds.h"
 #include "db.h"
 #include "kconf.h"
 #include "relay.h"
 #include "schema.h"
+#include "tablestats.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -22,17 +24,52 @@
 static struct relay *running;
 static atomic_int prog_stop;
 
-/* --once on a terminal: the drain's progress (acknowledged of the backlog) on stderr. */
-static void *progress_main(void *arg)
+/* What the reporting thread reads: the relay, and without --once its table figures. */
+struct report {
+	struct relay *r;
+	struct tstats *ts; /* NULL with --once */
+	int binlog;
+	int progress; /* --once on a terminal: the drain's progress */
+};
+
+/* The backlog: the binlog capture's queue, else the change rows above the relay's progress. */
+static int64_t report_backlog(struct report *p, const struct relay_stats *s)
 {
-	struct relay *r = arg;
+	if (!p->ts || p->binlog)
+		return s->backlog;
+	struct tstats_figures f;
+	if (s->progress_known)
+		tstats_set_progress(p->ts, s->progress);
+	tstats_get(p->ts, &f);
+	return f.backlog;
+}
+
+/* The drain's progress on a terminal (--once), and a summary line every 10 s. */
+static void *report_main(void *arg)
+{
+	struct report *p = arg;
+	int64_t last = u_mono_us();
+	uint64_t last_n = 0;
 	while (!atomic_load(&prog_stop)) {
-		struct relay_stats s;
-		relay_stats(r, &s);
-		if (s.relayed > 0 || s.backlog > 0)
-			u_progress("relay: drain", (long long)s.relayed,
-				   (long long)s.relayed + (s.backlog > 0 ? s.backlog : 0), "rows");
 		u_sleep_us(250000);
+		struct relay_stats s;
+		relay_stats(p->r, &s);
+		int64_t backlog = report_backlog(p, &s);
+		if (p->progress && (s.relayed > 0 || backlog > 0))
+			u_progress("relay: drain", (long long)s.relayed,
+				   (long long)s.relayed + (backlog > 0 ? backlog : 0), "rows");
+		int64_t now = u_mono_us();
+		if (now - last < 10000000)
+			continue;
+		char f1[32], f2[32], f3[32], f4[32], f5[32];
+		u_log("relay: relayed %s (%s), backlog %s, cursor %s, progress %s",
+		      u_fmt_count((long long)s.relayed, f1, sizeof f1),
+		      u_fmt_rate((double)(s.relayed - last_n) * 1e6 / (double)(now - last), f2,
+		                 sizeof f2),
+		      u_fmt_count(backlog, f3, sizeof f3), u_fmt_count(s.cursor, f4, sizeof f4),
+		      u_fmt_count(s.progress, f5, sizeof f5));
+		last_n = s.relayed;
+		last = now;
 	}
 	return NULL;
 }
@@ -91,14 +128,19 @@ int cmd_relay(struct opts *o)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	struct report rep = {.r = r,
+			     .binlog = cfg.binlog,
+			     .progress = o->once && isatty(STDERR_FILENO)};
+	if (!o->once && !(rep.ts = tstats_start(&t, cfg.binlog, err)))
+		u_log("relay: %s: no backlog figure in the summary", err);
 	pthread_t pt;
-	int prog = o->once && isatty(STDERR_FILENO) &&
-		   pthread_create(&pt, NULL, progress_main, r) == 0;
+	int reporting = pthread_create(&pt, NULL, report_main, &rep) == 0;
 	int rc = relay_run(r, err);
-	if (prog) {
+	if (reporting) {
 		atomic_store(&prog_stop, 1);
 		pthread_join(pt, NULL);
 	}
+	tstats_stop(rep.ts);
 	u_progress_end();
 	running = NULL;
 	if (rc < 0)

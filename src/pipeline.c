@@ -18,6 +18,7 @@
 #include "probe.h"
 #include "publish.h"
 #include "relay.h"
+#include "tablestats.h"
 #include "schema.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ struct pl {
 	struct injr *injr;
 	struct pub *pub;
 	struct chk *chk; /* the check line's own thread and connection */
+	struct tstats *ts; /* the capture pane's table figures, on theirs */
 	int foreign;     /* opt_foreign: only the consumer, the probe and the publisher */
 	char state_path[4096]; /* the consumer's checkpoint */
 	char hb_topic[256];
@@ -356,7 +358,16 @@ int pl_start(struct pl *pl, char *err)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return u_err(err, "%s", ce);
 	}
-	pub_set_check(pl->pub, pl->chk);
+	/* the capture pane's table figures: counting rows is slow on big tables, so never on the
+	   relay's thread or connection */
+	if (!pl->foreign) {
+		pl->ts = tstats_start(&pl->db, pl->o.capture == CAPTURE_BINLOG, ce);
+		if (!pl->ts) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return u_err(err, "%s", ce);
+		}
+	}
+	pub_set_sources(pl->pub, pl->chk, pl->ts);
 	pl->w_relay = (struct pl_worker){pl, PUB_RELAY};
 	pl->w_cons = (struct pl_worker){pl, PUB_CONSUMER};
 	int rc = 0;
@@ -459,6 +470,10 @@ static int pl_stop_within(struct pl *pl, int64_t wait_us)
 	if (pl->chk && (!(pl->started & 1) || (pl->joined & 1))) {
 		chk_stop(pl->chk, wait_us < 0);
 		pl->chk = NULL;
+	}
+	if (pl->ts && (!(pl->started & 1) || (pl->joined & 1))) { /* the publisher reads it too */
+		tstats_stop(pl->ts);
+		pl->ts = NULL;
 	}
 	return left;
 }

@@ -50,6 +50,7 @@ struct pub_stage {
 	/* relay */
 	int relay_running; /* relay_run has not returned */
 	struct relay_stats relay;
+	struct tstats_figures tables; /* customers, change rows, backlog, the server's binlog end */
 	double produce_rate; /* messages handed to librdkafka per second, recent */
 	char relay_error[PUB_TEXT];
 
@@ -101,7 +102,8 @@ struct pub_ticks {
 
 struct pub {
 	struct pub_config cfg;
-	struct chk *chk; /* the check line's own thread and connection */
+	struct chk *chk;   /* the check line's own thread and connection */
+	struct tstats *ts; /* the capture pane's table figures, on theirs */
 
 	pthread_mutex_t mu; /* guards everything down to snap_mu */
 	pthread_cond_t cond;
@@ -120,6 +122,13 @@ struct pub {
 	struct pub_stage stage; /* the publisher's working figures */
 	struct view_snap next;  /* the views filled from them, compared with snap */
 };
+
+/* Rows captured and not yet acknowledged: the binlog capture's queue, or the change rows above
+   the relay's progress. */
+static int64_t stage_backlog(const struct pub_stage *s)
+{
+	return s->capture_binlog ? s->relay.backlog : s->tables.backlog;
+}
 
 /* Prepares the publisher; the labels are copied into the stage. */
 struct pub *pub_new(const struct pub_config *cfg)
@@ -147,9 +156,10 @@ struct pub *pub_new(const struct pub_config *cfg)
 	return p;
 }
 
-void pub_set_check(struct pub *p, struct chk *chk)
+void pub_set_sources(struct pub *p, struct chk *chk, struct tstats *ts)
 {
 	p->chk = chk;
+	p->ts = ts;
 }
 
 /* Records an event for the status line (caller holds mu). */
@@ -301,7 +311,7 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 		lvl = VIEW_ERROR;
 	} else if (s->kafka == PROBE_DOWN) {
 		snprintf(out, sizeof out, "kafka: unreachable, %s rows waiting (%s)",
-		         u_fmt_count(s->relay.backlog, a, sizeof a), s->probe_error);
+		         u_fmt_count(stage_backlog(s), a, sizeof a), s->probe_error);
 		lvl = VIEW_ERROR;
 	} else if (*ev) {
 		snprintf(out, sizeof out, "%s", ev);
@@ -355,6 +365,11 @@ static void pub_gather_sources(struct pub *p, struct pub_stage *s)
 	}
 	if (p->cfg.relay)
 		relay_stats(p->cfg.relay, &s->relay);
+	if (p->ts) {
+		if (s->relay.progress_known) /* the backlog is counted above it */
+			tstats_set_progress(p->ts, s->relay.progress);
+		tstats_get(p->ts, &s->tables);
+	}
 	cons_stats(p->cfg.cons, &s->cons);
 	s->nparts = probe_parts(p->cfg.probe, &s->cons, s->parts, &s->kafka, s->probe_error,
 	                        sizeof s->probe_error);
@@ -401,7 +416,7 @@ static void pub_check(struct pub *p, struct pub_ticks *ps, struct pub_stage *s)
 	for (int p = 0; p < s->nparts; p++)
 		lag |= s->parts[p].lag > 0;
 	int behind = f.mysql_judged != f.mysql || f.counted_after != f.counted || lag ||
-	             s->relay.backlog > 0 || s->relay.inflight > 0 || s->relay.gap_id ||
+	             stage_backlog(s) > 0 || s->relay.inflight > 0 || s->relay.gap_id ||
 	             s->kafka == PROBE_DOWN || s->cons.rebuilding || !s->cons.caught_up;
 	if (!k->diff) {
 		k->state = VIEW_CHECK_OK;
@@ -438,18 +453,22 @@ static void view_fill_capture(struct view_capture *v, const struct pub_stage *s)
 	                          (s->relay_running && r->state[0] && !r->mysql_ok),
 	                      !s->relay_running && s->relay_error[0], s->mysql == INJR_UNKNOWN);
 	v->binlog = r->binlog;
-	v->customers = r->customers;
+	v->customers = s->tables.customers;
 	v->last_batch = s->last_batch;
-	v->change_rows = r->change_rows;
+	v->change_rows = s->tables.change_rows;
 	v->cursor = r->cursor;
-	v->backlog = r->backlog;
-	v->oldest_us = r->oldest_us;
+	v->backlog = stage_backlog(s);
+	v->oldest_us = s->capture_binlog ? 0 : s->tables.oldest_us;
 	v->gap_id = r->gap_id;
 	v->gap_wait_left_us = r->gap_wait_left_us;
 	v->skipped = r->skipped;
 	snprintf(v->binlog_read, sizeof v->binlog_read, "%s", r->binlog_read);
-	snprintf(v->binlog_server, sizeof v->binlog_server, "%s", r->binlog_server);
-	v->binlog_lag_bytes = r->binlog_lag_bytes;
+	if (s->tables.valid && s->tables.server_pos.file[0]) {
+		blc_pos_fmt(&s->tables.server_pos, v->binlog_server, sizeof v->binlog_server);
+		v->binlog_lag_bytes = !strcmp(r->binlog_read_file, s->tables.server_pos.file)
+		                          ? (int64_t)s->tables.server_pos.pos - (int64_t)r->binlog_read_pos
+		                          : -1;
+	}
 	v->binlog_lag_s = r->binlog_lag_s;
 	v->inject_rate = s->inject_rate;
 	v->relay_rate = r->rate;

@@ -14,6 +14,7 @@
 #include "injector.h"
 #include "probe.h"
 #include "relay.h"
+#include "tablestats.h"
 #include "view.h"
 
 #include <stdint.h>
@@ -42,8 +43,9 @@ enum pub_thread { PUB_RELAY, PUB_CONSUMER };
 
 /* Prepares the publisher; no thread yet. The relay and the consumer count as running. */
 struct pub *pub_new(const struct pub_config *cfg);
-/* The check line's source (NULL none); before the thread starts. */
-void pub_set_check(struct pub *p, struct chk *chk);
+/* The check line's source and the capture pane's table figures (NULL none); before the
+   thread starts. The publisher hands the relay's progress to the table figures. */
+void pub_set_sources(struct pub *p, struct chk *chk, struct tstats *ts);
 /* The thread: runs until pub_stop. */
 void *pub_main(void *pub);
 /* Queues a command; -1 when the queue is full or the publisher stopping. */

@@ -12,7 +12,6 @@
 #include "capture.h"
 #include "envelope.h"
 #include "heartbeat.h"
-#include "tablestats.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -69,7 +68,6 @@ struct relay {
 	pthread_mutex_t mu; /* guards st */
 	struct relay_stats st;
 	int64_t last_save_us;
-	struct tstats *ts; /* the pane's table figures, looked up on their own thread */
 	int64_t rate_t0;
 	uint64_t rate_n0;
 	char state[64], logged_state[64];
@@ -639,18 +637,12 @@ static int all_acked(struct relay *r)
 	return !r->qn && !r->late_inflight && !r->resends && r->cap->ops->caught_up(r->cap);
 }
 
-/* Copies the loop's own figures, the capture's and the table figures of the lookup thread
-   (tablestats) into the shared stats. */
+/* Copies the loop's own figures and the capture's into the shared stats. */
 static void publish(struct relay *r)
 {
 	int64_t now = u_mono_us();
-	struct tstats_figures f = {.valid = 0};
-	if (r->ts) {
-		tstats_set_progress(r->ts, r->cap->ops->progress(r->cap));
-		tstats_get(r->ts, &f);
-	}
 	pthread_mutex_lock(&r->mu);
-	r->cap->ops->stats(r->cap, f.valid ? &f : NULL, (int64_t)r->qn, &r->st);
+	r->cap->ops->stats(r->cap, (int64_t)r->qn, &r->st);
 	r->st.inflight = (int)(r->qn + r->late_inflight);
 	if (now - r->rate_t0 >= 1000000) {
 		double dt = (double)(now - r->rate_t0) / 1e6;
@@ -708,18 +700,18 @@ static int source_open_retry(struct relay *r, char *err)
 	}
 }
 
-/* Connects, opens the producer, checks the topic was not lost and starts the table figures.
-   0 to run, 1 when stopped while connecting, -1 with err. */
+/* Connects, opens the producer and checks the topic was not lost. 0 to run, 1 when stopped
+   while connecting, -1 with err. */
 static int run_begin(struct relay *r, char *err)
 {
-	char e[U_ERRLEN];
 	set_state(r, "connecting");
 	r->last_ack_us = u_mono_us();
 	int c = r->m ? 0 : source_open_retry(r, err); /* relay_claim may have connected already */
 	if (c)
 		return c < 0 ? -1 : 1;
 	pthread_mutex_lock(&r->mu); /* the capture's figures show from the start */
-	r->cap->ops->stats(r->cap, NULL, 0, &r->st);
+	r->cap->ops->stats(r->cap, 0, &r->st);
+	r->st.progress_known = 1;
 	pthread_mutex_unlock(&r->mu);
 	if (kafka_open(r, err) < 0 || check_lost_topic(r, err) < 0) {
 		source_close(r);
@@ -731,19 +723,12 @@ static int run_begin(struct relay *r, char *err)
 		      kc_is_mock(r->kc) ? "in-process mock cluster, it ends with this process: "
 					: "",
 		      kc_bootstrap(r->kc));
-	if (!r->cfg.once) { /* counting rows is slow on big tables: never on this thread */
-		r->ts = tstats_start(&r->db, r->cfg.binlog, e);
-		if (!r->ts)
-			set_error(r, e);
-	}
 	return 0;
 }
 
-/* The loop's pacing and its verbose summary. */
+/* The loop's pacing. */
 struct run_loop {
 	int64_t idle_us, last_rows_us;
-	int64_t last_summary;
-	uint64_t summary_n;
 };
 
 /* The state line after a pass that read n rows; held_since: the capture holds rows back
@@ -764,24 +749,6 @@ static void run_state(struct relay *r, int n, int64_t held_since, const char *ho
 	else
 		set_state(r, "caught up");
 	log_state(r, held_since && now - held_since >= 100000);
-}
-
-/* -v: a line every 10 s on what was relayed. */
-static void run_summary(struct relay *r, struct run_loop *l, int64_t now)
-{
-	if (!r->cfg.verbose || now - l->last_summary < 10000000)
-		return;
-	struct relay_stats s;
-	relay_stats(r, &s);
-	char f1[32], f2[32], f3[32], f4[32], f5[32];
-	u_log("relay: relayed %s (%s), backlog %s, cursor %s, progress %s",
-	      u_fmt_count((long long)s.relayed, f1, sizeof f1),
-	      u_fmt_rate((double)(s.relayed - l->summary_n) * 1e6 / (double)(now - l->last_summary),
-	                 f2, sizeof f2),
-	      u_fmt_count(s.backlog, f3, sizeof f3), u_fmt_count(s.cursor, f4, sizeof f4),
-	      u_fmt_count(s.progress, f5, sizeof f5));
-	l->summary_n = s.relayed;
-	l->last_summary = now;
 }
 
 /* Sleeps after a pass that read n rows: not at all while rows come, then longer and longer. */
@@ -881,21 +848,18 @@ static int run_pass(struct relay *r, struct run_loop *l, char *err)
 	char hold[64];
 	int64_t held_since = r->cap->ops->waiting(r->cap, hold, sizeof hold);
 	run_state(r, n, held_since, hold, now);
-	run_summary(r, l, now);
 	if (r->cfg.once && n == 0 && all_acked(r))
 		return 1;
 	run_pace(r, l, n, held_since, now);
 	return 0;
 }
 
-/* Stops: the table figures, then flushes what is in flight and saves progress; --once also
+/* Stops: flushes what is in flight and saves progress; --once also
    sends the source's clock at the drain's end. rc: the loop's outcome, returned (or -1 with
    err when --once leaves messages unacknowledged). */
 static int run_end(struct relay *r, int rc, char *err)
 {
 	char e[U_ERRLEN];
-	tstats_stop(r->ts);
-	r->ts = NULL;
 	int64_t last_clock = r->hb_topic[0] && r->cfg.once && rc == 0 ? source_clock(r) : INT64_MIN;
 	drain(r, r->cfg.once ? 30000000 : 5000000, e);
 	if (last_clock != INT64_MIN && all_acked(r)) {
@@ -918,7 +882,7 @@ int relay_run(struct relay *r, char *err)
 	int c = run_begin(r, err);
 	if (c)
 		return c < 0 ? -1 : 0;
-	struct run_loop l = {.idle_us = 1000, .last_summary = u_mono_us()};
+	struct run_loop l = {.idle_us = 1000};
 	int rc = 0;
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		int p = run_pass(r, &l, err);

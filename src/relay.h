@@ -3,7 +3,8 @@
  * change table in log_id order, or with binlog the row binlog) to Kafka as Debezium-style
  * envelopes; saved progress advances only past rows every message of which was acknowledged.
  * One relay runs on one thread (relay_run); relay_stats and relay_stop may be called from any
- * thread.
+ * thread. The table figures (customers, change rows, backlog) are not the relay's: its owner
+ * runs tablestats beside it (the pipeline for the monitor, cmd_relay for `cdctop relay`).
  */
 #ifndef CDCTOP_RELAY_H
 #define CDCTOP_RELAY_H
@@ -21,7 +22,7 @@ struct relay_config {
 	int64_t gap_wait_us; /* how long a missing id below a visible one is waited for */
 	int64_t horizon_us;  /* how far back to re-send when the topic lost what we sent */
 	int once;            /* drain the current backlog, wait for acks, return */
-	int verbose;         /* log state changes and a periodic summary through u_log */
+	int verbose;         /* log state changes through u_log */
 	int binlog;          /* --capture=binlog: read the row binlog instead of the change table */
 	int heartbeat;       /* write the source clock to __cdctop-heartbeat.<topic> when caught up */
 };
@@ -32,9 +33,10 @@ enum { RELAY_E_FATAL = -2 }; /* relay_claim: retrying cannot help (another relay
 struct relay_stats {
 	int64_t cursor;      /* highest log_id read from MySQL */
 	int64_t progress;    /* saved progress: every id <= this is acknowledged */
-	int64_t max_log_id;  /* highest log_id in the change table, last looked at */
-	int64_t backlog;     /* change rows not yet acknowledged (max_log_id - progress - skipped) */
-	int64_t oldest_us;   /* event time of the oldest unacknowledged row, 0 if none */
+	int progress_known;  /* progress was read from MySQL (the capture is open) */
+	int64_t backlog;     /* binlog capture: rows read and not yet acknowledged; trigger
+	                        capture: 0 (the change table's backlog is a table figure:
+	                        tablestats, which the relay's owner runs) */
 	uint64_t relayed;    /* messages acknowledged by Kafka, this run */
 	uint64_t produced;   /* messages handed to librdkafka, this run (re-sends included) */
 	uint64_t delivery_errors;
@@ -45,16 +47,14 @@ struct relay_stats {
 	int inflight;
 	int mysql_ok, kafka_ok;
 	double rate;         /* acknowledged messages per second, recent */
-	int64_t customers;   /* rows in customer (looked up about once a second) */
-	int64_t change_rows; /* rows in users_change_events */
 	char state[64];      /* "caught up", "relaying", "waiting for gap 101", "mysql down", ... */
 	char last_error[256];
 	/* binlog capture only */
 	int binlog;
-	char binlog_read[80];   /* "mysql-bin.000003:1234": where the stream has read to */
-	char binlog_server[80]; /* the server's current position (SHOW MASTER STATUS) */
-	char binlog_saved[80];  /* the saved resume position */
-	int64_t binlog_lag_bytes; /* server - read, same file only; -1 unknown */
+	char binlog_read[80];      /* "mysql-bin.000003:1234": where the stream has read to */
+	char binlog_read_file[64]; /* the same, apart, for the lag against the server's */
+	uint64_t binlog_read_pos;
+	char binlog_saved[80];     /* the saved resume position */
 	int64_t binlog_lag_s;
 };
 

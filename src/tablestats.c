@@ -55,6 +55,11 @@ static int lookup(struct tstats *s, MYSQL *m, struct tstats_figures *f)
 	if (db_query_ll(m, "SELECT COUNT(*) FROM users_change_events", &v, err) < 0)
 		return -1;
 	f->change_rows = v;
+	if (progress < 0) { /* not handed over yet: a backlog above 0 would be every row */
+		f->backlog = 0;
+		f->oldest_us = 0;
+		return 0;
+	}
 	if (db_query_ll_arg(
 	        m,
 	        "SELECT COUNT(*) FROM (SELECT 1 FROM users_change_events WHERE log_id > "
@@ -127,6 +132,7 @@ struct tstats *tstats_start(const struct db_target *db, int binlog, char *err)
 	struct tstats *s = u_calloc(1, sizeof *s);
 	s->db = *db;
 	s->binlog = binlog;
+	s->progress = -1;
 	atomic_init(&s->stop, 0);
 	atomic_init(&s->done, 0);
 	atomic_init(&s->refs, 2); /* the owner's and the thread's */
