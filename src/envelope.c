@@ -135,15 +135,6 @@ static int64_t to_ms(int64_t us)
  * and control characters escaped as jansson does, everything else as it is), which the unit
  * test checks against jansson itself. jansson's serializer was ~70 % of the relay's CPU.
  */
-struct env_enc {
-	int unused;
-};
-
-struct env_enc *env_enc_new(void)
-{
-	return calloc(1, sizeof(struct env_enc));
-}
-
 /* Appends the decimal digits of v at p; returns the end. */
 static char *put_i64(char *p, int64_t v)
 {
@@ -207,10 +198,8 @@ static char *put_str(char *p, const char *s, size_t n)
 
 #define LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
 
-int env_enc_encode(struct env_enc *e, const struct cdc_row *r, const char *db, int64_t now_us,
-		   char *buf, size_t cap)
+int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *buf, size_t cap)
 {
-	(void)e;
 	/* the longest envelope: 3 x for broken UTF-8, then 6 x for escapes, plus the frame */
 	char first[3 * sizeof r->first_name + 1], last[3 * sizeof r->last_name + 1];
 	char email[3 * sizeof r->email + 1], dbs[3 * 64 + 1], date[20];
@@ -255,16 +244,6 @@ int env_enc_encode(struct env_enc *e, const struct cdc_row *r, const char *db, i
 	memcpy(buf, local, n);
 	buf[n] = 0;
 	return (int)n;
-}
-
-void env_enc_free(struct env_enc *e)
-{
-	free(e);
-}
-
-int env_encode(const struct cdc_row *r, const char *db, int64_t now_us, char *buf, size_t cap)
-{
-	return env_enc_encode(NULL, r, db, now_us, buf, cap);
 }
 
 int env_key(const struct cdc_row *r, char *buf, size_t cap)

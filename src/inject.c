@@ -208,12 +208,6 @@ static struct stmt_pair *pair_for(struct inj *j, int rows, char *err)
 	return victim;
 }
 
-const char *inj_id_mode(const struct inj *j)
-{
-	static const char *const names[] = {"returning", "consecutive", "per-row"};
-	return j ? names[j->mode] : "";
-}
-
 struct inj *inj_new(MYSQL *m, const char *db, uint64_t seed, char *err)
 {
 	struct inj *j = u_calloc(1, sizeof *j);

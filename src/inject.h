@@ -32,8 +32,6 @@ struct inj *inj_new(MYSQL *m, const char *db, uint64_t seed, char *err);
 /* Writes n customers in one transaction; on error rolls back (nothing half-written) and
    returns -1 with err. Adds to res (res->n is incremented by the customers written). */
 int inj_batch(struct inj *j, int n, struct inj_result *res, char *err);
-/* How address ids are learnt: "returning", "consecutive" or "per-row". */
-const char *inj_id_mode(const struct inj *j);
 /* Frees statements; accepts NULL. Does not close the connection. */
 void inj_free(struct inj *j);
 

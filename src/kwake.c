@@ -21,7 +21,6 @@ struct kwake {
 	unsigned char *want; /* guarded by mu */
 	int pending;         /* guarded by mu: how many want[] are set */
 	int stop;            /* guarded by mu */
-	atomic_ulong sent;
 };
 
 int kw_needed(void)
@@ -47,7 +46,6 @@ static void *run(void *arg)
 			int64_t lo, hi;
 			/* the answer does not matter (an error included): the request woke the thread */
 			rd_kafka_query_watermark_offsets(k->rk, k->topic, i, &lo, &hi, KW_TIMEOUT_MS);
-			atomic_fetch_add(&k->sent, 1);
 			pthread_mutex_lock(&k->mu);
 		}
 	}
@@ -64,7 +62,6 @@ struct kwake *kw_start(rd_kafka_t *rk, const char *topic, int nparts)
 	k->topic = u_strdup(topic);
 	k->nparts = nparts;
 	k->want = u_calloc((size_t)nparts, 1);
-	atomic_init(&k->sent, 0);
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	if (pthread_create(&k->th, NULL, run, k) != 0) {
@@ -89,11 +86,6 @@ void kw_poke(struct kwake *k, int part)
 			pthread_cond_signal(&k->cv);
 	}
 	pthread_mutex_unlock(&k->mu);
-}
-
-unsigned long kw_sent(const struct kwake *k)
-{
-	return k ? atomic_load(&((struct kwake *)k)->sent) : 0;
 }
 
 void kw_stop(struct kwake *k)

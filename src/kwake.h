@@ -24,9 +24,6 @@ struct kwake *kw_start(rd_kafka_t *rk, const char *topic, int nparts);
 /* Asks for partition part's broker thread to be woken; never blocks. NULL k: nothing. */
 void kw_poke(struct kwake *k, int part);
 
-/* How many pokes were sent (a round trip each). */
-unsigned long kw_sent(const struct kwake *k);
-
 /* Stops the thread (waiting for a round trip in flight, at most KW_TIMEOUT_MS) and frees it. */
 void kw_stop(struct kwake *k);
 

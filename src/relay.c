@@ -55,7 +55,6 @@ struct relay {
 	rd_kafka_t *rk;
 	struct cap *cap; /* where the rows come from */
 	struct cap_sink sink;
-	struct env_enc *enc; /* the envelope, built once, updated per row */
 	uint64_t relayed_total; /* messages acknowledged into this topic instance (persisted) */
 
 	struct entry *q; /* ring of produced entries, in read order */
@@ -151,12 +150,6 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 	pthread_mutex_init(&r->mu, NULL);
 	r->qcap = 1024;
 	r->q = u_malloc(r->qcap * sizeof *r->q);
-	r->enc = env_enc_new();
-	if (!r->enc) {
-		u_err(err, "out of memory for the envelope encoder");
-		relay_free(r);
-		return NULL;
-	}
 	int ln = snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%s.%s", db->db, cfg->topic);
 	if (ln < 0 || (size_t)ln >= sizeof r->lock_name) { /* long names: a hash of them */
 		uint64_t h = u_hash(u_hash(u_hash(U_HASH_SEED, db->db), "."), cfg->topic);
@@ -526,7 +519,7 @@ static int check_lost_topic(struct relay *r, char *err)
 static int produce(struct relay *r, const struct cdc_row *c, uint64_t seq, char *err)
 {
 	char buf[ENV_MAX], key[24];
-	int n = env_enc_encode(r->enc, c, r->db.db, u_now_us(), buf, sizeof buf);
+	int n = env_encode(c, r->db.db, u_now_us(), buf, sizeof buf);
 	int kn = env_key(c, key, sizeof key);
 	if (n < 0)
 		return u_err(err, "cannot encode log_id %lld", (long long)c->log_id);
@@ -913,7 +906,6 @@ void relay_free(struct relay *r)
 		free(s);
 	}
 	free(r->q);
-	env_enc_free(r->enc);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

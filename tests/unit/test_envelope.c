@@ -534,12 +534,10 @@ static void rand_utf8(char *dst, size_t max)
 }
 
 /* The fixed-shape writer writes byte for byte what jansson writes for the same envelope, over
-   random rows (every escape, multi-byte characters, extreme numbers, null emails), and the
-   reusable encoder what env_encode writes, row after row. Rates printed, not asserted. */
+   random rows (every escape, multi-byte characters, extreme numbers, null emails), row after
+   row. Rates printed, not asserted. */
 static void writer_matches_jansson(void)
 {
-	struct env_enc *e = env_enc_new();
-	CHECK(e != NULL);
 	char a[ENV_MAX], b[ENV_MAX], c[ENV_MAX], db[65];
 	int same = 0;
 	for (int i = 0; i < 100000; i++) {
@@ -559,43 +557,39 @@ static void writer_matches_jansson(void)
 		r.active = (int)(rnd() % 3);
 		int64_t now = (int64_t)(rnd() >> 10);
 		int na = env_encode(&r, db, now, a, sizeof a);
-		int nb = env_enc_encode(e, &r, db, now, b, sizeof b);
 		int nc = ref_encode(&r, db, now, c, sizeof c);
 		CHECK(na > 0);
-		CHECK_EQ(na, nb);
 		CHECK_EQ(na, nc);
-		same += na > 0 && na == nc && !strcmp(a, c) && !strcmp(a, b);
+		same += na > 0 && na == nc && !strcmp(a, c);
 		if (na != nc || strcmp(a, c)) {
 			fprintf(stderr, "writer: %s\njansson: %s\n", a, c);
 			break;
 		}
 	}
 	CHECK_EQ(same, 100000);
-	/* values left from a previous row never leak into the next */
-	static const char *const names[] = {"Zoë", "O\"Brien", "a\\b", "", "\xff\xfe", "José"};
+	/* the awkward names one after another, each as jansson writes it (invalid bytes, which
+	   jansson refuses, are tested above: each becomes U+FFFD) */
+	static const char *const names[] = {"Zoë", "O\"Brien", "a\\b", "", "\t\n", "José"};
 	for (int i = 0; i < 600; i++) {
 		struct cdc_row r = row(i + 1, names[i % 6], names[(i / 6) % 6], names[(i / 36) % 6]);
 		r.email_null = i % 3 == 0;
 		int na = env_encode(&r, i % 2 ? "sakila" : "db_2", 1764064800000000LL + i, a, sizeof a);
-		int nb = env_enc_encode(e, &r, i % 2 ? "sakila" : "db_2", 1764064800000000LL + i, b,
-					sizeof b);
-		CHECK_EQ(na, nb);
-		CHECK(na > 0 && !strcmp(a, b));
+		int nc = ref_encode(&r, i % 2 ? "sakila" : "db_2", 1764064800000000LL + i, c, sizeof c);
+		CHECK_EQ(na, nc);
+		CHECK(na > 0 && !strcmp(a, c));
 	}
 	struct cdc_row r = row(7, "Mary", "Smith", "mary@example.com");
-	CHECK_EQ(env_enc_encode(e, &r, "sakila", 0, b, 10), -1);
+	CHECK_EQ(env_encode(&r, "sakila", 0, b, 10), -1);
 	int64_t t0 = u_mono_us();
 	int n = 0;
 	for (; n < 200000; n++)
-		env_enc_encode(e, &r, "sakila", 0, b, sizeof b);
+		env_encode(&r, "sakila", 0, b, sizeof b);
 	int64_t t1 = u_mono_us();
 	for (int k = 0; k < 200000; k++)
 		ref_encode(&r, "sakila", 0, c, sizeof c);
 	int64_t t2 = u_mono_us();
 	printf("encoder: %.0f/s; jansson's json_pack + json_dumpb: %.0f/s\n",
 	       n / ((double)(t1 - t0) / 1e6), n / ((double)(t2 - t1) / 1e6));
-	env_enc_free(e);
-	env_enc_free(NULL);
 }
 
 int main(void)
