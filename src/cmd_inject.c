@@ -89,12 +89,7 @@ int cmd_inject(struct opts *o)
 		mysql_close(m);
 		return 1;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	u_on_stop_signals(on_signal, 1);
 
 	struct inj_result r;
 	memset(&r, 0, sizeof r);

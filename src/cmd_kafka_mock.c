@@ -151,12 +151,7 @@ static int read_commands(struct kc *kc, char *buf, size_t cap, size_t *len)
 int cmd_kafka_mock(struct opts *o)
 {
 	char err[U_ERRLEN];
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	u_on_stop_signals(on_signal, 0);
 	signal(SIGPIPE, SIG_IGN); /* a reader of line one may go away */
 	signal(SIGTTIN, SIG_IGN); /* `cdctop kafka-mock &` in a shell: read() fails, no stop */
 

@@ -123,11 +123,7 @@ int cmd_relay(struct opts *o)
 		return 1;
 	}
 	running = r;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	u_on_stop_signals(on_signal, 0);
 	struct report rep = {.r = r,
 			     .binlog = cfg.binlog,
 			     .progress = o->once && isatty(STDERR_FILENO)};

@@ -542,12 +542,7 @@ int cmd_watch(struct opts *o)
 	l->cur = &l->va;
 	l->prev = &l->vb;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = w_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	u_on_stop_signals(w_on_signal, 0);
 
 	pthread_t tid;
 	if (pthread_create(&tid, NULL, w_cons_main, &th)) {

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -569,4 +570,15 @@ const char *u_fmt_utc(int64_t sec, const char *fmt, char *buf, size_t len)
 	if (gmtime_r(&t, &tm))
 		strftime(buf, len, fmt, &tm);
 	return buf;
+}
+
+void u_on_stop_signals(void (*fn)(int), int restart)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

@@ -37,6 +37,9 @@ int64_t u_now_us(void);
 int64_t u_mono_us(void);
 /* Sleeps for us microseconds (restarted on EINTR only until stop, if non-NULL, becomes set). */
 void u_sleep_us(int64_t us);
+/* Runs fn on SIGINT and SIGTERM (a command's "stop cleanly"); restart: interrupted system
+   calls resume (SA_RESTART) rather than fail with EINTR. */
+void u_on_stop_signals(void (*fn)(int), int restart);
 
 /* malloc/calloc/realloc/strdup that abort with a message on out-of-memory (the impossible). */
 void *u_malloc(size_t n);
