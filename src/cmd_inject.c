@@ -53,21 +53,8 @@ int cmd_inject(struct opts *o)
 	}
 	if (t.private_server) { /* the private server is ours: make sure the schema is there */
 		struct schema_report sr;
-		char q[160];
-		long long dbs = 0;
-		snprintf(q, sizeof q,
-			 "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'",
-			 t.db); /* t.db is a checked identifier */
-		if (db_query_ll(m, q, &dbs, err) < 0) {
+		if (schema_private_db(m, t.db, err) < 0) {
 			fprintf(stderr, "cdctop: inject: %s\n", err);
-			mysql_close(m);
-			return 1;
-		}
-		if (!dbs && strcmp(t.db, "sakila")) { /* a typo must not make a new database */
-			fprintf(stderr,
-				"cdctop: inject: database '%s' does not exist on the private server: "
-				"create it with cdctop init -D %s, or leave out -D\n",
-				t.db, t.db);
 			mysql_close(m);
 			return 1;
 		}

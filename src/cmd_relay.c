@@ -93,7 +93,8 @@ int cmd_relay(struct opts *o)
 	if (t.private_server) { /* our own server: make sure the schema is there */
 		MYSQL *m = db_connect(&t, 0, err);
 		struct schema_report sr;
-		if (!m || schema_init(m, t.db, o->capture == CAPTURE_TRIGGER, &sr, err) < 0) {
+		if (!m || schema_private_db(m, t.db, err) < 0 ||
+		    schema_init(m, t.db, o->capture == CAPTURE_TRIGGER, &sr, err) < 0) {
 			fprintf(stderr, "cdctop: %s\n", err);
 			if (m)
 				mysql_close(m);

@@ -147,7 +147,9 @@ static int pl_check_db(struct pl *pl, char *err)
 	int rc = 0;
 	if (pl->db.private_server) {
 		struct schema_report r;
-		if (schema_init(m, pl->db.db, pl->o.capture == CAPTURE_TRIGGER, &r, e) < 0)
+		if (schema_private_db(m, pl->db.db, err) < 0)
+			rc = -1;
+		else if (schema_init(m, pl->db.db, pl->o.capture == CAPTURE_TRIGGER, &r, e) < 0)
 			rc = u_err(err, "init: %s", e);
 	} else {
 		int has = schema_has_table(m, pl->db.db, "users_change_events", e);

@@ -97,6 +97,23 @@ int schema_has_trigger(MYSQL *m, const char *db, const char *trigger, char *err)
 	return r < 0 ? -1 : r > 0;
 }
 
+int schema_private_db(MYSQL *m, const char *db, char *err)
+{
+	if (!strcmp(db, "sakila"))
+		return 0;
+	const char *p[] = {db};
+	int r = info_query(m, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", p,
+			   1, NULL, 0, err);
+	if (r < 0)
+		return -1;
+	if (!r)
+		return u_err(err,
+			     "database '%s' does not exist on the private server: create it with "
+			     "cdctop init -D %s, or leave out -D",
+			     db, db);
+	return 0;
+}
+
 /* Finds an embedded sql file by name. */
 static const char *sql_text(const char *name)
 {

@@ -26,6 +26,11 @@ struct schema_report {
    return db is selected. -1 with err naming the statement that failed. */
 int schema_init(MYSQL *m, const char *db, int with_trigger, struct schema_report *r, char *err);
 
+/* The private server's rule for -D, the same for every command: sakila is made when missing,
+   any other database must exist already (cdctop init -D makes it), so a typo never makes a new
+   one. 0, or -1 with err saying what to do. */
+int schema_private_db(MYSQL *m, const char *db, char *err);
+
 /* 1 if table exists in db (prepared statement on information_schema), 0 if not, -1 on error. */
 int schema_has_table(MYSQL *m, const char *db, const char *table, char *err);
 /* The same for a column of a table, and for a trigger. */

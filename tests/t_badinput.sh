@@ -331,6 +331,10 @@ bad "Unknown database 'nosuchdb'.*cdctop init" inject -S "$SOCK" -D nosuchdb
 bad "database 'nosuchdb' does not exist on the private server: create it with cdctop init -D nosuchdb" \
 	inject --datadir "$DBDIR" -D nosuchdb
 [ -z "$(sql "SHOW DATABASES LIKE 'nosuchdb'" mysql)" ] || fail "inject -D nosuchdb created the database"
+# ... and the same rule for the relay (the monitor's pipeline shares it: schema_private_db)
+bad "database 'nosuchdb' does not exist on the private server: create it with cdctop init -D nosuchdb" \
+	relay --once --datadir "$DBDIR" -D nosuchdb
+[ -z "$(sql "SHOW DATABASES LIKE 'nosuchdb'" mysql)" ] || fail "relay -D nosuchdb created the database"
 sql 'CREATE DATABASE emptydb' mysql
 bad "store" inject -S "$SOCK" -D emptydb
 
