@@ -28,6 +28,7 @@
 #define HB_SEQ       (1ULL << 62) /* opaque of a heartbeat message: no progress attached */
 #define REDO_SEQ     (1ULL << 61) /* opaque of a message produced again (relay_redeliver) */
 #define CRASH_WAIT_US 3000000     /* relay_crash: at most this long for unsaved acks */
+#define CRASH_LOCK_WAIT_US 10000000 /* and this long for the old connection's lock to go */
 #define HB_EVERY_US  500000       /* a heartbeat at most this often, while caught up */
 #define SAVE_EVERY_US  100000
 #define IDLE_MAX_US    50000
@@ -843,7 +844,14 @@ static int crash_restart(struct relay *r, char *err)
 	            "x: relay crashed (as kill -9): %zu in flight dropped, saved progress %lld, "
 	            "acknowledged to %lld: restarting from saved progress",
 	            dropped, (long long)saved, (long long)reached);
-	int c = source_open_retry(r, err);
+	/* the server drops the old connection's lock when it has seen it close, which may come
+	   after the new connection asks: the lock is refused meanwhile (U_EFATAL), as it would be
+	   to a process restarted after kill -9 */
+	int64_t until = u_mono_us() + CRASH_LOCK_WAIT_US;
+	int c;
+	while ((c = source_open_retry(r, err)) == U_EFATAL && u_mono_us() < until &&
+	       !atomic_load_explicit(&r->stop, memory_order_relaxed))
+		idle(r, 100000);
 	if (c)
 		return c;
 	if (kafka_open(r, err) < 0 || check_lost_topic(r, err) < 0)
