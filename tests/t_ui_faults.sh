@@ -14,8 +14,8 @@
 #   d  the last acknowledged messages are delivered again: "duplicates ignored" rises.
 # Then the help overlay fits 80x24 in at most 17 lines (2 of its 19 left for the scrollback
 # keys) and shows each new key's line in full;
-# a monitor on a real cluster (-b, a standalone kafka-mock) says that k needs the in-process
-# mock; on a foreign (Debezium) topic every fault key says it needs cdctop's own pipeline and
+# a monitor on a real cluster (-b, a standalone kafka-mock; in an ASCII locale, where the
+# glance line's arrows are ->) says that k needs the in-process mock; on a foreign (Debezium) topic every fault key says it needs cdctop's own pipeline and
 # the help lists neither them nor the inject keys.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
@@ -178,8 +178,11 @@ scr_wait 10 'EXITED 0' "exit"
 
 note "k with -b naming a cluster: needs the in-process mock"
 t_mock 1
-scr_start 120 40 --datadir "$DBDIR" -w 1h -b "$BOOT"
+SCR_LANG=C scr_start 120 40 --datadir "$DBDIR" -w 1h -b "$BOOT"
 scr_wait $((30 * SLOW)) "kafka: $BOOT" "start-up on -b"
+# (in an ASCII locale the glance line's arrows are ->)
+scr_wait $((15 * SLOW)) ' inject 0 -> mysql [0-9,]+ -> change log [0-9,]+ -> relay [0-9,]+ -> kafka' \
+	"the glance line in ASCII"
 scr_keys k
 scr_wait 5 'k: needs the in-process mock cluster' "k's answer on a real cluster"
 scr_keys q
