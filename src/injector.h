@@ -1,9 +1,11 @@
 /*
  * injector.h - the monitor's injector thread: its own MySQL connection and its own command
- * queue (one batch, continuous injection on or off, its rate, the batch size); batches on
- * command or paced at the rate (inject.c's pacer), and a ping a second when idle for the
- * health shown on screen. It tells its owner what happened through one callback (an event for
- * the status line, or only that its figures changed) and never touches the terminal.
+ * queue (one batch, continuous injection on or off, its rate, the batch size, and the faults
+ * of the next batch: held open on a second connection, or rolled back); batches on command or
+ * paced at the rate (inject.c's pacer), and a ping a second when idle for the health shown on
+ * screen. It tells its owner what happened through one callback (an event for the status
+ * line, or only that its figures changed), runs the owner's fault callback on its thread for
+ * INJR_FAULT, and never touches the terminal.
  */
 #ifndef CDCTOP_INJECTOR_H
 #define CDCTOP_INJECTOR_H

@@ -4,7 +4,8 @@
  * produced rows in an in-flight queue in read order and tells the capture how far every row is
  * acknowledged, so that saved progress never passes an unacknowledged one. Owns the MySQL
  * connection (with the lock: one relay per database and topic) and the heartbeats. Runs on one
- * thread (relay_run); other threads only call relay_stats and relay_stop. Never skips a failed
+ * thread (relay_run); other threads only call relay_stats, relay_stop and the two faults shown
+ * live (relay_crash, relay_redeliver: flags the loop acts on). Never skips a failed
  * delivery (it is re-sent), never blocks the caller's UI, never exits the process: errors are
  * published in the stats and, when verbose, logged once per state change.
  */

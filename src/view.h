@@ -1,6 +1,6 @@
 /*
  * view.h - what each pane of the monitor shows, as plain data (htop's Meter): one struct per
- * pane (capture, kafka, histogram, status), each filled by one function in the core and
+ * pane (capture, kafka, histogram, status, the glance line), each filled by one function in the core and
  * compared with one memcmp to decide whether the pane is redrawn. ui/ reads only these: no
  * relay, consumer or client-library type reaches it (make check compiles every ui/ file without the
  * MariaDB and librdkafka headers). No functions here but the snapshot's size.
