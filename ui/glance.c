@@ -78,7 +78,9 @@ static void gl_build(struct gl_line *l, const struct view_glance *g, int level)
 	if (!g->foreign) {
 		gl_hop(l, tiny ? "inj" : "inject", (long long)g->injected, shrt);
 		w[0] = 0;
-		if (g->held)
+		if (g->held && tiny)
+			snprintf(w, sizeof w, "%d held", g->held);
+		else if (g->held)
 			snprintf(w, sizeof w, shrt ? "%d held %s" : "%d held open %s", g->held,
 			         gl_secs(g->held_left_us, c, sizeof c));
 		gl_wait(l, GL_WAIT, w);
