@@ -400,6 +400,11 @@ static int write_chunk(struct inj *j, int k, char *err)
 
 int inj_batch(struct inj *j, int n, struct inj_result *res, char *err)
 {
+	return inj_batch_end(j, n, INJ_COMMIT, res, err);
+}
+
+int inj_batch_end(struct inj *j, int n, enum inj_end end, struct inj_result *res, char *err)
+{
 	int64_t t0 = u_mono_us();
 	if (check_room(j, n, err) < 0)
 		return -1;
@@ -423,7 +428,12 @@ int inj_batch(struct inj *j, int n, struct inj_result *res, char *err)
 		if (write_chunk(j, k, err) < 0)
 			goto rollback;
 	}
-	if (mysql_commit(j->m)) {
+	if (end == INJ_ROLLBACK) { /* on purpose: the ids taken are never committed */
+		mysql_rollback(j->m);
+		res->us += u_mono_us() - t0;
+		return 0;
+	}
+	if (end == INJ_COMMIT && mysql_commit(j->m)) {
 		u_err(err, "commit failed: %s", mysql_error(j->m));
 		goto rollback;
 	}

@@ -32,6 +32,12 @@ struct inj *inj_new(MYSQL *m, const char *db, uint64_t seed, char *err);
 /* Writes n customers in one transaction; on error rolls back (nothing half-written) and
    returns -1 with err. Adds to res (res->n is incremented by the customers written). */
 int inj_batch(struct inj *j, int n, struct inj_result *res, char *err);
+/* How a batch ends: committed, rolled back on purpose (its change-log ids are never
+   committed: a gap), or held open (the caller commits or rolls back on the connection). */
+enum inj_end { INJ_COMMIT = 0, INJ_ROLLBACK, INJ_HOLD };
+/* inj_batch that ends as end says. INJ_ROLLBACK: 0 with res->n unchanged; INJ_HOLD: 0 with res
+   filled as if committed, the transaction left open. */
+int inj_batch_end(struct inj *j, int n, enum inj_end end, struct inj_result *res, char *err);
 /* Frees statements; accepts NULL. Does not close the connection. */
 void inj_free(struct inj *j);
 

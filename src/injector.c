@@ -20,6 +20,7 @@ struct injr {
 	const struct db_target *db;
 	uint64_t seed;
 	injr_report_fn report;
+	injr_fault_fn fault;
 	void *arg;
 
 	pthread_mutex_t mu; /* guards everything below */
@@ -35,16 +36,21 @@ struct injr {
 	struct inj *j;
 	int connects;
 	int64_t next_check; /* next ping or connect attempt */
+	int64_t hold_us;    /* how long the next held batch stays open */
+	MYSQL *hm;          /* the held batch's connection and injector, NULL none */
+	struct inj *hj;
+	int64_t hold_from, commit_at; /* mono us */
 };
 
 /* Prepares the injector; no I/O. */
 struct injr *injr_new(const struct db_target *db, uint64_t seed, int batch, double rate,
-                      injr_report_fn report, void *arg)
+                      injr_report_fn report, injr_fault_fn fault, void *arg)
 {
 	struct injr *j = u_calloc(1, sizeof *j);
 	j->db = db;
 	j->seed = seed;
 	j->report = report;
+	j->fault = fault;
 	j->arg = arg;
 	pthread_mutex_init(&j->mu, NULL);
 	u_cond_init(&j->cond);
@@ -67,6 +73,20 @@ static void injr_drop(struct injr *j)
 	if (j->m)
 		mysql_close(j->m);
 	j->m = NULL;
+}
+
+/* Ends the held batch's connection (its transaction, if still open, is rolled back). */
+static void injr_drop_held(struct injr *j)
+{
+	inj_free(j->hj);
+	j->hj = NULL;
+	if (j->hm)
+		mysql_close(j->hm);
+	j->hm = NULL;
+	pthread_mutex_lock(&j->mu);
+	j->f.held = 0;
+	j->f.held_left_us = 0;
+	pthread_mutex_unlock(&j->mu);
 }
 
 /* Marks MySQL up or down as the injector sees it, with an event on a change. */
@@ -114,17 +134,76 @@ static int injr_ensure(struct injr *j)
 	return 0;
 }
 
+/* Writes a batch of n on a second connection and leaves its transaction open until
+   commit_at: its change-log ids are taken, and later batches commit above them. */
+static void injr_write_held(struct injr *j, int n)
+{
+	char err[U_ERRLEN], ev[VIEW_TEXT * 2], d[32];
+	struct inj_result r;
+	memset(&r, 0, sizeof r);
+	j->hm = db_connect(j->db, 1, err);
+	if (j->hm) {
+		uint64_t seed = j->seed ^ 0x5bd1e995ULL * (uint64_t)(++j->connects);
+		j->hj = inj_new(j->hm, j->db->db, seed, err);
+	}
+	if (!j->hj || inj_batch_end(j->hj, n, INJ_HOLD, &r, err) < 0) {
+		injr_drop_held(j);
+		snprintf(ev, sizeof ev, "g: batch not held: %s", err);
+		injr_tell(j, VIEW_ERROR, 1, ev);
+		return;
+	}
+	pthread_mutex_lock(&j->mu);
+	j->hold_from = u_mono_us();
+	j->commit_at = j->hold_from + j->hold_us;
+	j->f.held = r.n;
+	j->f.held_left_us = j->hold_us;
+	pthread_mutex_unlock(&j->mu);
+	snprintf(ev, sizeof ev, "g: holding a batch of %d open for %s (its ids wait in the change log)",
+	         r.n, u_fmt_duration(j->hold_us, d, sizeof d));
+	injr_tell(j, VIEW_WARN, 1, ev);
+}
+
+/* Commits the held batch (its time has come). */
+static void injr_commit_held(struct injr *j)
+{
+	char ev[VIEW_TEXT * 2], d[32];
+	int n = j->f.held; /* written only by this thread */
+	int64_t held = u_mono_us() - j->hold_from;
+	if (mysql_commit(j->hm)) {
+		snprintf(ev, sizeof ev, "g: the held batch's commit failed: %s", mysql_error(j->hm));
+		injr_drop_held(j);
+		injr_tell(j, VIEW_ERROR, 1, ev);
+		return;
+	}
+	injr_drop_held(j);
+	pthread_mutex_lock(&j->mu);
+	j->f.injected += (uint64_t)n;
+	j->f.last_batch = n;
+	pthread_mutex_unlock(&j->mu);
+	snprintf(ev, sizeof ev, "g: committed the held batch of %d after %s", n,
+	         u_fmt_duration(held, d, sizeof d));
+	injr_tell(j, VIEW_WARN, 1, ev);
+}
+
 /* Writes one batch of n and reports the result; manual says whether the user asked. */
 static void injr_write(struct injr *j, int n, int manual)
 {
 	char err[U_ERRLEN], ev[VIEW_TEXT * 2];
 	struct inj_result r;
 	memset(&r, 0, sizeof r);
+	pthread_mutex_lock(&j->mu);
+	int end = j->f.next_end;
+	j->f.next_end = INJ_COMMIT;
+	pthread_mutex_unlock(&j->mu);
+	if (end == INJ_HOLD) {
+		injr_write_held(j, n);
+		return;
+	}
 	if (injr_ensure(j) < 0) {
 		injr_tell(j, VIEW_ERROR, 1, manual ? "inject: not written, mysql is down" : NULL);
 		return;
 	}
-	if (inj_batch(j->j, n, &r, err) < 0) {
+	if (inj_batch_end(j->j, n, end == INJ_ROLLBACK ? INJ_ROLLBACK : INJ_COMMIT, &r, err) < 0) {
 		unsigned code = mysql_errno(j->m);
 		injr_drop(j);
 		pthread_mutex_lock(&j->mu);
@@ -134,6 +213,16 @@ static void injr_write(struct injr *j, int n, int manual)
 		pthread_mutex_unlock(&j->mu);
 		snprintf(ev, sizeof ev, "inject: batch rolled back: %s", err);
 		injr_tell(j, VIEW_ERROR, manual, ev);
+		return;
+	}
+	if (end == INJ_ROLLBACK) {
+		pthread_mutex_lock(&j->mu);
+		j->f.rolled_back += (uint64_t)n;
+		j->f.health = INJR_UP;
+		pthread_mutex_unlock(&j->mu);
+		snprintf(ev, sizeof ev, "b: rolled back a batch of %d customers: their change-log ids "
+		                        "are skipped after the gap wait, nothing is counted", n);
+		injr_tell(j, VIEW_WARN, 1, ev);
 		return;
 	}
 	pthread_mutex_lock(&j->mu);
@@ -205,6 +294,28 @@ static void injr_apply(struct injr *j, const struct u_cmd *c, char *ev, size_t l
 			snprintf(ev, len, "batch size %d", j->f.batch);
 		}
 		break;
+	case INJR_HOLD:
+		if (j->f.held || j->f.next_end == INJ_HOLD) {
+			snprintf(ev, len, "g: a batch is held already; wait for its commit");
+		} else {
+			j->f.next_end = INJ_HOLD;
+			j->hold_us = c->i > 0 ? c->i : 1000000;
+			snprintf(ev, len, "g: the next batch will be held open for %s%s",
+			         u_fmt_duration(j->hold_us, rb, sizeof rb),
+			         j->f.auto_on || j->pending ? "" : " (press i or I)");
+		}
+		break;
+	case INJR_ROLLBACK:
+		if (j->f.next_end == INJ_HOLD) {
+			snprintf(ev, len, "b: the next batch is to be held (g) already");
+		} else {
+			j->f.next_end = INJ_ROLLBACK;
+			snprintf(ev, len, "b: the next batch will be rolled back%s",
+			         j->f.auto_on || j->pending ? "" : " (press i or I)");
+		}
+		break;
+	case INJR_FAULT:
+		break; /* run by injr_main with the lock released */
 	}
 }
 
@@ -218,10 +329,18 @@ void *injr_main(void *arg)
 	while (!j->stopping) {
 		struct u_cmd c;
 		if (u_cmdq_pop(&j->q, &c)) {
+			if (c.cmd == INJR_FAULT) {
+				pthread_mutex_unlock(&j->mu);
+				if (j->fault)
+					j->fault(j->arg, c.i);
+				pthread_mutex_lock(&j->mu);
+				continue;
+			}
 			injr_apply(j, &c, ev, sizeof ev);
 			if (ev[0]) {
 				pthread_mutex_unlock(&j->mu);
-				injr_tell(j, VIEW_INFO, 0, ev);
+				injr_tell(j, VIEW_INFO,
+				          c.cmd == INJR_HOLD || c.cmd == INJR_ROLLBACK, ev);
 				pthread_mutex_lock(&j->mu);
 			}
 			continue;
@@ -229,6 +348,16 @@ void *injr_main(void *arg)
 		int64_t now = u_mono_us();
 		int n = 0, manual = 0;
 		int64_t wake_at = j->next_check;
+		if (j->hj) {
+			if (now >= j->commit_at) {
+				pthread_mutex_unlock(&j->mu);
+				injr_commit_held(j);
+				pthread_mutex_lock(&j->mu);
+				continue;
+			}
+			if (j->commit_at < wake_at)
+				wake_at = j->commit_at;
+		}
 		if (j->pending > 0) {
 			j->pending--;
 			n = j->f.batch;
@@ -259,6 +388,7 @@ void *injr_main(void *arg)
 		u_cond_wait_until(&j->cond, &j->mu, wake_at);
 	}
 	pthread_mutex_unlock(&j->mu);
+	injr_drop_held(j); /* quitting: a batch still held is rolled back */
 	injr_drop(j);
 	return NULL;
 }
@@ -279,6 +409,10 @@ void injr_get(struct injr *j, struct injr_figures *out)
 {
 	pthread_mutex_lock(&j->mu);
 	*out = j->f;
+	if (out->held) {
+		int64_t left = j->commit_at - u_mono_us();
+		out->held_left_us = left > 0 ? left : 0;
+	}
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -293,6 +427,9 @@ void injr_free(struct injr *j)
 {
 	if (!j)
 		return;
+	inj_free(j->hj);
+	if (j->hm)
+		mysql_close(j->hm);
 	injr_drop(j);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->mu);

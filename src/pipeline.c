@@ -64,6 +64,7 @@ struct pl {
 
 	pthread_mutex_t mu; /* guards stopping */
 	int stopping;
+	int mock_down; /* the mock's brokers are down (k); the injector thread's own */
 };
 
 /* Empties the wake pipe; the UI calls it when poll says the pipe is readable. */
@@ -109,6 +110,37 @@ static void *pl_worker_main(void *arg)
 static void pl_on_inject(void *arg, int level, int answer, const char *text)
 {
 	pub_event(((struct pl *)arg)->pub, level, answer, text);
+}
+
+/* The relay's fault events (x, d). */
+static void pl_on_relay(void *arg, int level, const char *text)
+{
+	pub_event(((struct pl *)arg)->pub, level, 1, text);
+}
+
+/* k, on the injector's thread: every broker of the in-process mock down, or up again. */
+static void pl_on_fault(void *arg, int64_t what)
+{
+	(void)what; /* the one fault run there: the mock's brokers, toggled */
+	struct pl *pl = arg;
+	rd_kafka_mock_cluster_t *mc = kc_mock(pl->kc);
+	if (!mc)
+		return;
+	int down = !pl->mock_down, n = kc_mock_brokers(pl->kc), bad = 0;
+	for (int b = 1; b <= n; b++) /* the mock numbers its brokers from 1 */
+		if ((down ? rd_kafka_mock_broker_set_down(mc, b) : rd_kafka_mock_broker_set_up(mc, b)))
+			bad++;
+	pl->mock_down = down;
+	pub_mock_down(pl->pub, down);
+	char ev[VIEW_TEXT];
+	if (bad)
+		snprintf(ev, sizeof ev, "k: %d of %d mock brokers did not answer", bad, n);
+	else if (down)
+		snprintf(ev, sizeof ev, "k: all %d mock brokers down: rows wait in the change log; "
+		                        "k brings them up", n);
+	else
+		snprintf(ev, sizeof ev, "k: the %d mock brokers are up again: the backlog drains", n);
+	pub_event(pl->pub, bad || down ? VIEW_WARN : VIEW_INFO, 1, ev);
 }
 
 static void pl_on_probe(void *arg, int level, const char *text)
@@ -246,6 +278,8 @@ static int pl_open_relay(struct pl *pl, const struct opts *o, char *err)
 	    .horizon_us = o->horizon_us,
 	    .binlog = o->capture == CAPTURE_BINLOG,
 	    .heartbeat = 1,
+	    .event = pl_on_relay,
+	    .event_arg = pl,
 	};
 	pl->relay = relay_new(&rc, pl->kc, &pl->db, e);
 	if (!pl->relay)
@@ -337,7 +371,8 @@ struct pl *pl_new(const struct opts *o, char *err)
 	    pl_open_consumer(pl, o, err) < 0)
 		goto fail;
 	uint64_t seed = o->seed_set ? o->seed : (uint64_t)u_now_us() ^ ((uint64_t)getpid() << 32);
-	pl->injr = injr_new(&pl->db, seed, (int)o->n, o->rate > 0 ? o->rate : 20, pl_on_inject, pl);
+	pl->injr = injr_new(&pl->db, seed, (int)o->n, o->rate > 0 ? o->rate : 20, pl_on_inject,
+	                   pl_on_fault, pl);
 	pl_open_publisher(pl, o);
 	return pl;
 fail:
@@ -411,8 +446,8 @@ uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have)
 /* Routes a command to the injector's queue or the publisher's; never waits for either. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 {
-	if (!pl->injr && cmd <= PL_CMD_BATCH)
-		return -2; /* a foreign topic's monitor: no injector */
+	if (!pl->injr && (cmd <= PL_CMD_BATCH || cmd >= PL_CMD_KAFKA))
+		return -2; /* a foreign topic's monitor: no injector, no relay */
 	switch (cmd) {
 	case PL_CMD_INJECT:
 		return injr_send(pl->injr, INJR_INJECT, 0, 0);
@@ -426,6 +461,20 @@ int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d)
 		return pub_send(pl->pub, PUB_WINDOW, i, j);
 	case PL_CMD_REBUILD:
 		return pub_send(pl->pub, PUB_REBUILD, 0, 0);
+	case PL_CMD_KAFKA:
+		if (!kc_is_mock(pl->kc))
+			return -3;
+		return injr_send(pl->injr, INJR_FAULT, 0, 0);
+	case PL_CMD_CRASH:
+		relay_crash(pl->relay);
+		return 0;
+	case PL_CMD_HOLD:
+		return injr_send(pl->injr, INJR_HOLD, pl->o.gap_wait_us + PL_HOLD_EXTRA_US, 0);
+	case PL_CMD_ROLLBACK:
+		return injr_send(pl->injr, INJR_ROLLBACK, 0, 0);
+	case PL_CMD_REDELIVER:
+		relay_redeliver(pl->relay);
+		return 0;
 	}
 	return -1;
 }

@@ -24,7 +24,17 @@ enum pl_cmd {
 	PL_CMD_BATCH,   /* i: customers per batch */
 	PL_CMD_WINDOW,  /* i: size in s, j: slide in s (0 or == size: tumbling) */
 	PL_CMD_REBUILD, /* re-read the topic from the horizon */
+	/* faults, shown live (own pipeline only: -2 on a foreign topic) */
+	PL_CMD_KAFKA,     /* the in-process mock's brokers down, or up again (toggle); -3 when -b
+	                     names a real cluster */
+	PL_CMD_CRASH,     /* the relay crashes as kill -9 would and restarts (relay_crash) */
+	PL_CMD_HOLD,      /* the next batch's transaction stays open PL_HOLD_EXTRA_US past the
+	                     gap wait, then commits */
+	PL_CMD_ROLLBACK,  /* the next batch is rolled back */
+	PL_CMD_REDELIVER, /* the relay produces its last acknowledged messages again */
 };
+
+#define PL_HOLD_EXTRA_US 2000000 /* g: held this long past the gap wait */
 
 /*
  * Start-up that may fail: resolves MySQL (starting the private server and running init on it;
@@ -45,7 +55,8 @@ void pl_drain_wake(struct pl *pl);
  * newest generation (0 before the first publish). Never blocks on I/O. */
 uint64_t pl_snapshot(struct pl *pl, struct view_snap *dst, uint64_t have);
 /* Queues a command (see enum pl_cmd); -1 if the queue is full, -2 for an injection command
- * on a foreign topic (opt_foreign: there is no injector). Never blocks on I/O. */
+ * or a fault on a foreign topic (opt_foreign: there is no injector), -3 for PL_CMD_KAFKA
+ * when -b names a real cluster. Never blocks on I/O. */
 int pl_send(struct pl *pl, enum pl_cmd cmd, int64_t i, int64_t j, double d);
 /* Stops every thread: relay_stop (flushes and saves progress), cons_stop, joins. Idempotent. */
 void pl_stop(struct pl *pl);

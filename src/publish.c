@@ -44,6 +44,9 @@ struct pub_stage {
 	int mysql; /* enum injr_health, as the injector's connection sees it */
 	uint64_t injected;
 	int last_batch;     /* customers in the last batch written */
+	int held;           /* customers in a batch held open (g) */
+	int64_t held_left_us;
+	int mock_down;      /* the mock's brokers are down (k) */
 	double inject_rate; /* customers/s, recent */
 	char inject_error[PUB_TEXT];
 
@@ -111,6 +114,7 @@ struct pub {
 	struct u_cmdq q;
 	int64_t window_s, slide_s;
 	int relay_running, cons_running;
+	int mock_down;
 	char relay_error[PUB_TEXT], cons_error[PUB_TEXT];
 	char event[PUB_TEXT];
 	int event_level;
@@ -186,6 +190,15 @@ void pub_event(struct pub *p, int level, int answer, const char *text)
 		pub_event_locked(p, level, "%s", text);
 		p->event_answer = answer;
 	}
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* k took the mock's brokers down or up. */
+void pub_mock_down(struct pub *p, int down)
+{
+	pthread_mutex_lock(&p->mu);
+	p->mock_down = down;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -344,6 +357,7 @@ static void pub_gather_locked(struct pub *p, struct pub_stage *s)
 	s->set.window_s = p->window_s;
 	s->set.slide_s = p->slide_s;
 	s->relay_running = p->relay_running;
+	s->mock_down = p->mock_down;
 	memcpy(s->relay_error, p->relay_error, sizeof s->relay_error);
 	s->cons_running = p->cons_running;
 	memcpy(s->cons_error, p->cons_error, sizeof s->cons_error);
@@ -361,6 +375,8 @@ static void pub_gather_sources(struct pub *p, struct pub_stage *s)
 		s->mysql = f.health;
 		s->injected = f.injected;
 		s->last_batch = f.last_batch;
+		s->held = f.held;
+		s->held_left_us = f.held_left_us;
 		memcpy(s->inject_error, f.error, sizeof s->inject_error);
 	}
 	if (p->cfg.relay)
@@ -543,6 +559,38 @@ static void view_fill_status(struct view_status *v, const struct pub_stage *s)
 	v->level = s->status_level;
 }
 
+/* The glance line's view: a count per hop, what waits between. */
+static void view_fill_glance(struct view_glance *v, const struct pub_stage *s)
+{
+	const struct relay_stats *r = &s->relay;
+	memset(v, 0, sizeof *v);
+	v->foreign = s->foreign[0] != 0;
+	v->binlog = r->binlog;
+	v->injected = s->injected;
+	v->held = s->held;
+	v->held_left_us = s->held_left_us;
+	v->customers = s->tables.customers;
+	v->change_rows = s->tables.change_rows;
+	v->backlog = stage_backlog(s);
+	v->gap_id = r->gap_id;
+	v->gap_wait_left_us = r->gap_wait_left_us;
+	v->relayed = r->relayed;
+	v->inflight = r->inflight;
+	v->mock_down = s->mock_down;
+	v->kafka_down = s->kafka == PROBE_DOWN;
+	for (int p = 0; p < s->nparts; p++) {
+		const struct probe_part *pp = &s->parts[p];
+		if (pp->high >= 0 && pp->low >= 0)
+			v->topic += pp->high - pp->low;
+		if (pp->lag > 0)
+			v->lag += pp->lag;
+	}
+	v->consumed = s->cons.consumed;
+	v->counted = s->cons.counted;
+	v->duplicates =
+	    s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
+}
+
 #define PUB_SAME(a, b, f) (memcmp(&(a)->f, &(b)->f, sizeof(a)->f) == 0)
 
 /* Publishes the stage: fills each pane's view, bumps the generation of each view that
@@ -554,6 +602,7 @@ static void pub_publish(struct pub *p, const struct pub_stage *s)
 	view_fill_kafka(&n->kafka, s);
 	view_fill_hist(&n->hist, s);
 	view_fill_status(&n->status, s);
+	view_fill_glance(&n->glance, s);
 	pthread_mutex_lock(&p->snap_mu);
 	struct view_snap *o = &p->snap;
 	int first = o->gen == 0;
@@ -561,7 +610,8 @@ static void pub_publish(struct pub *p, const struct pub_stage *s)
 	int kaf = first || !PUB_SAME(n, o, kafka);
 	int hist = first || memcmp(&n->hist, &o->hist, view_hist_size(&n->hist)) != 0;
 	int st = first || !PUB_SAME(n, o, status);
-	if (!(cap || kaf || hist || st)) {
+	int gl = first || !PUB_SAME(n, o, glance);
+	if (!(cap || kaf || hist || st || gl)) {
 		pthread_mutex_unlock(&p->snap_mu);
 		return;
 	}
@@ -570,6 +620,7 @@ static void pub_publish(struct pub *p, const struct pub_stage *s)
 	n->gen_kafka = o->gen_kafka + (uint64_t)kaf;
 	n->gen_hist = o->gen_hist + (uint64_t)hist;
 	n->gen_status = o->gen_status + (uint64_t)st;
+	n->gen_glance = o->gen_glance + (uint64_t)gl;
 	memcpy(o, n, view_snap_size(n)); /* the windows past nwin are never read */
 	pthread_mutex_unlock(&p->snap_mu);
 	pub_wake(p);

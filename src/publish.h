@@ -53,6 +53,8 @@ int pub_send(struct pub *p, enum pub_cmd cmd, int64_t i, int64_t j);
 /* An event for the status line at level (enum view_level; answer: it answers a key), shown
    for a few seconds; text NULL only wakes the publisher (new figures). Any thread. */
 void pub_event(struct pub *p, int level, int answer, const char *text);
+/* The in-process mock's brokers were taken down (k) or brought up. Any thread. */
+void pub_mock_down(struct pub *p, int down);
 /* The relay's or the consumer's run returned; err, when set, is why (a fatal error). */
 void pub_ended(struct pub *p, enum pub_thread which, const char *err);
 /* Copies the newest snapshot into *dst if its generation differs from have (only the windows

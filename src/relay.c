@@ -4,7 +4,8 @@
  * produced rows in an in-flight queue in read order and tells the capture how far every row is
  * acknowledged, so that saved progress never passes an unacknowledged one. Owns the MySQL
  * connection (with the lock: one relay per database and topic) and the heartbeats. Runs on one
- * thread (relay_run); other threads only call relay_stats and relay_stop. Never skips a failed
+ * thread (relay_run); other threads only call relay_stats, relay_stop and the two faults shown
+ * live (relay_crash, relay_redeliver: flags the loop acts on). Never skips a failed
  * delivery (it is re-sent), never blocks the caller's UI, never exits the process: errors are
  * published in the stats and, when verbose, logged once per state change.
  */
@@ -13,6 +14,7 @@
 #include "envelope.h"
 #include "heartbeat.h"
 #include "util.h"
+#include "view.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +26,9 @@
 #define MAX_INFLIGHT 200000      /* unacknowledged messages before reading pauses */
 #define LATE_BIT     (1ULL << 63) /* opaque flag: a late row, outside the progress queue */
 #define HB_SEQ       (1ULL << 62) /* opaque of a heartbeat message: no progress attached */
+#define REDO_SEQ     (1ULL << 61) /* opaque of a message produced again (relay_redeliver) */
+#define CRASH_WAIT_US 3000000     /* relay_crash: at most this long for unsaved acks */
+#define CRASH_LOCK_WAIT_US 10000000 /* and this long for the old connection's lock to go */
 #define HB_EVERY_US  500000       /* a heartbeat at most this often, while caught up */
 #define SAVE_EVERY_US  100000
 #define IDLE_MAX_US    50000
@@ -45,11 +50,25 @@ struct resend {
 	struct resend *next;
 };
 
+/* An acknowledged message kept for relay_redeliver. */
+struct kept {
+	char key[32];
+	size_t klen, vlen;
+	char val[ENV_MAX];
+};
+
 struct relay {
 	struct relay_config cfg;
 	struct kc *kc;
 	struct db_target db;
+	struct cap_config capcfg; /* a crash makes the capture anew from it */
 	atomic_int stop; /* lock-free: set from signal handlers and other threads */
+	atomic_int crash, redeliver; /* relay_crash, relay_redeliver asked */
+	int crashing;                /* delivery reports ignored: the producer is being dropped */
+	int64_t crash_asked;         /* mono us the relay thread saw crash, 0 none */
+	int64_t saved_progress;      /* progress at the last save */
+	struct kept *kept;           /* ring of the last RELAY_REDELIVER acknowledged */
+	int nkept, kept_at;
 
 	MYSQL *m;        /* the source connection: the lock, the clock, the capture's statements */
 	rd_kafka_t *rk;
@@ -136,6 +155,12 @@ static void set_error(struct relay *r, const char *msg)
 		u_log("relay: %s", msg);
 }
 
+/* The capture the configuration names (the one choice of trigger or binlog). */
+static struct cap *cap_new(struct relay *r)
+{
+	return r->cfg.binlog ? cap_binlog_new(&r->capcfg) : cap_trigger_new(&r->capcfg);
+}
+
 struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 			const struct db_target *db, char *err)
 {
@@ -150,18 +175,19 @@ struct relay *relay_new(const struct relay_config *cfg, struct kc *kc,
 	pthread_mutex_init(&r->mu, NULL);
 	r->qcap = 1024;
 	r->q = u_malloc(r->qcap * sizeof *r->q);
+	r->kept = u_malloc(RELAY_REDELIVER * sizeof *r->kept);
 	int ln = snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%s.%s", db->db, cfg->topic);
 	if (ln < 0 || (size_t)ln >= sizeof r->lock_name) { /* long names: a hash of them */
 		uint64_t h = u_hash(u_hash(u_hash(U_HASH_SEED, db->db), "."), cfg->topic);
 		snprintf(r->lock_name, sizeof r->lock_name, "cdctop.relay.%016llx",
 			 (unsigned long long)h);
 	}
-	struct cap_config cc = {.topic = cfg->topic,
-				.db = db,
-				.gap_wait_us = cfg->gap_wait_us,
-				.horizon_us = cfg->horizon_us,
-				.verbose = cfg->verbose};
-	r->cap = cfg->binlog ? cap_binlog_new(&cc) : cap_trigger_new(&cc); /* the one choice */
+	r->capcfg = (struct cap_config){.topic = cfg->topic,
+				        .db = &r->db,
+				        .gap_wait_us = cfg->gap_wait_us,
+				        .horizon_us = cfg->horizon_us,
+				        .verbose = cfg->verbose};
+	r->cap = cap_new(r);
 	r->sink = (struct cap_sink){.emit = emit, .note = note, .poll = poll_kafka, .ctx = r};
 	if (cfg->heartbeat && hb_topic(cfg->topic, r->hb_topic, sizeof r->hb_topic) < 0)
 		r->hb_topic[0] = 0;
@@ -182,6 +208,16 @@ int relay_claim(struct relay *r, char *err)
 void relay_stop(struct relay *r)
 {
 	atomic_store_explicit(&r->stop, 1, memory_order_relaxed);
+}
+
+void relay_crash(struct relay *r)
+{
+	atomic_store_explicit(&r->crash, 1, memory_order_relaxed);
+}
+
+void relay_redeliver(struct relay *r)
+{
+	atomic_store_explicit(&r->redeliver, 1, memory_order_relaxed);
 }
 
 void relay_stats(struct relay *r, struct relay_stats *out)
@@ -305,6 +341,8 @@ static int save_progress(struct relay *r, int force, char *err)
 	int rc = r->cap->ops->save(r->cap, r->relayed_total, force, err);
 	if (rc > 0)
 		r->last_save_us = u_mono_us();
+	if (rc >= 0) /* saved, or nothing had moved */
+		r->saved_progress = r->cap->ops->progress(r->cap);
 	return rc < 0 ? rc : 0;
 }
 
@@ -355,11 +393,30 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 	(void)rk;
 	struct relay *r = opaque;
 	uint64_t seq = (uint64_t)(uintptr_t)msg->_private;
-	if (seq == HB_SEQ)
+	if (seq == HB_SEQ || r->crashing)
 		return; /* a heartbeat: lost ones are simply replaced by the next */
 	if (!msg->err && msg->partition >= 0 && msg->partition < HB_MAX_PARTS &&
 	    msg->offset + 1 > r->acked_next[msg->partition])
 		r->acked_next[msg->partition] = msg->offset + 1;
+	if (seq == REDO_SEQ) { /* produced again on purpose: a failed one is not re-sent */
+		pthread_mutex_lock(&r->mu);
+		if (msg->err)
+			r->st.delivery_errors++;
+		else
+			r->st.redelivered++;
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
+	if (!msg->err && msg->key_len <= sizeof r->kept[0].key && msg->len <= ENV_MAX) {
+		struct kept *k = &r->kept[r->kept_at];
+		k->klen = msg->key_len;
+		k->vlen = msg->len;
+		memcpy(k->key, msg->key, k->klen);
+		memcpy(k->val, msg->payload, k->vlen);
+		r->kept_at = (r->kept_at + 1) % RELAY_REDELIVER;
+		if (r->nkept < RELAY_REDELIVER)
+			r->nkept++;
+	}
 	if (msg->err) {
 		char e[200];
 		snprintf(e, sizeof e, "kafka: delivery failed (%s), re-sending",
@@ -693,6 +750,124 @@ static int source_open_retry(struct relay *r, char *err)
 	}
 }
 
+/* Tells the relay's owner what a fault did (the status line). */
+static void fault_event(struct relay *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fault_event(struct relay *r, int level, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (r->cfg.event)
+		r->cfg.event(r->cfg.event_arg, level, buf);
+	if (r->cfg.verbose)
+		u_log("relay: %s", buf);
+}
+
+/* relay_redeliver: produces the kept messages again, oldest first. */
+static void redeliver(struct relay *r)
+{
+	int n = 0;
+	for (int i = 0; i < r->nkept && r->rk; i++) {
+		struct kept *k = &r->kept[(r->kept_at - r->nkept + i + RELAY_REDELIVER) % RELAY_REDELIVER];
+		if (!rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->cfg.topic),
+		                       RD_KAFKA_V_KEY(k->key, k->klen), RD_KAFKA_V_VALUE(k->val, k->vlen),
+		                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                       RD_KAFKA_V_OPAQUE((void *)(uintptr_t)REDO_SEQ), RD_KAFKA_V_END))
+			n++;
+	}
+	if (n)
+		fault_event(r, VIEW_WARN, "d: produced the last %d acknowledged messages again: "
+		                                "the consumer must ignore them as duplicates", n);
+	else
+		fault_event(r, VIEW_WARN, "d: nothing acknowledged yet to deliver again");
+}
+
+/* Frees the messages kept for re-sending. */
+static void free_resends(struct relay *r)
+{
+	while (r->resends) {
+		struct resend *s = r->resends;
+		r->resends = s->next;
+		free(s->key);
+		free(s->val);
+		free(s);
+	}
+}
+
+/* relay_crash, once some acknowledged rows are not in saved progress: drops everything a
+   killed process would lose (the producer purged and destroyed unflushed, the queue, the
+   capture's state, the connection and its lock), saves nothing, then opens again from saved
+   progress. 0 restarted, 1 stop asked meanwhile, else a code with err. */
+static int crash_restart(struct relay *r, char *err)
+{
+	int64_t saved = r->saved_progress, reached = r->cap->ops->progress(r->cap);
+	size_t dropped = r->qn + r->late_inflight;
+	r->crashing = 1;
+	rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_destroy(r->rk);
+	r->rk = NULL;
+	r->crashing = 0;
+	source_close(r); /* the lock goes with the connection, as with kill -9 */
+	cap_free(r->cap);
+	r->cap = cap_new(r);
+	r->qn = r->qhead = 0;
+	r->late_inflight = 0;
+	free_resends(r);
+	r->fatal_delivery = r->kafka_down = 0;
+	r->relayed_total = 0; /* the saved count is read again */
+	r->nkept = r->kept_at = 0;
+	for (int i = 0; i < HB_MAX_PARTS; i++)
+		r->acked_next[i] = -1;
+	pthread_mutex_lock(&r->mu);
+	r->st.crashes++;
+	r->st.inflight = 0;
+	pthread_mutex_unlock(&r->mu);
+	set_state(r, "crashed, restarting");
+	fault_event(r, VIEW_WARN,
+	            "x: relay crashed (as kill -9): %zu in flight dropped, saved progress %lld, "
+	            "acknowledged to %lld: restarting from saved progress",
+	            dropped, (long long)saved, (long long)reached);
+	/* the server drops the old connection's lock when it has seen it close, which may come
+	   after the new connection asks: the lock is refused meanwhile (U_EFATAL), as it would be
+	   to a process restarted after kill -9 */
+	int64_t until = u_mono_us() + CRASH_LOCK_WAIT_US;
+	int c;
+	while ((c = source_open_retry(r, err)) == U_EFATAL && u_mono_us() < until &&
+	       !atomic_load_explicit(&r->stop, memory_order_relaxed))
+		idle(r, 100000);
+	if (c)
+		return c;
+	if (kafka_open(r, err) < 0 || check_lost_topic(r, err) < 0)
+		return -1;
+	r->last_ack_us = u_mono_us();
+	fault_event(r, VIEW_WARN,
+	            "x: relay restarted from saved progress %lld: the rows after it reach the "
+	            "topic again, the consumer must ignore them",
+	            (long long)r->cap->ops->progress(r->cap));
+	return 0;
+}
+
+/* The faults asked by other threads, on the relay's thread: 0, 1 stop, else a code. */
+static int faults(struct relay *r, char *err)
+{
+	if (atomic_exchange_explicit(&r->redeliver, 0, memory_order_relaxed))
+		redeliver(r);
+	if (!atomic_load_explicit(&r->crash, memory_order_relaxed))
+		return 0;
+	int64_t now = u_mono_us();
+	if (!r->crash_asked)
+		r->crash_asked = now;
+	if (r->cap->ops->progress(r->cap) <= r->saved_progress &&
+	    now - r->crash_asked < CRASH_WAIT_US)
+		return 0;
+	atomic_store_explicit(&r->crash, 0, memory_order_relaxed);
+	r->crash_asked = 0;
+	return crash_restart(r, err);
+}
+
 /* Connects, opens the producer and checks the topic was not lost. 0 to run, 1 when stopped
    while connecting, -1 with err. */
 static int run_begin(struct relay *r, char *err)
@@ -797,6 +972,15 @@ static int run_pass(struct relay *r, struct run_loop *l, char *err)
 	char e[U_ERRLEN];
 	rd_kafka_poll(r->rk, 0);
 	q_advance(r);
+	int fc = faults(r, e); /* x and d, asked from the monitor */
+	if (fc == 1)
+		return 1;
+	if (fc < 0) {
+		if (fc == U_EFATAL || fc == U_ENOTFOUND || !r->rk)
+			return u_err(err, "%s", e);
+		set_error(r, e);
+		return 0;
+	}
 	if (r->cfg.once && r->fatal_delivery)
 		return u_err(err,
 			     "kafka: delivery to %s failed (%s): check -b and that the brokers are up",
@@ -898,14 +1082,9 @@ void relay_free(struct relay *r)
 	}
 	source_close(r);
 	cap_free(r->cap);
-	while (r->resends) {
-		struct resend *s = r->resends;
-		r->resends = s->next;
-		free(s->key);
-		free(s->val);
-		free(s);
-	}
+	free_resends(r);
 	free(r->q);
+	free(r->kept);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

@@ -25,7 +25,13 @@ struct relay_config {
 	int verbose;         /* log state changes through u_log */
 	int binlog;          /* --capture=binlog: read the row binlog instead of the change table */
 	int heartbeat;       /* write the source clock to __cdctop-heartbeat.<topic> when caught up */
+	/* optional: what a fault (relay_crash, relay_redeliver) did, for the status line; called
+	   on the relay's thread with no relay lock held */
+	void (*event)(void *arg, int level, const char *text);
+	void *event_arg;
 };
+
+#define RELAY_REDELIVER 20 /* relay_redeliver: the last this many acknowledged messages */
 
 enum { RELAY_E_FATAL = -2 }; /* relay_claim: retrying cannot help (another relay holds the lock) */
 
@@ -56,6 +62,9 @@ struct relay_stats {
 	uint64_t binlog_read_pos;
 	char binlog_saved[80];     /* the saved resume position */
 	int64_t binlog_lag_s;
+	/* faults (the monitor's x and d keys) */
+	uint64_t crashes;     /* relay_crash restarts done */
+	uint64_t redelivered; /* messages produced again by relay_redeliver, acknowledged */
 };
 
 /* Prepares a relay (no I/O yet). NULL with err. */
@@ -72,6 +81,15 @@ int relay_claim(struct relay *r, char *err);
 int relay_run(struct relay *r, char *err);
 /* Asks relay_run to flush in-flight messages, save progress and return. Async-signal-safe. */
 void relay_stop(struct relay *r);
+/* Crashes the relay as kill -9 would, on its thread, at the next moment some acknowledged
+   rows are not yet in saved progress (or within 3 s): the producer is purged and destroyed
+   without a flush, the in-flight state dropped, progress not saved, the connection (and lock)
+   closed; then it starts again from saved progress, so rows after it reach the topic twice.
+   Returns at once; async-signal-safe. */
+void relay_crash(struct relay *r);
+/* Produces the last RELAY_REDELIVER acknowledged messages again (duplicates on the topic),
+   on the relay's thread. Returns at once; async-signal-safe. */
+void relay_redeliver(struct relay *r);
 /* Copies the current figures. */
 void relay_stats(struct relay *r, struct relay_stats *out);
 /* Frees; accepts NULL. relay_run must have returned. */

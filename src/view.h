@@ -1,6 +1,6 @@
 /*
  * view.h - what each pane of the monitor shows, as plain data (htop's Meter): one struct per
- * pane (capture, kafka, histogram, status), each filled by one function in the core and
+ * pane (capture, kafka, histogram, status, the glance line), each filled by one function in the core and
  * compared with one memcmp to decide whether the pane is redrawn. ui/ reads only these: no
  * relay, consumer or client-library type reaches it (make check compiles every ui/ file without the
  * MariaDB and librdkafka headers). No functions here but the snapshot's size.
@@ -136,12 +136,36 @@ struct view_status {
 	int level;            /* enum view_level */
 };
 
+/* The pipeline at a glance (one line): the count at each hop and what waits between them. */
+struct view_glance {
+	int foreign;         /* a foreign topic: only kafka, consumer and windows */
+	int binlog;          /* binlog capture: no change log hop */
+	uint64_t injected;   /* customers the injector committed, this run */
+	int held;            /* customers in a transaction held open (g), 0 none */
+	int64_t held_left_us;
+	int64_t customers;   /* rows in customer */
+	int64_t change_rows; /* rows in the change log */
+	int64_t backlog;     /* change rows not yet acknowledged by Kafka */
+	int64_t gap_id;      /* a missing id being waited for, 0 none */
+	int64_t gap_wait_left_us;
+	uint64_t relayed;    /* messages Kafka acknowledged from the relay, this run */
+	int inflight;        /* handed to Kafka, not yet acknowledged */
+	int mock_down;       /* the mock's brokers are down (k) */
+	int kafka_down;      /* the probe cannot reach Kafka */
+	int64_t topic;       /* messages the topic holds (high - low watermarks, summed) */
+	int64_t lag;         /* messages the consumer has still to read */
+	uint64_t consumed;   /* messages the consumer read */
+	uint64_t counted;    /* distinct events in the windows (late ones included) */
+	uint64_t duplicates; /* messages ignored as already counted */
+};
+
 /* Everything the monitor shows, by value. Each pane's generation changes only when its view
    does, so the UI redraws only those panes. */
 struct view_snap {
 	uint64_t gen;
-	uint64_t gen_capture, gen_kafka, gen_hist, gen_status;
+	uint64_t gen_capture, gen_kafka, gen_hist, gen_status, gen_glance;
 	struct view_status status;
+	struct view_glance glance;
 	struct view_capture capture;
 	struct view_kafka kafka;
 	struct view_hist hist; /* last: see view_snap_size */

@@ -6,6 +6,7 @@
  * blocks, and degrades to monochrome attributes and ASCII glyphs when it must.
  */
 #include "draw.h"
+#include "glance.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -762,7 +763,7 @@ static void draw_small(struct ui_view *v)
 /* Deletes every pane window. */
 void draw_free(struct ui_view *v)
 {
-	WINDOW **ws[] = {&v->w_head,   &v->w_cap,  &v->w_kaf, &v->w_hist,
+	WINDOW **ws[] = {&v->w_head,   &v->w_cap,  &v->w_kaf,  &v->w_hist, &v->w_glance,
 	                 &v->w_status, &v->w_keys, &v->w_help};
 	for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
 		if (*ws[i])
@@ -796,10 +797,12 @@ void draw_layout(struct ui_view *v)
 	v->w_head = newwin(2, v->cols, 0, 0);
 	v->w_cap = newwin(top, capw, 2, 0);
 	v->w_kaf = newwin(top, v->cols - capw, 2, capw);
-	v->w_hist = newwin(v->rows - 4 - top, v->cols, 2 + top, 0);
+	v->w_hist = newwin(v->rows - 5 - top, v->cols, 2 + top, 0);
+	v->w_glance = newwin(1, v->cols, v->rows - 3, 0);
 	v->w_status = newwin(1, v->cols, v->rows - 2, 0);
 	v->w_keys = newwin(1, v->cols, v->rows - 1, 0);
-	if (!v->w_head || !v->w_cap || !v->w_kaf || !v->w_hist || !v->w_status || !v->w_keys) {
+	if (!v->w_head || !v->w_cap || !v->w_kaf || !v->w_hist || !v->w_glance || !v->w_status ||
+	    !v->w_keys) {
 		draw_free(v); /* out of memory: show the small-terminal message instead */
 		v->too_small = 1;
 	}
@@ -823,6 +826,10 @@ void draw_frame(struct ui_view *v, unsigned dirty)
 		draw_kaf(v, &s->kafka);
 	if (dirty & UI_D_HIST)
 		draw_hist(v, &s->hist);
+	if (dirty & UI_D_GLANCE) {
+		struct glance_style gs = {at[S_LABEL], A_BOLD, at[S_WARN], at[S_ERR]};
+		glance_draw(v->w_glance, &s->glance, v->utf8, &gs);
+	}
 	if (dirty & UI_D_STATUS)
 		draw_status(v, &s->status);
 	if (dirty & UI_D_KEYS)

@@ -24,7 +24,8 @@ enum {
 	UI_D_KEYS = 1 << 5,
 	UI_D_HELP = 1 << 6,
 	UI_D_LAYOUT = 1 << 7, /* windows recreated: everything */
-	UI_D_ALL = 0xff,
+	UI_D_GLANCE = 1 << 8, /* the pipeline-at-a-glance line */
+	UI_D_ALL = 0x1ff,
 };
 
 /* The UI's own state: what is shown and how; the snapshot copy lives here too. */
@@ -34,7 +35,7 @@ struct ui_view {
 	int paused, help;
 	int rows, cols, too_small;
 	int laid_parts; /* partitions the layout was made for */
-	WINDOW *w_head, *w_cap, *w_kaf, *w_hist, *w_status, *w_keys, *w_help;
+	WINDOW *w_head, *w_cap, *w_kaf, *w_hist, *w_glance, *w_status, *w_keys, *w_help;
 	const char *const *help_lines; /* NULL-terminated, from the key table */
 	char flash[160];               /* UI-local message on the status line */
 	int64_t flash_until;           /* u_mono_us deadline */

@@ -24,7 +24,7 @@
 struct ui {
 	struct pl *pl;
 	struct ui_view v;
-	uint64_t gen, g_cap, g_kaf, g_hist, g_st;
+	uint64_t gen, g_cap, g_kaf, g_hist, g_st, g_gl;
 	int64_t window_s, horizon_s; /* the window the user asked for */
 	int hopping;
 	int batch;
@@ -222,10 +222,42 @@ static unsigned act_rebuild(struct ui *u, int key)
 	       ui_flash(u, "rebuilding the windows from the topic");
 }
 
-/* ? F1: the help overlay. */
+/* k x g b d: a fault, shown live; the pipeline says what it did on the status line. */
+static unsigned act_fault(struct ui *u, int key)
+{
+	static const struct {
+		int key;
+		enum pl_cmd cmd;
+	} f[] = {{'k', PL_CMD_KAFKA},
+	         {'x', PL_CMD_CRASH},
+	         {'g', PL_CMD_HOLD},
+	         {'b', PL_CMD_ROLLBACK},
+	         {'d', PL_CMD_REDELIVER}};
+	for (int i = 0; i < NELEM(f); i++) {
+		if (f[i].key != key)
+			continue;
+		int rc = pl_send(u->pl, f[i].cmd, 0, 0, 0);
+		if (rc == -2)
+			return ui_flash(u, "%c: needs cdctop's own pipeline (MySQL, relay); this topic "
+			                   "is not written by cdctop",
+			                key);
+		if (rc == -3)
+			return ui_flash(u, "k: needs the in-process mock cluster (no -b); -b names a "
+			                   "real one");
+		if (rc < 0)
+			return ui_flash(u, "busy: command dropped, try again");
+		return 0; /* the injector or the relay answers on the status line */
+	}
+	return 0;
+}
+
+static void build_help(int foreign);
+
+/* ? F1: the help overlay (without the keys that do nothing on a foreign topic). */
 static unsigned act_help(struct ui *u, int key)
 {
 	(void)key;
+	build_help(u->v.snap->status.foreign);
 	u->v.help = 1;
 	return UI_D_HELP;
 }
@@ -251,47 +283,72 @@ static const struct ui_key {
 	int keys[3]; /* 0-terminated when shorter */
 	const char *name, *help;
 	ui_action fn;
+	int right; /* the help goes on the right half of the line above (short keys paired) */
+	int own;   /* needs cdctop's own pipeline: left out of a foreign topic's help */
+	const char *before; /* a heading line put before this key's */
 } ui_keys[] = {
     /* name NULL: the key shares the help line of the entry above it */
-    {{'i'}, "i", "inject a batch of the footer's size (one transaction)", act_inject},
-    {{'I'}, "I", "continuous injection on/off, in batches of that size", act_auto},
-    {{'<', ',', 0}, "< > , .", "slower / faster injection: 1 2 5 10 20 50 ... 5000/s", act_rate},
-    {{'>', '.', 0}, NULL, NULL, act_rate},
-    {{'['}, "[ ]", "smaller / larger batches: 1 2 5 10 20 50 ... 1000", act_batch},
-    {{']'}, NULL, NULL, act_batch},
-    {{'+', '='}, "+ - = _", "larger / smaller window: 10s 30s 1m 2m 5m ... 1h", act_window},
-    {{'-', '_'}, NULL, NULL, act_window},
-    {{'s'}, "s", "tumbling / hopping windows (hopping slides by size/3)", act_slide},
-    {{'p'}, "p", "pause / resume the display (the pipeline keeps running)", act_pause},
-    {{'r'}, "r", "rebuild the windows from the topic", act_rebuild},
-    {{'?', 'h', KEY_F(1)}, "? h F1", "this help (any key closes it)", act_help},
-    {{12}, "Ctrl-L", "redraw the screen", act_redraw},
-    {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit (the relay flushes and saves its progress)", act_quit},
+    {{'i'}, "i", "inject one batch", act_inject, 0, 1, NULL},
+    {{'I'}, "I", "auto-inject on / off", act_auto, 1, 1, NULL},
+    {{'<', ',', 0}, "< > , .", "slower / faster injection: 1 2 5 10 20 50 ... 5000/s", act_rate,
+     0, 1, NULL},
+    {{'>', '.', 0}, NULL, NULL, act_rate, 0, 1, NULL},
+    {{'['}, "[ ]", "smaller / larger batches: 1 2 5 10 20 50 ... 1000", act_batch, 0, 1, NULL},
+    {{']'}, NULL, NULL, act_batch, 0, 1, NULL},
+    {{'+', '='}, "+ - = _", "larger / smaller window: 10s 30s 1m 2m 5m ... 1h", act_window, 0, 0, NULL},
+    {{'-', '_'}, NULL, NULL, act_window, 0, 0, NULL},
+    {{'s'}, "s", "tumbling / hopping (1/3)", act_slide, 0, 0, NULL},
+    {{'p'}, "p", "pause / resume display", act_pause, 1, 0, NULL},
+    {{'r'}, "r", "rebuild from the topic", act_rebuild, 0, 0, NULL},
+    {{'?', 'h', KEY_F(1)}, "? h F1", "help (any key closes)", act_help, 1, 0, NULL},
+    {{12}, "Ctrl-L", "redraw the screen", act_redraw, 0, 0, NULL},
+    {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit, saving progress", act_quit, 1, 0, NULL},
+    {{'k'}, "k", "mock brokers down / up", act_fault, 0, 1,
+     "faults, live (the check line agrees again once recovered)"},
+    {{'x'}, "x", "crash the relay (kill -9)", act_fault, 1, 1, NULL},
+    {{'g'}, "g", "hold next batch open", act_fault, 0, 1, NULL},
+    {{'b'}, "b", "roll back the next batch", act_fault, 1, 1, NULL},
+    {{'d'}, "d", "re-deliver the last 20 acknowledged messages (duplicates)", act_fault, 0, 1, NULL},
 };
 
-/* At 80x24 the overlay shows 19 lines of 68 columns: keep build_help within that (the
-   "  %-8s " key column takes 11 of them). */
-static char help_buf[NELEM(ui_keys) + 8][80];
-static const char *help_lines[NELEM(ui_keys) + 9];
+/* At 80x24 the overlay shows 19 lines of 68 columns: keep build_help within that. A line is
+   "  %-7s %s" for one key, or two halves, "  %-7s %-24s " and "%-7s %s", for a pair. */
+#define HELP_LINES 19
+#define HELP_COLS  68
+static char help_buf[NELEM(ui_keys) + 12][HELP_COLS + 12];
+static const char *help_lines[NELEM(ui_keys) + 13];
 
-/* Builds the help overlay's lines from the key table, plus a word on each pane. */
-static void build_help(void)
+/* Builds the help overlay's lines from the key table, plus a word on each pane; a foreign
+   topic's monitor leaves out the keys that need cdctop's own pipeline. */
+static void build_help(int foreign)
 {
 	int n = 0;
-	snprintf(help_buf[n++], sizeof help_buf[0], "keys");
-	for (int i = 0; i < NELEM(ui_keys); i++)
-		if (ui_keys[i].name)
-			snprintf(help_buf[n++], sizeof help_buf[0], "  %-8s %s", ui_keys[i].name,
-			         ui_keys[i].help);
+	const size_t len = sizeof help_buf[0];
+	snprintf(help_buf[n++], len, "keys");
+	for (int i = 0; i < NELEM(ui_keys); i++) {
+		const struct ui_key *k = &ui_keys[i];
+		if (!k->name || (foreign && k->own))
+			continue;
+		if (k->before)
+			snprintf(help_buf[n++], len, "%s", k->before);
+		const struct ui_key *r = i + 1 < NELEM(ui_keys) ? &ui_keys[i + 1] : NULL;
+		if (r && r->right && !(foreign && r->own)) {
+			snprintf(help_buf[n++], len, "  %-7s %-24.24s %-7s %.25s", k->name, k->help,
+			         r->name, r->help);
+			i++; /* written */
+		} else {
+			snprintf(help_buf[n++], len, "  %-7s %.58s", k->name, k->help);
+		}
+	}
 	static const char *const panes[] = {
 	    "",
 	    "capture: rows, relay cursor, backlog and its age, gap wait, rates",
-	    "kafka:   low/high watermarks, committed, lag; produce, errors, e2e",
-	    "windows: a bar per store for the open (newest) window; below, recent",
-	    "         windows; * marks the open ones (watermark before their end)",
+	    "kafka:   watermarks, committed, lag; produce rate, errors, e2e",
+	    "windows: a bar per store, the open window; recent ones (* open)",
+	    "glance:  each hop's count and what waits between (above status)",
 	};
 	for (int i = 0; i < NELEM(panes) && n < NELEM(help_buf); i++)
-		snprintf(help_buf[n++], sizeof help_buf[0], "%s", panes[i]);
+		snprintf(help_buf[n++], len, "%s", panes[i]);
 	for (int i = 0; i < n; i++)
 		help_lines[i] = help_buf[i];
 	help_lines[n] = NULL;
@@ -338,11 +395,14 @@ static unsigned ui_take(struct ui *u)
 		d |= UI_D_HIST;
 	if (s->gen_status != u->g_st)
 		d |= UI_D_STATUS | UI_D_HEAD | UI_D_KEYS;
+	if (s->gen_glance != u->g_gl)
+		d |= UI_D_GLANCE;
 	u->gen = g;
 	u->g_cap = s->gen_capture;
 	u->g_kaf = s->gen_kafka;
 	u->g_hist = s->gen_hist;
 	u->g_st = s->gen_status;
+	u->g_gl = s->gen_glance;
 	if (u->adopt && s->status.set.window_s == u->window_s &&
 	    s->status.set.slide_s == (u->hopping ? hop_slide(u->window_s) : u->window_s))
 		u->adopt = 0; /* the view the user asked for has arrived */
@@ -379,7 +439,7 @@ int ui_run(struct pl *pl, const struct opts *o, char *err)
 	u->horizon_s = o->horizon_us / 1000000;
 	u->batch = (int)o->n;
 	u->rate = o->rate > 0 ? o->rate : 20;
-	build_help();
+	build_help(0);
 	u->v.help_lines = help_lines;
 	if (tty_open(err) < 0) {
 		free(u->v.snap);
