@@ -87,15 +87,17 @@ grep -Eq '^ cdctop  mysql: private( …)? \(sakila\)   kafka: mock 127\.0\.0\.1:
 scr_keys '?'
 scr_wait 5 'Ctrl-L' "help"
 scr_cap >/dev/null
-for k in '  i  ' '  I  ' '< > , \.' '\[ \]' '\+ - = _' '  s  ' '  p  ' '  r  ' '\? h F1' 'Ctrl-L' 'q Q F10' \
-	'\* marks the open ones'; do
+for k in '│ +i +inject' ' I +auto-inject' '< > , \.' '\[ \]' '\+ - = _' ' s +tumbling' ' p +pause' \
+	' r +rebuild' '\? h F1' 'Ctrl-L' 'q Q F10' ' k +mock brokers' ' x +crash the relay' \
+	' g +hold next batch' ' b +roll back' ' d +re-deliver'; do
 	grep -Eq -- "$k" "$SCR" || { cat "$SCR"; fail "the help at 80x24 lacks /$k/"; }
 done
 # the box closes (its bottom border is on the screen), and the longest lines end whole
 grep -Eq '└─+┘' "$SCR" || { cat "$SCR"; fail "the help box is cut at 80x24"; }
-for end in 'one transaction\) +│' 'in batches of that size +│' '1 2 5 10 20 50 \.\.\. 5000/s +│' \
-	'size/3\) +│' 'keeps running\) +│' 'saves its progress\) +│' 'gap wait, rates +│' \
-	'produce, errors, e2e +│' 'below, recent +│' 'before their end\) +│'; do
+for end in 'auto-inject on / off +│' '1 2 5 10 20 50 \.\.\. 5000/s +│' '\.\.\. 1000 +│' \
+	'\.\.\. 1h +│' 'pause / resume display +│' 'quit, saving progress +│' \
+	'crash the relay \(kill -9\) +│' 'roll back the next batch +│' 'messages \(duplicates\) +│' \
+	'gap wait, rates +│' 'errors, e2e +│'; do
 	grep -Eq -- "$end" "$SCR" || { cat "$SCR"; fail "a help line at 80x24 does not end in /$end/"; }
 done
 scr_keys x
@@ -107,16 +109,20 @@ scr_wait 15 '\+3 last batch' "auto batch of 3"
 
 note "terminal too small: i does nothing unseen"
 scr_keys I
-sleep 1
+# the injector answers once the batch in flight is written: no batch is on its way after this
+scr_wait 15 'continuous injection off' "auto injection off"
 n0=$(sql 'SELECT COUNT(*) FROM customer')
 scr_resize 60 20
 scr_wait 5 'terminal too small' "too small"
 scr_keys i i i
-sleep 2
-n1=$(sql 'SELECT COUNT(*) FROM customer')
-[ "$n1" = "$n0" ] || fail "i while too small injected $((n1 - n0)) customers"
 scr_resize 80 24
 scr_wait 5 'capture' "back to size"
+# a barrier instead of a wait for nothing: keys act in order, so batches for the three i above
+# would be written before this one's, which the status line answers
+scr_keys i
+scr_wait 15 'inject: wrote 3 customers' "a batch once back to size"
+n1=$(sql 'SELECT COUNT(*) FROM customer')
+[ "$n1" = "$((n0 + 3))" ] || fail "i while too small injected $((n1 - n0 - 3)) customers"
 
 note "the private server stopped under the monitor: the status names it and the fix"
 "$C" server stop --datadir "$DBDIR" >/dev/null || fail "server stop"
