@@ -88,14 +88,14 @@ scr_keys '?'
 scr_wait 5 'Ctrl-L' "help"
 scr_cap >/dev/null
 for k in '  i  ' '  I  ' '< > , \.' '\[ \]' '\+ - = _' '  s  ' '  p  ' '  r  ' '\? h F1' 'Ctrl-L' 'q Q F10' \
-	'\* marks the open ones'; do
+	'Left Right' 'dashed axis: open'; do
 	grep -Eq -- "$k" "$SCR" || { cat "$SCR"; fail "the help at 80x24 lacks /$k/"; }
 done
 # the box closes (its bottom border is on the screen), and the longest lines end whole
 grep -Eq '└─+┘' "$SCR" || { cat "$SCR"; fail "the help box is cut at 80x24"; }
 for end in 'one transaction\) +│' 'in batches of that size +│' '1 2 5 10 20 50 \.\.\. 5000/s +│' \
 	'size/3\) +│' 'keeps running\) +│' 'saves its progress\) +│' 'gap wait, rates +│' \
-	'produce, errors, e2e +│' 'below, recent +│' 'before their end\) +│'; do
+	'produce, errors, e2e +│' 'legend: selected +│' 'dashed axis: open +│' 'Home oldest, End live +│'; do
 	grep -Eq -- "$end" "$SCR" || { cat "$SCR"; fail "a help line at 80x24 does not end in /$end/"; }
 done
 scr_keys x

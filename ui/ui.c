@@ -6,6 +6,7 @@
  * pl_snapshot and pl_send, which take a mutex and return.
  */
 #include "ui.h"
+#include "chart.h"
 #include "draw.h"
 #include "tty.h"
 #include "util.h"
@@ -222,6 +223,49 @@ static unsigned act_rebuild(struct ui *u, int key)
 	       ui_flash(u, "rebuilding the windows from the topic");
 }
 
+/* Left Right PgUp PgDn Home End, the mouse wheel: scroll the chart's windows. */
+static unsigned act_scroll(struct ui *u, int key)
+{
+	enum chart_move m;
+	switch (key) {
+	case KEY_LEFT:
+		m = CHART_OLDER;
+		break;
+	case KEY_RIGHT:
+		m = CHART_NEWER;
+		break;
+	case KEY_PPAGE:
+		m = CHART_PAGE_UP;
+		break;
+	case KEY_NPAGE:
+		m = CHART_PAGE_DOWN;
+		break;
+	case KEY_HOME:
+		m = CHART_OLDEST;
+		break;
+	case KEY_END:
+		m = CHART_LIVE;
+		break;
+	case KEY_MOUSE: {
+		MEVENT ev;
+		if (getmouse(&ev) != OK)
+			return 0;
+		if (ev.bstate & BUTTON4_PRESSED)
+			m = CHART_OLDER;
+#ifdef BUTTON5_PRESSED
+		else if (ev.bstate & BUTTON5_PRESSED)
+			m = CHART_NEWER;
+#endif
+		else
+			return 0;
+		break;
+	}
+	default:
+		return 0;
+	}
+	return chart_scroll(&u->v, m);
+}
+
 /* ? F1: the help overlay. */
 static unsigned act_help(struct ui *u, int key)
 {
@@ -264,6 +308,10 @@ static const struct ui_key {
     {{'s'}, "s", "tumbling / hopping windows (hopping slides by size/3)", act_slide},
     {{'p'}, "p", "pause / resume the display (the pipeline keeps running)", act_pause},
     {{'r'}, "r", "rebuild the windows from the topic", act_rebuild},
+    {{KEY_LEFT, KEY_RIGHT, KEY_MOUSE}, "Left Right",
+     "window back/on, PgUp PgDn page, Home oldest, End live", act_scroll},
+    {{KEY_PPAGE, KEY_NPAGE}, NULL, NULL, act_scroll},
+    {{KEY_HOME, KEY_END}, NULL, NULL, act_scroll},
     {{'?', 'h', KEY_F(1)}, "? h F1", "this help (any key closes it)", act_help},
     {{12}, "Ctrl-L", "redraw the screen", act_redraw},
     {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit (the relay flushes and saves its progress)", act_quit},
@@ -287,8 +335,8 @@ static void build_help(void)
 	    "",
 	    "capture: rows, relay cursor, backlog and its age, gap wait, rates",
 	    "kafka:   low/high watermarks, committed, lag; produce, errors, e2e",
-	    "windows: a bar per store for the open (newest) window; below, recent",
-	    "         windows; * marks the open ones (watermark before their end)",
+	    "chart:   bars per store per window, newest right; legend: selected",
+	    "         window's count of each store's total; dashed axis: open",
 	};
 	for (int i = 0; i < NELEM(panes) && n < NELEM(help_buf); i++)
 		snprintf(help_buf[n++], sizeof help_buf[0], "%s", panes[i]);
@@ -387,6 +435,13 @@ int ui_run(struct pl *pl, const struct opts *o, char *err)
 		return -1;
 	}
 	draw_init(&u->v);
+	/* the wheel scrolls the chart where the terminal reports it (no clicks are taken) */
+#ifdef BUTTON5_PRESSED
+	mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+#else
+	mousemask(BUTTON4_PRESSED, NULL);
+#endif
+	mouseinterval(0);
 	/* the first snapshot is published right after the threads start */
 	for (int i = 0; i < 50 && !pl_snapshot(pl, u->v.snap, 0); i++)
 		u_sleep_us(10000);
