@@ -119,16 +119,24 @@ static int put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
 }
 
 /* printf-style put. */
+static int vputf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+static int vputf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	return put(w, y, x, maxw, a, buf);
+}
+
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	int n = vputf(w, y, x, maxw, a, fmt, ap);
 	va_end(ap);
-	return put(w, y, x, maxw, a, buf);
+	return n;
 }
 
 /* A number with thousands separators, or "-" when negative (unknown). */
@@ -627,12 +635,11 @@ int draw_put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
 
 int draw_putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	int n = vputf(w, y, x, maxw, a, fmt, ap);
 	va_end(ap);
-	return put(w, y, x, maxw, a, buf);
+	return n;
 }
 
 int draw_width(const char *s)
