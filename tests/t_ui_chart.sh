@@ -5,9 +5,10 @@
 # chart is as tall as SQL's count for its (window, store) says, within one cell, on the scale
 # read off the y-axis (the rightmost group is the window the title names, each group to its
 # left one window older; bars in store order). Scrollback: Left steps back a window at a time,
-# each with the legend's counts equal to SQL's for the window the title names; PgUp moves a
+# each with the legend's counts equal to SQL's for the window the title names; while idle the
+# live window follows the source clock past the last event, shown empty; PgUp moves a
 # page (the windows on screen) back; Home selects the oldest window held, with SQL's counts;
-# End returns to live follow (the newest window, open).
+# End returns to live follow (the newest window, open); the mouse wheel steps back and on.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
 t_db
@@ -30,12 +31,18 @@ note "$N change rows over $NWIN windows of ${W}s"
 sql "SELECT CAST(FLOOR(UNIX_TIMESTAMP(event_timestamp) / $W) * $W AS SIGNED), store_id, COUNT(*)
      FROM users_change_events GROUP BY 1, 2 ORDER BY 1, 2" | tr '\t' ' ' >"$T/truth"
 
-# chart_ok: the last capture's chart pane has no empty row, and each bar's height is SQL's
-# count (from $T/truth) on the y-axis's scale within one cell. Prints what differs (exit 1).
+# chart_ok [COLS ROWS]: the last capture (of COLS x ROWS, the pane's bottom on the third row
+# from the end, when given) has a chart pane without an empty row, and each bar's height is
+# SQL's count (from $T/truth) on the y-axis's scale within one cell. Prints what differs
+# (exit 1).
 chart_ok() {
-	python3 - "$SCR" "$T/truth" "$W" "$(scr_shown_start)" <<'PYEOF'
+	python3 - "$SCR" "$T/truth" "$W" "$(scr_shown_start)" "${1:-0}" "${2:-0}" <<'PYEOF'
 import re, sys
+def die(msg):
+    print(msg)
+    sys.exit(1)
 scr, truth, size, shown = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cols, rows = int(sys.argv[5]), int(sys.argv[6])
 lines = open(scr, encoding="utf-8").read().split("\n")
 want = {}
 for l in open(truth):
@@ -43,9 +50,11 @@ for l in open(truth):
     want[(st, store)] = n
 top = [i for i, l in enumerate(lines) if "registrations per store" in l]
 if not top or not shown:
-    sys.exit("no chart pane with a window in its title")
+    die("no chart pane with a window in its title")
 t = top[0]
 b = next(i for i in range(t + 1, len(lines)) if lines[i].startswith("└"))
+if cols and (len(lines[t]) != cols or b != rows - 3):
+    die("the screen is not %dx%d yet: the pane is %d columns, its bottom on row %d" % (cols, rows, len(lines[t]), b + 1))
 bad = []
 for i in range(t + 1, b):
     if not lines[i][1:-1].strip():
@@ -53,7 +62,7 @@ for i in range(t + 1, b):
 yt = [i for i in range(t + 1, b) if re.match(r"│ *[0-9,.]+[kM]?┤", lines[i])]
 ax = [i for i in range(t + 1, b) if re.match(r"│ *0└", lines[i])]
 if not yt or not ax:
-    sys.exit("no y-axis scale or x axis on the chart: " + "; ".join(bad))
+    die("no y-axis scale or x axis on the chart: " + "; ".join(bad))
 yt, ax = yt[0], ax[0]
 lab = re.match(r"│ *([0-9,.]+)([kM]?)┤", lines[yt])
 ymax = float(lab.group(1).replace(",", "")) * {"": 1, "k": 1e3, "M": 1e6}[lab.group(2)]
@@ -62,7 +71,7 @@ axis = lines[ax]
 ticks = [i for i, c in enumerate(axis) if c == "┴"]
 stores = sorted(int(x) for x in re.findall(r"store (\d+) [0-9,]+ of ", "\n".join(lines[t:b])))
 if not ticks or not stores:
-    sys.exit("no window groups or no legend")
+    die("no window groups or no legend")
 newest = int(shown)
 ends = ticks[1:] + [len(axis) - 1]
 ngroups, checked = len(ticks), 0
@@ -92,7 +101,8 @@ PYEOF
 # chart_at COLS ROWS: resized, the chart passes chart_ok within 15 s.
 chart_at() {
 	scr_resize "$1" "$2"
-	wait_for 15 'scr_cap >/dev/null; chart_ok >"$T/chart.out"' || {
+	CC=$1 CR=$2
+	wait_for 15 'scr_cap >/dev/null; chart_ok $CC $CR >"$T/chart.out"' || {
 		cat "$SCR" >&2
 		fail "the chart at $1x$2: $(cat "$T/chart.out")"
 	}
@@ -101,6 +111,15 @@ chart_at() {
 
 scr_start 80 24 --datadir "$DBDIR" -w ${W}s
 scr_wait 30 "check  mysql $N  counted $N  ✓" "every row counted"
+# idle: the newest window is the source clock's, after the last event's, shown as an empty group
+# (chart_ok checks it against SQL's 0), and it keeps moving with the clock
+last=$(tail -n 1 "$T/truth" | cut -d' ' -f1)
+scr_cap >/dev/null
+live=$(scr_shown_start)
+[ "${live:-0}" -gt "$last" ] || fail "idle: the live window ${live:-none} is not after the last event's ($last)"
+wait_for 30 'scr_cap >/dev/null; [ "$(scr_shown_start)" -gt "$live" ]' ||
+	fail "idle: the live window stayed at $live for 30 s"
+note "idle: the live window moved from $live to $(scr_shown_start) (the last event's: $last)"
 chart_at 80 24
 chart_at 120 40
 chart_at 200 60
@@ -127,6 +146,14 @@ note "Home: window $oldest = SQL ($(echo $got))"
 scr_keys End
 scr_wait 5 'window [0-9:]+–[0-9:]+ \(open\)' "live follow after End"
 [ "$(scr_shown_start)" -ge "$before" ] || fail "End: the title shows $(scr_shown_start), before the live window $before"
+
+note "the mouse wheel (X10 reports, as a terminal sends them): up a window back, down to live"
+scr_keys -H 1b 5b 4d 60 30 30 # wheel up at column 16, row 16
+scr_wait 5 'window [0-9:]+–[0-9:]+ \((open|final)\) 1 back' "the wheel up"
+got=$(scr_bars | awk '$2 != 0')
+assert_eq "$got" "$(sql_window "$(scr_shown_start)" $W)" "the wheel up: the window's counts"
+scr_keys -H 1b 5b 4d 61 30 30 # wheel down
+scr_wait 5 'window [0-9:]+–[0-9:]+ \(open\) ─' "live follow after the wheel down"
 [ ! -s "$T/ui.err" ] || fail "stderr while the monitor ran: $(cat "$T/ui.err")"
 scr_exit_mark
 scr_keys q

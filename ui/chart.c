@@ -206,8 +206,8 @@ static int legend(WINDOW *w, int y, int iw, int rows, const struct view_hist *s,
                   const struct view_window *sel)
 {
 	char lab[VIEW_LABEL], a[32], b[32], e[160];
-	int x = 2, r = 0, eighths;
-	for (int i = 0; i <= s->nstores && r < rows; i++) {
+	int x = 2, r = 0, eighths, i;
+	for (i = 0; i <= s->nstores; i++) {
 		int late = i == s->nstores;
 		if (late && !sel->late)
 			break;
@@ -218,9 +218,11 @@ static int legend(WINDOW *w, int y, int iw, int rows, const struct view_hist *s,
 			         draw_num((long long)sel->counts[i], a, sizeof a),
 			         draw_num((long long)s->total[i], b, sizeof b));
 		int ew = draw_width(e) + (late ? 0 : 2);
-		if (x > 2 && x + ew > iw) {
-			if (++r >= rows)
+		/* the last row keeps room for "+N more" when entries do not fit */
+		if (x > 2 && x + ew > iw - (r == rows - 1 ? 10 : 0)) {
+			if (r == rows - 1)
 				break;
+			r++;
 			x = 2;
 		}
 		if (!late) {
@@ -229,6 +231,8 @@ static int legend(WINDOW *w, int y, int iw, int rows, const struct view_hist *s,
 		}
 		x += draw_put(w, y + r, x, iw - x, late ? draw_style(DRAW_WARN) : A_NORMAL, e) + 3;
 	}
+	if (i < s->nstores)
+		draw_putf(w, y + r, x, iw - x, draw_style(DRAW_DIM), "+%d more", s->nstores - i);
 	return r + 1;
 }
 

@@ -1,6 +1,6 @@
 /*
- * draw.h - the monitor's panes: header, capture, kafka, histogram, status and key hints, and
- * the help overlay, drawn from a view_snap copy (view.h) into curses windows. Runs on the UI thread only;
+ * draw.h - the monitor's panes: header, capture, kafka, the chart (chart.c), status and key
+ * hints, and the help overlay, drawn from a view_snap copy (view.h) into curses windows. Runs on the UI thread only;
  * reads nothing but the snapshot and the view, never blocks, never calls the pipeline.
  */
 #ifndef CDCTOP_DRAW_H
