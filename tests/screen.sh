@@ -127,7 +127,7 @@ sql_label() {
 	echo "($_re)"
 }
 
-# scr_shown_start: the epoch second the histogram's window label starts at (UTC today, or
+# scr_shown_start: the epoch second the chart's selected window (its title) starts at (UTC today, or
 # yesterday when that would be in the future), from the last capture (Unicode or ASCII title);
 # empty without a label.
 scr_shown_start() {
@@ -138,7 +138,7 @@ scr_shown_start() {
 	echo "$_st"
 }
 
-# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the histogram's bars equal SQL's per-store
+# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the chart legend's counts equal SQL's per-store
 # counts for the window the screen names (stores without events in it must show 0), and that
 # window is the newest event's or later. An empty window passes only once the clock has moved
 # past the newest event's window.
@@ -158,7 +158,7 @@ scr_bars_equal() {
 		_i=$((_i + 1))
 		if [ $_i -ge $_lim ]; then
 			cat "$SCR" >&2
-			fail "histogram '$(echo $_got)' != SQL truth '$(echo $_want)' for the $2 s window shown (start ${_st:-none}, newest event's window ${_newest:-none})"
+			fail "chart legend '$(echo $_got)' != SQL truth '$(echo $_want)' for the $2 s window shown (start ${_st:-none}, newest event's window ${_newest:-none})"
 		fi
 		sleep 0.1
 	done
