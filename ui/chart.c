@@ -13,7 +13,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #define CHART_PAIR0 16 /* the stores' colour pairs: CHART_PAIR0 + palette index */
 #define CHART_MAX_BW 4 /* columns per bar when few windows are held */
@@ -191,12 +193,20 @@ static void vbar(WINDOW *w, int yb, int x, int bw, int h, uint64_t count, uint64
 		e = eighths ? 1 : 8; /* a non-zero count always shows */
 	if (e > (uint64_t)h * 8)
 		e = (uint64_t)h * 8;
-	wattrset(w, store_attr(store) | extra);
+	/* each glyph made a wide character once, then written cell by cell without parsing */
 	int full = (int)(e / 8), part = (int)(e % 8);
+	attr_t a = store_attr(store) | extra;
+	short pair = (short)PAIR_NUMBER(a);
+	cchar_t cf, cp;
+	wchar_t wf[2] = {0}, wp[2] = {0};
+	if (mbstowcs(wf, fill, 2) != 1 || (part && mbstowcs(wp, g_vpart[part], 2) != 1))
+		return; /* the locale cannot hold the glyph (never with draw_init's choice) */
+	setcchar(&cf, wf, a & ~A_COLOR, pair, NULL);
+	if (part)
+		setcchar(&cp, wp, a & ~A_COLOR, pair, NULL);
 	for (int r = 0; r < full + (part > 0); r++)
 		for (int c = 0; c < bw; c++)
-			mvwaddstr(w, yb - r, x + c, r < full ? fill : g_vpart[part]);
-	wattrset(w, A_NORMAL);
+			mvwadd_wch(w, yb - r, x + c, r < full ? &cf : &cp);
 }
 
 /* The legend from row y, at most rows rows: each store's swatch, its count in window sel
