@@ -178,6 +178,17 @@ static const char *scale_label(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
+/* glyph (one character) in attribute a as a curses wide character; 0 if the locale cannot
+   hold it (never with chart_init's choice of glyphs). */
+static int mkcc(cchar_t *cc, const char *glyph, attr_t a)
+{
+	wchar_t wc[2] = {0};
+	if (mbstowcs(wc, glyph, 2) != 1)
+		return 0;
+	setcchar(cc, wc, a & ~A_COLOR, (short)PAIR_NUMBER(a), NULL);
+	return 1;
+}
+
 /* One bar: count out of ymax over h rows, bottom row yb, column x, bw columns wide. */
 static void vbar(WINDOW *w, int yb, int x, int bw, int h, uint64_t count, uint64_t ymax,
                  int store, attr_t extra)
@@ -196,14 +207,9 @@ static void vbar(WINDOW *w, int yb, int x, int bw, int h, uint64_t count, uint64
 	/* each glyph made a wide character once, then written cell by cell without parsing */
 	int full = (int)(e / 8), part = (int)(e % 8);
 	attr_t a = store_attr(store) | extra;
-	short pair = (short)PAIR_NUMBER(a);
 	cchar_t cf, cp;
-	wchar_t wf[2] = {0}, wp[2] = {0};
-	if (mbstowcs(wf, fill, 2) != 1 || (part && mbstowcs(wp, g_vpart[part], 2) != 1))
-		return; /* the locale cannot hold the glyph (never with draw_init's choice) */
-	setcchar(&cf, wf, a & ~A_COLOR, pair, NULL);
-	if (part)
-		setcchar(&cp, wp, a & ~A_COLOR, pair, NULL);
+	if (!mkcc(&cf, fill, a) || (part && !mkcc(&cp, g_vpart[part], a)))
+		return;
 	for (int r = 0; r < full + (part > 0); r++)
 		for (int c = 0; c < bw; c++)
 			mvwadd_wch(w, yb - r, x + c, r < full ? &cf : &cp);
@@ -394,8 +400,9 @@ static void chart_body(struct ui_view *v, WINDOW *w, int top, int rows, int iw,
 	int gx0 = bx0 + aw - groups * gw; /* right-aligned: the newest ends at the last column */
 	int ya = top + h;
 	/* y-axis: the scale at the top, its half in the middle when exact, 0 at the axis */
-	for (int r = 0; r < h; r++)
-		draw_put(w, top + r, ax, 1, draw_style(DRAW_DIM), g_yaxis);
+	cchar_t cc;
+	if (mkcc(&cc, g_yaxis, draw_style(DRAW_DIM)))
+		mvwvline_set(w, top, ax, &cc, h);
 	draw_putf(w, top, 1, yw, draw_style(DRAW_LABEL), "%*s", yw, scale_label(ymax, yl, sizeof yl));
 	draw_put(w, top, ax, 1, draw_style(DRAW_DIM), g_ytick);
 	if (h >= 4 && h % 2 == 0 && ymax % 2 == 0) {
@@ -405,15 +412,20 @@ static void chart_body(struct ui_view *v, WINDOW *w, int top, int rows, int iw,
 	}
 	draw_putf(w, ya, 1, yw, draw_style(DRAW_LABEL), "%*s", yw, "0");
 	draw_put(w, ya, ax, 1, draw_style(DRAW_DIM), g_corner);
-	for (int x = ax + 1; x <= iw; x++)
-		draw_put(w, ya, x, 1, draw_style(DRAW_DIM), g_axis);
+	cchar_t ca[2][2], ct[2]; /* [selected][open] axis, [selected] tick */
+	for (int k = 0; k < 2; k++) {
+		attr_t ta = k ? A_BOLD : draw_style(DRAW_DIM);
+		if (!mkcc(&ca[k][0], g_axis, ta) || !mkcc(&ca[k][1], g_dashed, ta) ||
+		    !mkcc(&ct[k], g_tick, ta))
+			return;
+	}
+	mvwhline_set(w, ya, ax + 1, &ca[0][0], iw - ax);
 	for (int j = 0; j < groups; j++) {
 		const struct view_window *wi = &s->win[first + j];
 		int gx = gx0 + j * gw, is_sel = first + j == sel;
-		attr_t ta = is_sel ? A_BOLD : draw_style(DRAW_DIM);
-		draw_put(w, ya, gx, 1, ta, g_tick);
-		for (int c = 1; c < gw; c++)
-			draw_put(w, ya, gx + c, 1, ta, wi->final ? g_axis : g_dashed);
+		mvwadd_wch(w, ya, gx, &ct[is_sel]);
+		if (is_sel || !wi->final)
+			mvwhline_set(w, ya, gx + 1, &ca[is_sel][!wi->final], gw - 1);
 		if (wi->late)
 			draw_put(w, ya, gx + 1, 1, draw_style(DRAW_WARN), "!");
 		for (int i = 0; i < ns; i++)
