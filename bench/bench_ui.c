@@ -221,12 +221,12 @@ int main(void)
 	fclose(dni);
 	free(pub);
 
-	static const char *const what[3] = {"every pane", "capture, kafka and histogram panes",
+	static const char *const what[3] = {"every pane", "capture, kafka and chart panes",
 	                                    "the header (clock tick)"};
 	static const char *const name[3] = {"ui.frame_full", "ui.frame_data", "ui.frame_clock"};
 	for (int i = 0; i < 3; i++)
 		printf("%s_p99 %" PRId64 " us (snapshot copy + drawing %s, 120x40 pty, %d stores, "
-		       "%d recent windows, %d frames; p50 %" PRId64 " us, max %" PRId64
+		       "%d windows, %d frames; p50 %" PRId64 " us, max %" PRId64
 		       " us; on /dev/null p50 %" PRId64 " us, p99 %" PRId64 " us%s)%s\n",
 		       name[i], pty[i].p99, what[i], NSTORES, NWIN, FRAMES, pty[i].p50, pty[i].max,
 		       dn[i].p50, dn[i].p99, i == 0 ? "; target p99 <= 2000 us" : "",
