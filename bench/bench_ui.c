@@ -1,12 +1,14 @@
 /*
  * bench_ui.c - frame time of the monitor: a snapshot copy (under a mutex, as pl_snapshot does)
  * plus drawing into a curses screen, for 10 stores and 120 recent windows, on a 120x40
- * pseudo-terminal (drained by a reader thread) and on /dev/null. Prints one line per figure
- * (bench/README.md): full frame, data frame, clock tick; p99 above 2 ms is marked BELOW.
- * Single process, no MySQL, no Kafka. The Makefile links bench programs with libcdctop.a only,
- * so the drawing code is compiled in from ui/draw.c.
+ * pseudo-terminal (drained by a reader thread) and on /dev/null; and the chart pane alone
+ * redrawn at 200x60 with 60 windows. Prints one line per figure (bench/README.md): full
+ * frame, data frame, clock tick, chart; p99 above 2 ms is marked BELOW. Single process, no
+ * MySQL, no Kafka. The Makefile links bench programs with libcdctop.a only, so the drawing
+ * code is compiled in from ui/draw.c and ui/chart.c.
  */
 #include "draw.c"
+#include "chart.c"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,12 +19,13 @@
 
 #define NSTORES 10
 #define NWIN    120
+#define CHART_NWIN 60 /* the chart's figure: 60 windows at 200x60 */
 #define FRAMES  3000
 
 static pthread_mutex_t bench_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* The published snapshot: 10 stores, 120 windows of 30 s ending now, the newest two open. */
-static void fill(struct view_snap *s)
+/* The published snapshot: 10 stores, nwin windows of 30 s ending now, the newest two open. */
+static void fill(struct view_snap *s, int nwin)
 {
 	memset(s, 0, sizeof *s);
 	struct view_status *st = &s->status;
@@ -54,14 +57,17 @@ static void fill(struct view_snap *s)
 	for (int i = 0; i < NSTORES; i++)
 		h->stores[i] = (uint32_t)i + 1;
 	int64_t now = u_now_us() / 1000000 / 30 * 30;
-	h->nwin = NWIN;
-	for (int k = 0; k < NWIN; k++) {
+	h->nwin = nwin;
+	for (int k = 0; k < nwin; k++) {
 		struct view_window *w = &h->win[k];
-		w->start_s = now - (NWIN - 1 - k) * 30;
+		w->start_s = now - (nwin - 1 - k) * 30;
 		w->end_s = w->start_s + 30;
-		w->final = k < NWIN - 2;
-		for (int i = 0; i < NSTORES; i++)
+		w->final = k < nwin - 2;
+		w->late = k % 9 == 4;
+		for (int i = 0; i < NSTORES; i++) {
 			w->counts[i] = (uint64_t)((k * 7 + i * 13) % 60);
+			h->total[i] += w->counts[i];
+		}
 	}
 }
 
@@ -101,7 +107,7 @@ static struct bench_fig run(struct ui_view *v, struct view_snap *pub, unsigned d
 	static int64_t t[FRAMES];
 	for (int f = 0; f < FRAMES; f++) {
 		/* the pipeline moved on: the open window grows, the partitions advance */
-		pub->hist.win[NWIN - 1].counts[f % NSTORES] += 1 + (uint64_t)(f % 3);
+		pub->hist.win[pub->hist.nwin - 1].counts[f % NSTORES] += 1 + (uint64_t)(f % 3);
 		pub->kafka.parts[f % 3].high++;
 		pub->kafka.parts[f % 3].committed++;
 		pub->capture.customers++;
@@ -114,9 +120,9 @@ static struct bench_fig run(struct ui_view *v, struct view_snap *pub, unsigned d
 	return (struct bench_fig){t[FRAMES / 2], t[FRAMES * 99 / 100], t[FRAMES - 1]};
 }
 
-/* Opens a curses screen on out/in and measures a full frame, a data frame and a clock tick. */
+/* Opens a curses screen on out/in and measures n cases, case i redrawing dirty[i]. */
 static void bench_screen(const char *what, FILE *out, FILE *in, struct view_snap *pub,
-                         struct bench_fig fig[3])
+                         const unsigned *dirty, int n, struct bench_fig *fig)
 {
 	SCREEN *scr = newterm("xterm-256color", out, in);
 	if (!scr) {
@@ -134,66 +140,100 @@ static void bench_screen(const char *what, FILE *out, FILE *in, struct view_snap
 		fprintf(stderr, "bench_ui: %s is %dx%d, too small\n", what, COLS, LINES);
 		exit(1);
 	}
-	fig[0] = run(&v, pub, UI_D_ALL & ~UI_D_LAYOUT);
-	fig[1] = run(&v, pub, UI_D_CAP | UI_D_KAF | UI_D_HIST);
-	fig[2] = run(&v, pub, UI_D_HEAD);
+	for (int i = 0; i < n; i++)
+		fig[i] = run(&v, pub, dirty[i]);
 	draw_free(&v);
 	endwin();
 	delscreen(scr);
 	free(v.snap);
 }
 
-/* Runs the cases on a 120x40 pty and on /dev/null; exit 1 if the target is missed. */
+/* A pseudo-terminal of cols x rows, its output drained by a thread (*th); *m its master. */
+static void open_pty(int cols, int rows, int *m, pthread_t *th, FILE **out, FILE **in)
+{
+	*m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (*m < 0 || grantpt(*m) < 0 || unlockpt(*m) < 0) {
+		perror("bench_ui: posix_openpt");
+		exit(1);
+	}
+	int sl = open(ptsname(*m), O_RDWR | O_NOCTTY);
+	if (sl < 0) {
+		perror("bench_ui: open pty");
+		exit(1);
+	}
+	struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+	ioctl(sl, TIOCSWINSZ, &ws);
+	pthread_create(th, NULL, drain, m);
+	*out = fdopen(sl, "w");
+	*in = fdopen(dup(sl), "r");
+}
+
+/* The chart pane alone, redrawn on a 200x60 pty with 60 windows. */
+static struct bench_fig bench_chart(void)
+{
+	struct view_snap *pub = u_calloc(1, sizeof *pub);
+	fill(pub, CHART_NWIN);
+	int m;
+	pthread_t th;
+	FILE *out, *in;
+	open_pty(200, 60, &m, &th, &out, &in);
+	static const unsigned hist = UI_D_HIST;
+	struct bench_fig f;
+	bench_screen("the 200x60 pty", out, in, pub, &hist, 1, &f);
+	fclose(out);
+	fclose(in);
+	close(m);
+	pthread_join(th, NULL);
+	free(pub);
+	return f;
+}
+
+/* Runs the cases on a 120x40 pty and on /dev/null, then the chart at 200x60. */
 int main(void)
 {
 	if (!setlocale(LC_ALL, "C.UTF-8"))
 		setlocale(LC_ALL, "");
 	setenv("TERM", "xterm-256color", 1);
 	struct view_snap *pub = u_calloc(1, sizeof *pub);
-	fill(pub);
+	fill(pub, NWIN);
 
-	/* a pseudo-terminal of 120x40, its output drained by a thread */
-	int m = posix_openpt(O_RDWR | O_NOCTTY);
-	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
-		perror("bench_ui: posix_openpt");
-		return 1;
-	}
-	int sl = open(ptsname(m), O_RDWR | O_NOCTTY);
-	if (sl < 0) {
-		perror("bench_ui: open pty");
-		return 1;
-	}
-	struct winsize ws = {.ws_row = 40, .ws_col = 120};
-	ioctl(sl, TIOCSWINSZ, &ws);
+	int m;
 	pthread_t th;
-	pthread_create(&th, NULL, drain, &m);
-	FILE *out = fdopen(sl, "w"), *in = fdopen(dup(sl), "r");
+	FILE *out, *in;
+	open_pty(120, 40, &m, &th, &out, &in);
+	static const unsigned cases[3] = {UI_D_ALL & ~UI_D_LAYOUT, UI_D_CAP | UI_D_KAF | UI_D_HIST,
+	                                  UI_D_HEAD};
 	struct bench_fig pty[3], dn[3];
-	bench_screen("pty", out, in, pub, pty);
+	bench_screen("pty", out, in, pub, cases, 3, pty);
+	fclose(out);
+	fclose(in);
+	close(m);
+	pthread_join(th, NULL);
+	struct bench_fig ch = bench_chart();
 
 	/* /dev/null: curses' own work, no terminal behind it */
 	setenv("LINES", "40", 1);
 	setenv("COLUMNS", "120", 1);
 	use_env(TRUE);
 	FILE *dno = fopen("/dev/null", "w"), *dni = fopen("/dev/null", "r");
-	bench_screen("/dev/null", dno, dni, pub, dn);
+	bench_screen("/dev/null", dno, dni, pub, cases, 3, dn);
 	fclose(dno);
 	fclose(dni);
-	fclose(out);
-	fclose(in);
-	close(m);
-	pthread_join(th, NULL);
 	free(pub);
 
-	static const char *const what[3] = {"every pane", "capture, kafka and histogram panes",
+	static const char *const what[3] = {"every pane", "capture, kafka and chart panes",
 	                                    "the header (clock tick)"};
 	static const char *const name[3] = {"ui.frame_full", "ui.frame_data", "ui.frame_clock"};
 	for (int i = 0; i < 3; i++)
 		printf("%s_p99 %" PRId64 " us (snapshot copy + drawing %s, 120x40 pty, %d stores, "
-		       "%d recent windows, %d frames; p50 %" PRId64 " us, max %" PRId64
+		       "%d windows, %d frames; p50 %" PRId64 " us, max %" PRId64
 		       " us; on /dev/null p50 %" PRId64 " us, p99 %" PRId64 " us%s)%s\n",
 		       name[i], pty[i].p99, what[i], NSTORES, NWIN, FRAMES, pty[i].p50, pty[i].max,
 		       dn[i].p50, dn[i].p99, i == 0 ? "; target p99 <= 2000 us" : "",
 		       i == 0 && pty[i].p99 > 2000 ? " BELOW" : "");
+	printf("ui.chart_p99 %" PRId64 " us (snapshot copy + a full redraw of the chart pane, 200x60 "
+	       "pty, %d stores, %d windows, %d frames; p50 %" PRId64 " us, max %" PRId64
+	       " us; target p99 <= 2000 us)%s\n",
+	       ch.p99, NSTORES, CHART_NWIN, FRAMES, ch.p50, ch.max, ch.p99 > 2000 ? " BELOW" : "");
 	return 0;
 }

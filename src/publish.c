@@ -72,6 +72,7 @@ struct pub_stage {
 	char labels[WS_MAX_STORES][VIEW_LABEL]; /* a foreign topic's: "store_id 1" */
 	int nwin; /* oldest first; the last one is the open (newest) window */
 	struct ws_window win[PUB_MAX_WINDOWS];
+	uint64_t total[WS_MAX_STORES]; /* events held per store, indexed like stores[] */
 	struct ws_stats ws;
 	int64_t watermark_us;
 	struct view_check check;
@@ -391,6 +392,23 @@ static void pub_gather_sources(struct pub *p, struct pub_stage *s)
 	                        sizeof s->probe_error);
 }
 
+/* Each store's events held over the whole horizon: one window wider than any epoch second
+   (ws_windows clamps it to the held seconds), matched to s->stores by id, since a store seen
+   between the two reads would shift the indexes. */
+static void pub_totals(struct pub *p, struct pub_stage *s)
+{
+	struct ws_window all;
+	uint32_t ids[WS_MAX_STORES];
+	int n = 0;
+	memset(s->total, 0, sizeof s->total);
+	if (cons_view(p->cfg.cons, 1LL << 39, 0, &all, 1, ids, &n, NULL, NULL) != 1)
+		return;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < s->nstores; j++)
+			if (s->stores[j] == ids[i])
+				s->total[j] = all.counts[i];
+}
+
 /* A foreign topic's row labels: the column and the value each store id stands for. */
 static void pub_labels(struct pub *p, struct pub_stage *s)
 {
@@ -534,6 +552,7 @@ static void view_fill_hist(struct view_hist *v, const struct pub_stage *s)
 	v->duplicates =
 	    s->cons.duplicates > s->ws.duplicates ? s->cons.duplicates : s->ws.duplicates;
 	memcpy(v->late_per_store, s->ws.late_per_store, sizeof v->late_per_store);
+	memcpy(v->total, s->total, sizeof v->total);
 	v->check = s->check;
 	v->nwin = s->nwin;
 	for (int k = 0; k < s->nwin; k++) {
@@ -541,6 +560,7 @@ static void view_fill_hist(struct view_hist *v, const struct pub_stage *s)
 		w->start_s = s->win[k].start_s;
 		w->end_s = s->win[k].end_s;
 		w->final = s->win[k].final;
+		w->late = s->win[k].late;
 		memcpy(w->counts, s->win[k].counts, sizeof w->counts);
 	}
 }
@@ -665,6 +685,7 @@ void *pub_main(void *arg)
 			                    &s->watermark_us);
 			if (s->nwin < 0)
 				s->nwin = 0;
+			pub_totals(p, s);
 			if (s->foreign[0])
 				pub_labels(p, s);
 			ps.view_sig = sig;

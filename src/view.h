@@ -96,11 +96,12 @@ struct view_check {
 struct view_window {
 	int64_t start_s, end_s; /* [start_s, end_s), epoch seconds */
 	int final;              /* will never change again */
+	uint64_t late;          /* late events whose event time fell in this window */
 	uint64_t counts[VIEW_MAX_STORES]; /* indexed like view_hist.stores */
 };
 
-/* The histogram pane: the open window's bar per store, the strip of recent windows, the
-   check line and the late, rejected and duplicate counts. */
+/* The chart pane: every window's counts per store across the horizon, each store's total,
+   the check line and the late, rejected and duplicate counts. */
 struct view_hist {
 	int64_t window_s, horizon_us;
 	int nstores;
@@ -110,6 +111,7 @@ struct view_hist {
 	uint64_t updates, deletes, skipped;
 	uint64_t late, rejected, duplicates;
 	uint64_t late_per_store[VIEW_MAX_STORES];
+	uint64_t total[VIEW_MAX_STORES]; /* events held per store over the horizon (in windows) */
 	struct view_check check;
 	int nwin; /* oldest first; the last one is the open (newest) window */
 	struct view_window win[VIEW_MAX_WINDOWS]; /* last: only nwin of them are compared */

@@ -1,6 +1,7 @@
 # tests/screen.sh - the monitor tests' one screen helper, sourced after tests/lib.sh: a private
 # tmux server per test, keys, capture, bounded waits for text, numbers parsed off the screen,
-# and the SQL ground truth for the newest window. Every wait is a bounded poll.
+# and the SQL ground truth for the newest window and for those picked by scrollback. Every
+# wait is a bounded poll.
 command -v tmux >/dev/null || fail "tmux is not installed (make deps)"
 SCR_N=0
 SCR_SOCK=
@@ -80,17 +81,10 @@ scr_num() {
 	grep -E -m1 -- "$1" "$SCR" | tr -d ',' | grep -Eo '[0-9]+' | tail -n 1
 }
 
-# scr_bars: "store count" per line, from the histogram's bars (the first row per store).
+# scr_bars: "store count" per line, from the chart's legend: each store's count in the
+# selected window ("█ store 1 12 of 340"; in live follow the newest window).
 scr_bars() {
-	awk '/registrations per store/ { on = 1; next }
-	     on && /recent|late [0-9]/ { exit }
-	     on && /store [0-9]+ / {
-		line = $0; gsub(/,/, "", line)
-		match(line, /store [0-9]+/); id = substr(line, RSTART + 6, RLENGTH - 6)
-		n = split(line, f, /[^0-9]+/); last = ""
-		for (i = n; i >= 1; i--) if (f[i] != "") { last = f[i]; break }
-		print id, last
-	     }' "$SCR"
+	grep -Eo 'store [0-9]+ [0-9,]+ of [0-9,]+' "$SCR" | tr -d ',' | awk '{ print $2, $3 }'
 }
 
 # The newest window the monitor shows is the one holding its clock: the newest event, or
@@ -133,7 +127,7 @@ sql_label() {
 	echo "($_re)"
 }
 
-# scr_shown_start: the epoch second the histogram's window label starts at (UTC today, or
+# scr_shown_start: the epoch second the chart's selected window (its title) starts at (UTC today, or
 # yesterday when that would be in the future), from the last capture (Unicode or ASCII title);
 # empty without a label.
 scr_shown_start() {
@@ -144,7 +138,7 @@ scr_shown_start() {
 	echo "$_st"
 }
 
-# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the histogram's bars equal SQL's per-store
+# scr_bars_equal SECONDS SIZE [SLIDE]: waits until the chart legend's counts equal SQL's per-store
 # counts for the window the screen names (stores without events in it must show 0), and that
 # window is the newest event's or later. An empty window passes only once the clock has moved
 # past the newest event's window.
@@ -164,7 +158,7 @@ scr_bars_equal() {
 		_i=$((_i + 1))
 		if [ $_i -ge $_lim ]; then
 			cat "$SCR" >&2
-			fail "histogram '$(echo $_got)' != SQL truth '$(echo $_want)' for the $2 s window shown (start ${_st:-none}, newest event's window ${_newest:-none})"
+			fail "chart legend '$(echo $_got)' != SQL truth '$(echo $_want)' for the $2 s window shown (start ${_st:-none}, newest event's window ${_newest:-none})"
 		fi
 		sleep 0.1
 	done
@@ -216,59 +210,55 @@ for m in re.finditer(r"\x1b\[([0-9;]*)m", open(sys.argv[1], encoding="utf-8", er
 print(n)' "$T/screen.esc"
 }
 
-# scr_strip_equal SECONDS SIZE: waits until every count of the strip of recent windows (each
-# window labelled by its UTC start, a count per store) equals SQL's count of
-# users_change_events in [start, start + SIZE); at least two windows must be shown.
-scr_strip_equal() {
-	_lim=$(($1 * 5)) _i=0
+# scr_select SECONDS START: Left or Right until the chart's selected window (the pane title)
+# starts at START (epoch seconds); each key waits for the title to move.
+scr_select() {
+	_lim=$(($1 * 10)) _i=0
+	scr_cap >/dev/null
 	while :; do
-		scr_cap >/dev/null
-		python3 - "$SCR" "$2" "$SOCK" >"$T/strip.out" 2>&1 <<'PYEOF' && return 0
-import re, subprocess, sys
-path, size, sock = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def sql(q):
-    return subprocess.run(["mariadb", "--no-defaults", "-S", sock, "-uroot", "-N", "-B", "sakila",
-                           "-e", q], check=True, capture_output=True, text=True).stdout
-lines = open(path, encoding="utf-8").read().split("\n")
-head = [i for i, l in enumerate(lines) if re.search(r"[│|] recent( windows)?", l)]
-if not head:
-    sys.exit("no strip of recent windows on the screen")
-h = head[0]
-labels = re.findall(r"\b(\d\d):(\d\d):(\d\d)\b", lines[h])
-if len(labels) < 2:
-    sys.exit("fewer than two windows in the strip: %r" % lines[h])
-newest = int(sql("SELECT UNIX_TIMESTAMP(MAX(event_timestamp)) FROM users_change_events").split(".")[0])
-day = newest - newest % 86400
-starts = []
-for hh, mm, ss in labels:
-    st = day + int(hh) * 3600 + int(mm) * 60 + int(ss)
-    starts.append(st - 86400 if st > newest else st)
-bad = []
-for l in lines[h + 1:]:
-    m = re.match(r"[│|] store (\d+) (.*)", l)
-    if not m:
-        break
-    store, rest = int(m.group(1)), m.group(2).replace(",", "")
-    got = [int(x) for x in re.findall(r"(\d+)\*?(?=\s|[│|]|$)", rest)]
-    want = []
-    for st in starts:
-        n = sql("SELECT COUNT(*) FROM users_change_events WHERE store_id = %d AND "
-                "UNIX_TIMESTAMP(event_timestamp) >= %d AND UNIX_TIMESTAMP(event_timestamp) < %d"
-                % (store, st, st + size)).strip()
-        want.append(int(n))
-    if got != want:
-        bad.append("store %d: strip %s, SQL %s" % (store, got, want))
-if bad:
-    sys.exit("; ".join(bad) + " (windows %s)" % " ".join(":".join(x) for x in labels))
-print("strip: %d windows equal SQL" % len(labels))
-PYEOF
-		_i=$((_i + 1))
-		if [ $_i -ge $_lim ]; then
-			cat "$SCR" >&2
-			fail "the strip of recent windows != SQL: $(cat "$T/strip.out")"
-		fi
-		sleep 0.2
+		_st=$(scr_shown_start)
+		[ "${_st:-0}" = "$2" ] && return 0
+		[ $_i -lt $_lim ] || { cat "$SCR" >&2; fail "the chart's selection did not reach window $2 within $1 s (at ${_st:-none})"; }
+		if [ "${_st:-0}" -gt "$2" ]; then scr_keys Left; else scr_keys Right; fi
+		_was=$_st
+		while [ $_i -lt $_lim ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+			scr_cap >/dev/null
+			[ "$(scr_shown_start)" != "$_was" ] && break
+		done
 	done
+}
+
+# scr_scroll_equal SECONDS SIZE [STEPS]: from the window shown, Left STEPS times (default 2);
+# after each, waits until the legend's counts equal SQL's for the window the title names and
+# that window starts before the last one. End returns to live follow. The scrollback's check.
+scr_scroll_equal() {
+	_n=${3:-2}
+	scr_cap >/dev/null
+	_prev=$(scr_shown_start)
+	[ -n "$_prev" ] || fail "no window selected on the chart"
+	while [ "$_n" -gt 0 ]; do
+		scr_keys Left
+		_lim=$(($1 * 10)) _i=0
+		while :; do
+			scr_cap >/dev/null
+			_st=$(scr_shown_start)
+			_want=
+			[ -n "$_st" ] && _want=$(sql_window "$_st" "$2")
+			_got=$(scr_bars | awk '$2 != 0')
+			[ -n "$_st" ] && [ "$_st" -lt "$_prev" ] && [ "$_got" = "$_want" ] && break
+			_i=$((_i + 1))
+			if [ $_i -ge $_lim ]; then
+				cat "$SCR" >&2
+				fail "scrollback: window ${_st:-none} (before ${_prev}) shows '$(echo $_got)', SQL says '$(echo $_want)'"
+			fi
+			sleep 0.1
+		done
+		note "scrollback: window $_st = SQL ($(echo $_got))"
+		_prev=$_st _n=$((_n - 1))
+	done
+	scr_keys End
 }
 
 # scr_pid: the pid of cdctop under the session's shell.

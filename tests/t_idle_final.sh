@@ -6,8 +6,8 @@
 # (window, store) of the batch, with SQL's count, and never changes it afterwards. The data
 # topic carries only change envelopes (every message has "op" and "after"); the clock travels
 # in __cdctop-heartbeat.<topic> (source cdctop, MySQL's ts_us, the data offsets). On screen:
-# after one `i`, the recent-windows strip shows the batch's window(s) final (no '*') with SQL's
-# counts, the pane title's open window moves past them, and the check line says
+# after one `i`, the batch's window(s), picked on the chart by scrollback, are final with SQL's
+# counts, the live pane title's open window moves past them, and the check line says
 # "mysql N  counted N  ✓" with N = SQL's COUNT(*); once a counted change row is deleted behind
 # cdctop's back, it says "✗ +1".
 . "$(dirname "$0")/lib.sh"
@@ -176,66 +176,29 @@ sql "SELECT DISTINCT CAST(FLOOR(UNIX_TIMESTAMP(event_timestamp) / $W) * $W AS SI
      FROM users_change_events WHERE log_id > (SELECT MIN(log_id) + $N - 1 FROM users_change_events)" >"$T/batch2"
 [ -s "$T/batch2" ] || fail "no window for the second batch"
 
-# strip_final: the strip shows every window of the second batch final with SQL's counts per
-# store, and the title's open window starts after them. Prints what differs (exit 1).
-strip_final() {
-	python3 - "$SCR" "$T/truth_all" "$T/batch2" <<'PYEOF'
-import re, sys, time
-scr, truth, batch = sys.argv[1], sys.argv[2], sys.argv[3]
-lines = open(scr, encoding="utf-8").read().split("\n")
-def hms(s):
-    return time.strftime("%H:%M:%S", time.gmtime(s))
-def secs(t):
-    h, m, s = map(int, t.split(":"))
-    return h * 3600 + m * 60 + s
-want = {}
-for l in open(truth):
-    s, st, n = map(int, l.split())
-    want.setdefault(s, {})[st] = n
-wins = [int(l) for l in open(batch) if l.strip()]
-bad = []
-m = [re.search(r"window (\d\d:\d\d:\d\d)–(\d\d:\d\d:\d\d) \((open|final)\)", l) for l in lines]
-m = [x for x in m if x]
-if not m:
-    bad.append("no window in the pane title")
-else:
-    ahead = (secs(m[0].group(1)) - secs(hms(max(wins)))) % 86400
-    if not (0 < ahead < 3600) or m[0].group(3) != "open":
-        bad.append("the title shows window %s (%s), not an open one after %s" % (m[0].group(1), m[0].group(3), hms(max(wins))))
-hdr = [i for i, l in enumerate(lines) if "recent windows" in l]
-if not hdr:
-    bad.append("no recent-windows strip")
-else:
-    h = hdr[0]
-    labels = {x.group(0): x.start() for x in re.finditer(r"\d\d:\d\d:\d\d", lines[h])}
-    rows = {}
-    for l in lines[h + 1:]:
-        x = re.match(r"[│|] store (\d+) ", l)
-        if not x:
-            break
-        rows[int(x.group(1))] = l
-    for s in wins:
-        p = labels.get(hms(s))
-        if p is None:
-            bad.append("window %s not in the strip (%s)" % (hms(s), " ".join(labels)))
-            continue
-        for st, l in sorted(rows.items()):
-            cell = l[p:p + 9]
-            cnt, mark = cell[2:8].strip().replace(",", ""), cell[8:9]
-            n = want.get(s, {}).get(st, 0)
-            if cnt != str(n) or mark != " ":
-                bad.append("window %s store %d shows %r%s, SQL says %d final" % (hms(s), st, cnt, mark, n))
-        for st in want.get(s, {}):
-            if st not in rows:
-                bad.append("window %s: store %d has no row in the strip" % (hms(s), st))
-if bad:
-    print("; ".join(bad))
-    sys.exit(1)
-PYEOF
+# sel_final: every window of the second batch, picked on the chart by scrollback, is final
+# with SQL's counts per store; End goes back to live follow, whose open window (the pane
+# title) starts after them. Prints what differs (exit 1).
+sel_final() {
+	for s in $(cat "$T/batch2"); do
+		scr_select 10 "$s"
+		_got=$(scr_bars | awk '$2 != 0') _want=$(sql_window "$s" $W)
+		if ! grep -Eq 'window [0-9:]+–[0-9:]+ \(final\)' "$SCR" || [ "$_got" != "$_want" ]; then
+			echo "window $s: $(grep -o 'window [0-9:]*–[0-9:]* ([a-z]*)' "$SCR" | head -n 1), counts '$(echo $_got)', SQL says '$(echo $_want)' final"
+			scr_keys End
+			return 1
+		fi
+	done
+	scr_keys End
+	_max=$(sort -n "$T/batch2" | tail -n 1)
+	wait_for 5 'scr_cap; [ "$(scr_shown_start)" -gt "$_max" ] && grep -Eq "window [0-9:]+–[0-9:]+ \(open\)" "$SCR"' || {
+		echo "after End the title shows $(grep -o 'window [0-9:]*–[0-9:]* ([a-z]*)' "$SCR" | head -n 1), not an open window after $_max"
+		return 1
+	}
 }
 t0=$(ms_now)
 lim=$(((W + LATE + 30) * SLOW))
-until_ms $((lim * 1000)) 'scr_cap >/dev/null; strip_final >"$T/strip.why"' || {
+until_ms $((lim * 1000)) 'scr_cap >/dev/null; sel_final >"$T/strip.why"' || {
 	cat "$SCR" >&2
 	fail "the second batch's window(s) did not turn final on screen within $lim s: $(cat "$T/strip.why")"
 }

@@ -5,7 +5,8 @@
 # watermark on, then it commits and its rows are relayed late. Both the monitor (-b at a
 # standalone mock, -w 10s --lateness 10s) and a streaming `watch --json --lateness 10s` must
 # count exactly those three as late, per store as SQL says (watch's {"late":...} lines, the
-# screen's late figure, watch's summary), and no window may count them: every (window, store)
+# screen's late figure, the chart's mark on their window, watch's summary), and no window may
+# count them: every (window, store)
 # count of watch equals SQL's count without the late rows.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/screen.sh"
@@ -67,6 +68,17 @@ per=$(echo "$want_late" | awk '{ printf "%sstore %s: %s", (NR > 1 ? ", " : ""), 
 scr_wait 30 "│ late 3 \\($per\\) " "the monitor's late count, per store as SQL says"
 scr_cap >/dev/null
 note "screen: $(grep -o '│ late [0-9].*' "$SCR" | cut -c1-80)"
+
+# the chart marks the window the late rows belonged to: picked by scrollback, its legend says
+# how many (SQL's count of the held rows in it), and its axis carries the ! mark
+lw=$(sql "SELECT DISTINCT CAST(FLOOR(UNIX_TIMESTAMP(event_timestamp) / 10) * 10 AS SIGNED)
+          FROM users_change_events WHERE last_name = 'Late'")
+[ "$(echo "$lw" | wc -l)" = 1 ] || fail "the held rows fell in more than one window: $(echo $lw)"
+scr_select 20 "$lw"
+grep -Eq '(store [0-9]+ [0-9,]+ of [0-9,]+ +)+3 late' "$SCR" || fail "the late rows' window $lw: no '3 late' in the legend: $(grep -E 'store [0-9]+ [0-9,]+ of' "$SCR")"
+grep -Eq '^│ *0└.*┴!' "$SCR" || fail "no ! on the chart's axis: $(grep -E '0└' "$SCR")"
+note "chart: window $lw shows 3 late, marked ! on the axis"
+scr_keys End
 
 # no window holds a late row: watch's counts equal SQL's without them
 windows_of() {

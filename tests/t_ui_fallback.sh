@@ -20,10 +20,11 @@ scr_wait 30 'kafka: mock 127\.0\.0\.1' "start-up with LANG=C"
 scr_keys i
 scr_wait 10 'customers +20 ' "the batch"
 scr_bars_equal 15 3600
-scr_wait 10 'recent windows' "the strip"
+scr_wait 10 '^\| *0\+[-+.]+\|$' "the chart's ASCII axis"
 ascii_screen "LANG=C"
 grep -q '^+ capture -' "$SCR" || fail "LANG=C: no ASCII box around the capture pane: $(sed -n 3p "$SCR")"
-grep -Eq '^\| store 1 +#' "$SCR" || fail "LANG=C: no ASCII bar for store 1: $(grep 'store 1' "$SCR" | head -n 1)"
+grep -Eq '^\| # store 1 [0-9]' "$SCR" || fail "LANG=C: no ASCII swatch for store 1: $(grep 'store 1' "$SCR" | head -n 1)"
+grep -Eq '^\| *[0-9,]*[+|] .*#' "$SCR" || fail "LANG=C: no ASCII bar (#) on the chart: $(grep -E '^\| *[0-9,]*[+|] ' "$SCR" | head -n 3)"
 scr_borders 120 "LANG=C"
 c=$(scr_colours)
 [ "$c" -gt 0 ] || fail "LANG=C under TERM=$(scr_tmux display-message -p '#{client_termname}'): no colours at all (the control for the monochrome checks)"
@@ -39,6 +40,10 @@ scr_wait 30 'kafka: mock 127\.0\.0\.1' "start-up with NO_COLOR=1"
 scr_bars_equal 15 3600
 scr_wait 10 '┌ capture ' "Unicode boxes (LANG is still UTF-8)"
 assert_eq "$(scr_colours)" 0 "colour attributes with NO_COLOR=1"
+# without colour each store has its own fill: the legend's swatches and the bars
+grep -q '█ store 1 ' "$SCR" && grep -q '▓ store 2 ' "$SCR" ||
+	fail "NO_COLOR=1: stores 1 and 2 without their own fills: $(grep -o '. store [12] [0-9,]* of' "$SCR" | tr '\n' ' ')"
+grep -Eq '^│ *[0-9,]*[│┤] .*▓' "$SCR" || fail "NO_COLOR=1: no bar of store 2's fill (▓) on the chart"
 scr_keys q
 scr_wait 10 'EXITED 0' "exit (NO_COLOR=1)"
 scr_stty_same "NO_COLOR=1"

@@ -38,7 +38,7 @@ scr_bars_equal 15 3600
 
 note "back to 120x40"
 scr_resize 120 40
-scr_wait 5 'recent windows' "the strip at 120x40"
+scr_wait 5 'lateness 1m   capture: trigger' "the wide header at 120x40"
 scr_wait 5 '│ +2 +[0-9]+ +[0-9]+ ' "partition rows at 120x40"
 scr_bars_equal 5 3600
 ! grep -q 'terminal too small' "$SCR" || fail "the too-small message stayed"

@@ -89,7 +89,7 @@ scr_wait 5 'Ctrl-L' "help"
 scr_cap >/dev/null
 for k in '│ +i +inject' ' I +auto-inject' '< > , \.' '\[ \]' '\+ - = _' ' s +tumbling' ' p +pause' \
 	' r +rebuild' '\? h F1' 'Ctrl-L' 'q Q F10' ' k +mock brokers' ' x +crash the relay' \
-	' g +hold next batch' ' b +roll back' ' d +re-deliver'; do
+	' g +hold next batch' ' b +roll back' ' d +re-deliver' 'Left Right' 'dashed axis: open'; do
 	grep -Eq -- "$k" "$SCR" || { cat "$SCR"; fail "the help at 80x24 lacks /$k/"; }
 done
 # the box closes (its bottom border is on the screen), and the longest lines end whole
@@ -97,7 +97,8 @@ grep -Eq '└─+┘' "$SCR" || { cat "$SCR"; fail "the help box is cut at 80x24
 for end in 'auto-inject on / off +│' '1 2 5 10 20 50 \.\.\. 5000/s +│' '\.\.\. 1000 +│' \
 	'\.\.\. 1h +│' 'pause / resume display +│' 'quit, saving progress +│' \
 	'crash the relay \(kill -9\) +│' 'roll back the next batch +│' 'messages \(duplicates\) +│' \
-	'gap wait, rates +│' 'errors, e2e +│'; do
+	'gap wait, rates +│' 'errors, e2e +│' 'dashed axis: open +│' 'Home oldest, End live +│' \
+	'\(above status\) +│'; do
 	grep -Eq -- "$end" "$SCR" || { cat "$SCR"; fail "a help line at 80x24 does not end in /$end/"; }
 done
 scr_keys x

@@ -1,11 +1,11 @@
 /*
  * draw.c - paints the monitor from the UI's snapshot copy: header, capture and kafka panes,
- * the per-store histogram with its strip of recent windows, the status line, key hints and
- * the help overlay. UI thread only. Each pane is its own window, erased and drawn only when
+ * the status line, key hints and the help overlay (the chart pane is chart.c's). UI thread only. Each pane is its own window, erased and drawn only when
  * dirty; one doupdate per frame. Never reads anything but the view and its snapshot, never
  * blocks, and degrades to monochrome attributes and ASCII glyphs when it must.
  */
 #include "draw.h"
+#include "chart.h"
 #include "glance.h"
 #include "util.h"
 
@@ -18,15 +18,11 @@
 #include <time.h>
 #include <wchar.h>
 
-enum { S_TITLE, S_LABEL, S_OK, S_WARN, S_ERR, S_BAR, S_BARF, S_DIM, S_KEY, S_HEAD, S_COUNT };
+enum { S_TITLE, S_LABEL, S_OK, S_WARN, S_ERR, S_DIM, S_KEY, S_HEAD, S_COUNT };
 static attr_t at[S_COUNT];
 
 /* Glyphs, Unicode or ASCII. */
-static const char *g_full, *g_part[8], *g_spark[9], *g_sep, *g_dash;
-static const char *const u_part[8] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
-static const char *const u_spark[9] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-static const char *const a_part[8] = {"", ".", ".", ".", "=", "=", "=", "="};
-static const char *const a_spark[9] = {" ", ".", ".", ":", "-", "=", "+", "*", "#"};
+static const char *g_sep;
 
 /* Picks glyphs by the locale and colour pairs (or attributes) by the terminal. */
 void draw_init(struct ui_view *v)
@@ -39,13 +35,7 @@ void draw_init(struct ui_view *v)
 	int term_colors = has_colors();
 	if (!term_colors)
 		v->utf8 = 0;
-	g_full = v->utf8 ? "█" : "#";
-	for (int i = 0; i < 8; i++)
-		g_part[i] = v->utf8 ? u_part[i] : a_part[i];
-	for (int i = 0; i < 9; i++)
-		g_spark[i] = v->utf8 ? u_spark[i] : a_spark[i];
 	g_sep = v->utf8 ? "·" : "-";
-	g_dash = v->utf8 ? "–" : "-";
 	const char *nc = getenv("NO_COLOR"); /* https://no-color.org: any non-empty value */
 	v->colors = term_colors && !(nc && *nc);
 	if (v->colors) {
@@ -62,8 +52,6 @@ void draw_init(struct ui_view *v)
 		at[S_OK] = COLOR_PAIR(2);
 		at[S_WARN] = COLOR_PAIR(3) | A_BOLD;
 		at[S_ERR] = COLOR_PAIR(4) | A_BOLD;
-		at[S_BAR] = COLOR_PAIR(3);
-		at[S_BARF] = COLOR_PAIR(2);
 		at[S_DIM] = COLOR_PAIR(5);
 		at[S_KEY] = COLOR_PAIR(6);
 		at[S_HEAD] = A_BOLD;
@@ -73,12 +61,11 @@ void draw_init(struct ui_view *v)
 		at[S_OK] = A_NORMAL;
 		at[S_WARN] = A_BOLD;
 		at[S_ERR] = A_BOLD | A_REVERSE;
-		at[S_BAR] = A_NORMAL;
-		at[S_BARF] = A_NORMAL;
 		at[S_DIM] = A_DIM;
 		at[S_KEY] = A_REVERSE;
 		at[S_HEAD] = A_BOLD;
 	}
+	chart_init(v);
 }
 
 /* Display columns of the first bytes of s that fit in maxw columns; *bytes gets their length. */
@@ -133,16 +120,24 @@ static int put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
 }
 
 /* printf-style put. */
+static int vputf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+static int vputf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	return put(w, y, x, maxw, a, buf);
+}
+
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 static int putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	int n = vputf(w, y, x, maxw, a, fmt, ap);
 	va_end(ap);
-	return put(w, y, x, maxw, a, buf);
+	return n;
 }
 
 /* A number with thousands separators, or "-" when negative (unknown). */
@@ -455,216 +450,6 @@ static void draw_kaf(struct ui_view *v, const struct view_kafka *s)
 	wnoutrefresh(w);
 }
 
-/* A horizontal bar of cells columns for count out of max, in eighths when Unicode. */
-static void bar(WINDOW *w, int y, int x, int cells, uint64_t count, uint64_t max, attr_t a)
-{
-	if (!max || !count || cells <= 0)
-		return;
-	uint64_t eighths = (count * (uint64_t)cells * 8 + max / 2) / max;
-	if (!eighths)
-		eighths = 1; /* a non-zero count always shows */
-	wattrset(w, a);
-	wmove(w, y, x);
-	for (uint64_t i = 0; i < eighths / 8; i++)
-		waddstr(w, g_full);
-	if (eighths % 8)
-		waddstr(w, g_part[eighths % 8]);
-	wattrset(w, A_NORMAL);
-}
-
-/* Row i's label: "store 1", or a foreign topic's own ("store_id 1", "active true"). */
-static const char *store_label(const struct view_hist *s, int i, char *buf, size_t len)
-{
-	if (s->labels[i][0])
-		snprintf(buf, len, "%s", s->labels[i]);
-	else
-		snprintf(buf, len, "store %u", s->stores[i]);
-	return buf;
-}
-
-/* The bottom row of the histogram: late, rejected and duplicate counts, and the legend. */
-static void hist_footer(WINDOW *w, int y, int iw, const struct view_hist *s, int legend)
-{
-	char a[32], b[32], c[32], per[160] = "";
-	uint64_t rejected = s->rejected, dups = s->duplicates;
-	size_t off = 0;
-	char lab[VIEW_LABEL];
-	for (int i = 0; i < s->nstores && off + 48 < sizeof per; i++)
-		if (s->late_per_store[i])
-			off += (size_t)snprintf(per + off, sizeof per - off, "%s%s: %" PRIu64,
-			                        off ? ", " : " (", store_label(s, i, lab, sizeof lab),
-			                        s->late_per_store[i]);
-	if (off)
-		snprintf(per + off, sizeof per - off, ")");
-	int x = 2;
-	/* a foreign topic's footer holds three counts more: narrower gaps, "duplicates" alone */
-	const char *gap = s->foreign ? "  " : "   ";
-	x += putf(w, y, x, iw - x, s->late ? at[S_WARN] : A_NORMAL, "late %s%s%s",
-	          num((long long)s->late, a, sizeof a), per, gap);
-	x += putf(w, y, x, iw - x, rejected ? at[S_WARN] : A_NORMAL, "rejected %s%s",
-	          num((long long)rejected, b, sizeof b), gap);
-	x += putf(w, y, x, iw - x, A_NORMAL, "%s %s", s->foreign ? "duplicates" : "duplicates ignored",
-	          num((long long)dups, c, sizeof c));
-	if (s->foreign) /* Debezium's u and d changes and skipped messages, never registrations */
-		x += putf(w, y, x, iw - x, A_NORMAL, "  updates %s  deletes %s  skipped %s",
-		          num((long long)s->updates, a, sizeof a),
-		          num((long long)s->deletes, b, sizeof b),
-		          num((long long)s->skipped, c, sizeof c));
-	if (legend && x + 18 < iw)
-		put(w, y, iw - 15, 15, at[S_DIM], "* open window");
-}
-
-/* The check line: MySQL's change rows in the horizon against the distinct events held. */
-static void hist_check(struct ui_view *v, WINDOW *w, int y, int iw, const struct view_hist *s)
-{
-	const struct view_check *k = &s->check;
-	char a[32], b[32], d[40];
-	if (s->foreign) {
-		put(w, y, 2, iw - 2, at[S_DIM], "check  none: no MySQL of cdctop's behind this topic");
-		return;
-	}
-	if (k->state == VIEW_CHECK_NONE) {
-		put(w, y, 2, iw - 2, at[S_DIM], "check  waiting for the first count");
-		return;
-	}
-	if (k->state == VIEW_CHECK_ERROR && !k->mysql && !k->counted) {
-		putf(w, y, 2, iw - 2, at[S_WARN], "check  cannot ask MySQL: %s", k->error);
-		return;
-	}
-	int x = 2;
-	x += putf(w, y, x, iw - x, A_NORMAL, "check  mysql %s  counted %s  ",
-	          num((long long)k->mysql, a, sizeof a), num((long long)k->counted, b, sizeof b));
-	switch (k->state) {
-	case VIEW_CHECK_OK:
-		put(w, y, x, iw - x, at[S_OK] | A_BOLD, v->utf8 ? "✓" : "ok");
-		break;
-	case VIEW_CHECK_BEHIND:
-		put(w, y, x, iw - x, at[S_DIM], v->utf8 ? "… catching up" : "... catching up");
-		break;
-	case VIEW_CHECK_MISMATCH:
-		snprintf(d, sizeof d, "%s %+lld", v->utf8 ? "✗" : "MISMATCH", (long long)k->diff);
-		put(w, y, x, iw - x, at[S_ERR] | A_BOLD, d);
-		break;
-	default:
-		putf(w, y, x, iw - x, at[S_WARN], "(stale: %s)", k->error);
-		break;
-	}
-}
-
-/* The open window's bars, one row per store from row y (bars rows, then "... N more" when
-   more); lw is the label column's width. Returns the next row. */
-static int hist_bars(WINDOW *w, int y, int iw, int lw, int bars, int more,
-                     const struct view_hist *s, const struct view_window *open)
-{
-	char a[32], lab[VIEW_LABEL];
-	uint64_t max = 0;
-	for (int i = 0; i < s->nstores; i++)
-		if (open->counts[i] > max)
-			max = open->counts[i];
-	int cw = 8, trail = iw >= 100 ? 14 : 2;
-	int cells = iw - 1 - lw - cw - trail;
-	attr_t ba = open->final ? at[S_BARF] : at[S_BAR];
-	for (int i = 0; i < bars; i++, y++) {
-		put(w, y, 2, lw, at[S_LABEL], store_label(s, i, lab, sizeof lab));
-		bar(w, y, 2 + lw, cells, open->counts[i], max, ba);
-		putf(w, y, 2 + lw + cells, cw, A_BOLD, "%*s", cw,
-		     num((long long)open->counts[i], a, sizeof a));
-	}
-	if (more)
-		putf(w, y++, 2, iw - 2, at[S_DIM], "... %d more stores", s->nstores - bars);
-	return y;
-}
-
-/* One cell of the strip: spark, a space, the count in 6 columns ("73,821", "1.2M"), then the
-   open mark, which is never cut. */
-static void strip_cell(WINDOW *w, int y, int x0, const struct view_window *wi, int i,
-                       uint64_t smax)
-{
-	uint64_t n = wi->counts[i];
-	int lvl = smax && n ? (int)((n * 8 + smax - 1) / smax) : 0;
-	attr_t ca = wi->final ? at[S_BARF] : at[S_BAR];
-	put(w, y, x0 + 1, 1, ca, g_spark[lvl > 8 ? 8 : lvl]);
-	char cnt[32];
-	if (n > 999999)
-		snprintf(cnt, sizeof cnt, "%.1fM", (double)n / 1e6);
-	else
-		num((long long)n, cnt, sizeof cnt);
-	putf(w, y, x0 + 3, 7, A_NORMAL, "%6s%s", cnt, wi->final ? " " : "*");
-}
-
-/* The strip of recent windows from row y: their start times, then a row per store. */
-static void hist_strip(WINDOW *w, int y, int iw, int lw, const struct view_hist *s)
-{
-	char t1[16], lab[VIEW_LABEL];
-	int L = iw >= 100 ? 28 : lw + 1, cellw = 11;
-	int ncell = (iw - 1 - L) / cellw;
-	if (ncell > s->nwin)
-		ncell = s->nwin;
-	int first = s->nwin - ncell;
-	uint64_t smax = 0;
-	for (int k = first; k < s->nwin; k++)
-		for (int i = 0; i < s->nstores; i++)
-			if (s->win[k].counts[i] > smax)
-				smax = s->win[k].counts[i];
-	/* no "(final)": the newest windows are often still open, marked * below */
-	put(w, y, 2, L - 1, at[S_LABEL], iw >= 100 ? "recent windows (UTC)" : "recent");
-	for (int k = 0; k < ncell; k++)
-		put(w, y, 1 + L + k * cellw + 1, 8, at[S_LABEL],
-		    clock_hms(s->win[first + k].start_s, t1, sizeof t1));
-	y++;
-	for (int i = 0; i < s->nstores; i++, y++) {
-		put(w, y, 2, L - 1, at[S_LABEL], store_label(s, i, lab, sizeof lab));
-		for (int k = 0; k < ncell; k++)
-			strip_cell(w, y, 1 + L + k * cellw, &s->win[first + k], i, smax);
-	}
-}
-
-/* The histogram pane: a bar per store for the open window, then the strip of recent windows. */
-static void draw_hist(struct ui_view *v, const struct view_hist *s)
-{
-	WINDOW *w = v->w_hist;
-	char t1[16], t2[16], a[32], title[96], lab[VIEW_LABEL];
-	werase(w);
-	int iw = getmaxx(w) - 2, ih = getmaxy(w) - 2;
-	const struct view_window *open = s->nwin > 0 ? &s->win[s->nwin - 1] : NULL;
-	if (open)
-		snprintf(title, sizeof title, "window %s%s%s (%s)",
-		         clock_hms(open->start_s, t1, sizeof t1), g_dash,
-		         clock_hms(open->end_s, t2, sizeof t2), open->final ? "final" : "open");
-	else
-		snprintf(title, sizeof title, "window %s",
-		         u_fmt_duration(s->window_s * 1000000, a, sizeof a));
-	frame(v, w, s->foreign ? "registrations per value" : "registrations per store", title,
-	      at[S_TITLE]);
-	int strip = 0;
-	if (!open || !s->nstores) {
-		putf(w, 1, 2, iw - 2, at[S_DIM], "no registrations in the last %s yet%s",
-		     u_fmt_duration(s->horizon_us, a, sizeof a),
-		     s->foreign ? "" : ": press i to inject a batch");
-	} else {
-		int lw = 9;
-		for (int i = 0; i < s->nstores; i++) {
-			int l = width(store_label(s, i, lab, sizeof lab)) + 2;
-			if (l > lw)
-				lw = l;
-		}
-		int avail = ih - 2; /* the check line and the footer take the last two rows */
-		int bars = s->nstores < avail ? s->nstores : avail;
-		int more = bars < s->nstores;
-		if (more)
-			bars--; /* a row saying how many are not shown */
-		int rest = avail - bars - more;
-		strip = rest >= 1 + s->nstores;
-		int blank = strip && rest >= 2 + s->nstores;
-		int y = hist_bars(w, 1, iw, lw, bars, more, s, open);
-		if (strip)
-			hist_strip(w, y + blank, iw, lw, s);
-	}
-	hist_check(v, w, ih - 1, iw, s);
-	hist_footer(w, ih, iw, s, strip);
-	wnoutrefresh(w);
-}
-
 /* The status line: a UI message for a moment, else the pipeline's status. */
 static void draw_status(struct ui_view *v, const struct view_status *s)
 {
@@ -825,7 +610,7 @@ void draw_frame(struct ui_view *v, unsigned dirty)
 	if (dirty & UI_D_KAF)
 		draw_kaf(v, &s->kafka);
 	if (dirty & UI_D_HIST)
-		draw_hist(v, &s->hist);
+		chart_draw(v, &s->hist);
 	if (dirty & UI_D_GLANCE) {
 		struct glance_style gs = {at[S_LABEL], A_BOLD, at[S_WARN], at[S_ERR]};
 		glance_draw(v->w_glance, &s->glance, v->utf8, &gs);
@@ -841,4 +626,45 @@ void draw_frame(struct ui_view *v, unsigned dirty)
 		v->w_help = NULL;
 	}
 	doupdate();
+}
+
+/* The helpers above, for chart.c. */
+attr_t draw_style(int style)
+{
+	static const int map[] = {S_TITLE, S_LABEL, S_OK, S_WARN, S_ERR, S_DIM};
+	return style >= 0 && style < (int)(sizeof map / sizeof map[0]) ? at[map[style]] : A_NORMAL;
+}
+
+int draw_put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s)
+{
+	return put(w, y, x, maxw, a, s);
+}
+
+int draw_putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vputf(w, y, x, maxw, a, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int draw_width(const char *s)
+{
+	return width(s);
+}
+
+const char *draw_num(long long v, char *buf, size_t len)
+{
+	return num(v, buf, len);
+}
+
+const char *draw_hms(int64_t sec, char *buf, size_t len)
+{
+	return clock_hms(sec, buf, len);
+}
+
+void draw_box(struct ui_view *v, WINDOW *w, const char *title, const char *extra, attr_t ea)
+{
+	frame(v, w, title, extra, ea);
 }

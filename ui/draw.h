@@ -1,6 +1,6 @@
 /*
- * draw.h - the monitor's panes: header, capture, kafka, histogram, status and key hints, and
- * the help overlay, drawn from a view_snap copy (view.h) into curses windows. Runs on the UI thread only;
+ * draw.h - the monitor's panes: header, capture, kafka, the chart (chart.c), status and key
+ * hints, and the help overlay, drawn from a view_snap copy (view.h) into curses windows. Runs on the UI thread only;
  * reads nothing but the snapshot and the view, never blocks, never calls the pipeline.
  */
 #ifndef CDCTOP_DRAW_H
@@ -40,6 +40,11 @@ struct ui_view {
 	char flash[160];               /* UI-local message on the status line */
 	int64_t flash_until;           /* u_mono_us deadline */
 	struct view_snap *snap;        /* the copy drawn from */
+	/* the chart's scrollback (chart.c): follow the newest window, or the selected window
+	   and the newest one on screen, by their start (stable while windows come and go) */
+	int chart_follow;
+	int64_t chart_sel_s, chart_right_s;
+	int chart_groups; /* windows that fit the pane at the last draw: a page */
 };
 
 /* Colour pairs (or monochrome attributes) and glyphs; after the screen exists. */
@@ -50,5 +55,20 @@ void draw_layout(struct ui_view *v);
 void draw_frame(struct ui_view *v, unsigned dirty);
 /* Deletes the pane windows. */
 void draw_free(struct ui_view *v);
+
+/* draw.c's text helpers and styles, for the chart pane (chart.c). */
+enum { DRAW_TITLE, DRAW_LABEL, DRAW_OK, DRAW_WARN, DRAW_ERR, DRAW_DIM };
+attr_t draw_style(int style);
+/* s at (y, x) clipped to maxw columns; returns the columns written. */
+int draw_put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *s);
+int draw_putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+int draw_width(const char *s);
+/* v with thousands separators, "-" when negative. */
+const char *draw_num(long long v, char *buf, size_t len);
+/* Epoch seconds as HH:MM:SS, UTC. */
+const char *draw_hms(int64_t sec, char *buf, size_t len);
+/* A pane's box and title, extra (may be NULL) after it in attribute ea. */
+void draw_box(struct ui_view *v, WINDOW *w, const char *title, const char *extra, attr_t ea);
 
 #endif

@@ -6,6 +6,7 @@
  * pl_snapshot and pl_send, which take a mutex and return.
  */
 #include "ui.h"
+#include "chart.h"
 #include "draw.h"
 #include "tty.h"
 #include "util.h"
@@ -251,6 +252,49 @@ static unsigned act_fault(struct ui *u, int key)
 	return 0;
 }
 
+/* Left Right PgUp PgDn Home End, the mouse wheel: scroll the chart's windows. */
+static unsigned act_scroll(struct ui *u, int key)
+{
+	enum chart_move m;
+	switch (key) {
+	case KEY_LEFT:
+		m = CHART_OLDER;
+		break;
+	case KEY_RIGHT:
+		m = CHART_NEWER;
+		break;
+	case KEY_PPAGE:
+		m = CHART_PAGE_UP;
+		break;
+	case KEY_NPAGE:
+		m = CHART_PAGE_DOWN;
+		break;
+	case KEY_HOME:
+		m = CHART_OLDEST;
+		break;
+	case KEY_END:
+		m = CHART_LIVE;
+		break;
+	case KEY_MOUSE: {
+		MEVENT ev;
+		if (getmouse(&ev) != OK)
+			return 0;
+		if (ev.bstate & BUTTON4_PRESSED)
+			m = CHART_OLDER;
+#ifdef BUTTON5_PRESSED
+		else if (ev.bstate & BUTTON5_PRESSED)
+			m = CHART_NEWER;
+#endif
+		else
+			return 0;
+		break;
+	}
+	default:
+		return 0;
+	}
+	return chart_scroll(&u->v, m);
+}
+
 static void build_help(int foreign);
 
 /* ? F1: the help overlay (without the keys that do nothing on a foreign topic). */
@@ -303,6 +347,10 @@ static const struct ui_key {
     {{'?', 'h', KEY_F(1)}, "? h F1", "help (any key closes)", act_help, 1, 0, NULL},
     {{12}, "Ctrl-L", "redraw the screen", act_redraw, 0, 0, NULL},
     {{'q', 'Q', KEY_F(10)}, "q Q F10", "quit, saving progress", act_quit, 1, 0, NULL},
+    {{KEY_LEFT, KEY_RIGHT, KEY_MOUSE}, "Left Right",
+     "window back/on, PgUp PgDn page, Home oldest, End live", act_scroll, 0, 0, NULL},
+    {{KEY_PPAGE, KEY_NPAGE}, NULL, NULL, act_scroll, 0, 0, NULL},
+    {{KEY_HOME, KEY_END}, NULL, NULL, act_scroll, 0, 0, NULL},
     {{'k'}, "k", "mock brokers down / up", act_fault, 0, 1,
      "faults, live (the check line agrees again once recovered)"},
     {{'x'}, "x", "crash the relay (kill -9)", act_fault, 1, 1, NULL},
@@ -344,7 +392,7 @@ static void build_help(int foreign)
 	    "",
 	    "capture: rows, relay cursor, backlog and its age, gap wait, rates",
 	    "kafka:   watermarks, committed, lag; produce rate, errors, e2e",
-	    "windows: a bar per store, the open window; recent ones (* open)",
+	    "chart:   bars per store per window, newest right; dashed axis: open",
 	    "glance:  each hop's count and what waits between (above status)",
 	};
 	for (int i = 0; i < NELEM(panes) && n < NELEM(help_buf); i++)
@@ -447,6 +495,13 @@ int ui_run(struct pl *pl, const struct opts *o, char *err)
 		return -1;
 	}
 	draw_init(&u->v);
+	/* the wheel scrolls the chart where the terminal reports it (no clicks are taken) */
+#ifdef BUTTON5_PRESSED
+	mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+#else
+	mousemask(BUTTON4_PRESSED, NULL);
+#endif
+	mouseinterval(0);
 	/* the first snapshot is published right after the threads start */
 	for (int i = 0; i < 50 && !pl_snapshot(pl, u->v.snap, 0); i++)
 		u_sleep_us(10000);
