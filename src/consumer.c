@@ -79,6 +79,7 @@ struct pstate {
 	int64_t taken;     /* next offset after the last message taken from its queue */
 	int64_t max_ev;    /* max event time read from it since the (re)build, INT64_MIN none */
 	int64_t committed;
+	int64_t poke_mark; /* refill pokes again once taken passes this (what was queued then) */
 };
 
 /* A latency histogram of microseconds (see lat_bucket). */
@@ -1063,6 +1064,7 @@ static int setup(struct cons *c, char *err)
 		if (off > p->high)
 			off = resume ? p->low : p->high;
 		p->pos = p->taken = off;
+		p->poke_mark = 0;
 		l->elems[i].offset = off;
 		l->elems[i].err = 0;
 	}
@@ -1277,9 +1279,15 @@ static int refill(struct cons *c, int i, struct rejset *brej)
 		b->n += decode_one(c, ms[j], &b->it[b->n], brej);
 		rd_kafka_message_destroy(ms[j]);
 	}
-	/* two takes left: have its broker thread refill it before the merge waits on it */
-	if (n == CONS_PBUF && c->kw && rd_kafka_queue_length(c->pq[i]) < 2 * CONS_PBUF)
+	/* fewer than two takes of this size left: have its broker thread refill it before the
+	   merge waits on it, once per refill (not again before what was queued then is taken).
+	   By the take, not CONS_PBUF: the prefetch bound is in bytes, and a queue of large
+	   messages (a Debezium topic's 3 KB) holds fewer than two full takes */
+	size_t left = n > 0 && c->kw ? rd_kafka_queue_length(c->pq[i]) : 0;
+	if (n > 0 && c->kw && left < 2 * (size_t)n && c->ps[i].taken >= c->ps[i].poke_mark) {
 		kw_poke(c->kw, i);
+		c->ps[i].poke_mark = c->ps[i].taken + (int64_t)left + 1;
+	}
 	return b->n;
 }
 
