@@ -338,8 +338,12 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	       rebuild over many partitions must not hold the whole topic in memory. Before 2.3 a
 	       broker thread re-decides to fetch a drained queue only once a second unless woken,
 	       so kwake pokes it (bench, 32 partitions, 1M messages: 512 KiB 460k/s 38 MiB; 4 MiB
-	       350k/s 285 MiB without the pokes) */
-	    kc_default(kc, conf, "queued.max.messages.kbytes", "512", err) < 0 ||
+	       350k/s 285 MiB without the pokes). In messages, so that large ones (a Debezium
+	       topic's 3 KB) are not held to a sixth of the small ones' count: about 1,300 (512 KiB
+	       of cdctop's envelopes), at most 2 MiB (bench, 250k Debezium messages: 512 KiB
+	       ~190k/s ~70 MiB; 1,300 or 2 MiB ~250-340k/s ~125 MiB) */
+	    kc_default(kc, conf, "queued.min.messages", "1300", err) < 0 ||
+	    kc_default(kc, conf, "queued.max.messages.kbytes", "2048", err) < 0 ||
 	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
