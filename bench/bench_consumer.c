@@ -294,10 +294,11 @@ static int consume(struct kc *kc, const char *topic, long long n, int parts, int
 	if (dbz) {
 		printf("consumer.throughput_debezium %.0f events/s (%s Debezium messages with "
 		       "schemas on, avg %d bytes, on %d partitions, lz4, in %.2f s from cons_run's "
-		       "start; %s/s from the first message; seen-id intervals up to %zu; target >= "
-		       "%s)%s\n",
+		       "start; %s/s from the first message; seen-id intervals up to %zu; peak RSS "
+		       "growth %ld MiB; target >= %s)%s\n",
 		       rate, u_fmt_count(n, a, sizeof a), avg_bytes, parts, secs,
 		       u_fmt_count((long long)steady, b, sizeof b), max_iv,
+		       (hwm > rss0 ? hwm - rss0 : 0) / 1024,
 		       u_fmt_count((long long)TARGET, d, sizeof d),
 		       !ok ? " WRONG COUNTS" : rate >= TARGET ? "" : " BELOW");
 		g_last_rate = rate;

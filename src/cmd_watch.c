@@ -15,10 +15,14 @@
  *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
  *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."],"lost":N,
  *        "lost_detail":"p0 from 12,000: 12,000 messages gone","updates":N,"deletes":N,
- *        "skipped":N}  (the summary; rejects lists up to 4 rejected messages, lowest
- *        (partition, offset) first, so a restart shows the same, as
- *        "p<partition>@<offset>: <reason>"; updates, deletes, skipped: Debezium messages).
+ *        "skipped":N,"values":N,"values_max":N,"untracked":N}  (the summary; rejects lists
+ *        up to 4 rejected messages, lowest (partition, offset) first, so a restart shows the
+ *        same, as "p<partition>@<offset>: <reason>"; updates, deletes, skipped: Debezium
+ *        messages; values: the distinct store ids / group values tracked, at most
+ *        values_max; untracked: registrations of values beyond those, in "other").
  *    With --group-by COLUMN, "COLUMN" replaces "store_id" in the window and late lines.
+ *    Beyond 64 values, the lines name the top 63 by count in the horizon and "other" (a
+ *    string) for the sum of the rest.
  *  --json --once: nothing while reading; when the topic is read to its end (every partition
  *    at its high watermark) and nothing new came for 1 s: every (window, store) with a count
  *    > 0 (oldest window first, store ids ascending; at most the newest 20000 windows), then a
@@ -305,8 +309,8 @@ static void w_text_status(const struct cons_stats *st, const struct w_view *v)
 	putchar('\n');
 }
 
-/* The summary at exit. */
-static void w_summary(int json, const struct cons_stats *st)
+/* The summary at exit; ws: the store's figures (the values tracked). */
+static void w_summary(int json, const struct cons_stats *st, const struct ws_stats *ws)
 {
 	int nrej = st->rejected < CONS_MAX_REJECTS ? (int)st->rejected : CONS_MAX_REJECTS;
 	if (json) {
@@ -322,9 +326,11 @@ static void w_summary(int json, const struct cons_stats *st)
 		}
 		printf("],\"lost\":%llu,\"lost_detail\":", (unsigned long long)st->lost);
 		w_json_str(st->lost_text);
-		printf(",\"updates\":%llu,\"deletes\":%llu,\"skipped\":%llu}\n",
+		printf(",\"updates\":%llu,\"deletes\":%llu,\"skipped\":%llu,\"values\":%d,"
+		       "\"values_max\":%d,\"untracked\":%llu}\n",
 		       (unsigned long long)st->updates, (unsigned long long)st->deletes,
-		       (unsigned long long)st->skipped);
+		       (unsigned long long)st->skipped, ws->tracked, ws->max_tracked,
+		       (unsigned long long)st->untracked);
 		return;
 	}
 	char a[32], b[32], c[32], d[32], e[32], f[32];
@@ -339,6 +345,11 @@ static void w_summary(int json, const struct cons_stats *st)
 		printf("rejected %s\n", st->rejects[i]);
 	if (st->lost_text[0])
 		printf("lost to retention: %s\n", st->lost_text);
+	if (ws->tracked > WS_MAX_STORES || st->untracked)
+		printf("values %d (at most %d tracked; beyond the top %d by count: \"other\"), "
+		       "untracked %s\n",
+		       ws->tracked, ws->max_tracked, WS_MAX_STORES - 1,
+		       u_fmt_count((long long)st->untracked, a, sizeof a));
 	if (st->updates || st->deletes || st->skipped)
 		printf("updates %s, deletes %s, skipped %s (Debezium; not counted in windows)\n",
 		       u_fmt_count((long long)st->updates, a, sizeof a),
@@ -567,7 +578,7 @@ int cmd_watch(struct opts *o)
 		if (lines && !l->out.json)
 			w_text_status(&st, l->cur);
 	}
-	w_summary(l->out.json, &st);
+	w_summary(l->out.json, &st, &l->cur->ws);
 	fflush(stdout);
 	rc = 0;
 out_free:

@@ -41,6 +41,8 @@
 #define HB_LOOK_US     5000000LL         /* how often a missing heartbeat topic is looked for */
 #define MYSQL_CHUNK    4096              /* rows from MySQL added per hold of the lock */
 #define CKPT_MAGIC     0x31534e43u       /* "CNS1": the consumer's checkpoint payload */
+#define CONS_GHASH     2048              /* group value hash slots: > 2 * CONS_MAX_GROUPS */
+_Static_assert(CONS_GHASH >= 2 * CONS_MAX_GROUPS && CONS_GHASH <= 65536, "CONS_GHASH");
 
 /* One decoded message of a batch, judged later under the lock. */
 struct item {
@@ -77,6 +79,7 @@ struct pstate {
 	int64_t taken;     /* next offset after the last message taken from its queue */
 	int64_t max_ev;    /* max event time read from it since the (re)build, INT64_MIN none */
 	int64_t committed;
+	int64_t poke_mark; /* refill pokes again once taken passes this (what was queued then) */
 };
 
 /* A latency histogram of microseconds (see lat_bucket). */
@@ -97,10 +100,12 @@ struct cons {
 	int dbz_first;          /* auto: the last message decoded was Debezium's, try it first */
 	char *group_by, *table; /* Debezium: the column counted by, the one table (NULL any) */
 	struct dbz_cache *dcache; /* Debezium: the schema last seen (thread-private) */
-	/* Debezium group values: the distinct ids counted (thread-private), and the texts of
-	   the coded ones (written under mu, by the consumer thread only) */
+	/* Debezium group values: the distinct ids counted (thread-private; at most gmax, found
+	   by ghash: index + 1, 0 free), and the texts of the coded ones (written under mu, by
+	   the consumer thread only) */
 	uint32_t gids[CONS_MAX_GROUPS];
-	int ngids;
+	int ngids, gmax;
+	uint16_t ghash[CONS_GHASH];
 	char gtext[CONS_MAX_GROUPS][DBZ_VALMAX];
 	int gstr[CONS_MAX_GROUPS]; /* the coded value was a JSON string */
 	int ngtext;
@@ -333,8 +338,12 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	       rebuild over many partitions must not hold the whole topic in memory. Before 2.3 a
 	       broker thread re-decides to fetch a drained queue only once a second unless woken,
 	       so kwake pokes it (bench, 32 partitions, 1M messages: 512 KiB 460k/s 38 MiB; 4 MiB
-	       350k/s 285 MiB without the pokes) */
-	    kc_default(kc, conf, "queued.max.messages.kbytes", "512", err) < 0 ||
+	       350k/s 285 MiB without the pokes). In messages, so that large ones (a Debezium
+	       topic's 3 KB) are not held to a sixth of the small ones' count: about 1,300 (512 KiB
+	       of cdctop's envelopes), at most 2 MiB (bench, 250k Debezium messages: 512 KiB
+	       ~190k/s ~70 MiB; 1,300 or 2 MiB ~250-340k/s ~125 MiB) */
+	    kc_default(kc, conf, "queued.min.messages", "1300", err) < 0 ||
+	    kc_default(kc, conf, "queued.max.messages.kbytes", "2048", err) < 0 ||
 	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
@@ -373,6 +382,7 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	c->topic_wait_us = cfg->topic_wait_us;
 	c->kc = kc;
 	c->ws = ws_new(hs, cfg->lateness_us);
+	c->gmax = ws_max_tracked(c->ws) - 1; /* and CONS_CODE_OTHER */
 	c->items = u_malloc(CONS_BATCH * sizeof *c->items);
 	for (int i = 0; i < CONS_MAX_PARTS; i++)
 		c->pb[i].it = NULL;
@@ -1058,6 +1068,7 @@ static int setup(struct cons *c, char *err)
 		if (off > p->high)
 			off = resume ? p->low : p->high;
 		p->pos = p->taken = off;
+		p->poke_mark = 0;
 		l->elems[i].offset = off;
 		l->elems[i].err = 0;
 	}
@@ -1092,22 +1103,37 @@ static int setup(struct cons *c, char *err)
 	return 0;
 }
 
+/* 1 if gids[i] stands for the group value of ev (plain: the integer id). */
+static int group_is(const struct cons *c, int i, int plain, uint32_t id,
+		    const struct dbz_event *ev)
+{
+	uint32_t g = c->gids[i];
+	if (plain)
+		return g == id;
+	return g >= CONS_CODE_TEXT0 && c->gstr[g - CONS_CODE_TEXT0] == ev->is_str &&
+	       !strcmp(c->gtext[g - CONS_CODE_TEXT0], ev->val);
+}
+
 /* The store id of a Debezium group value: the integer itself, a code for any other value,
-   or CONS_CODE_OTHER once CONS_MAX_GROUPS distinct ids are counted. */
+   or CONS_CODE_OTHER once gmax distinct ids are counted. */
 static uint32_t group_id(struct cons *c, const struct dbz_event *ev)
 {
 	int plain = ev->is_int && ev->ival >= 0 && ev->ival < (int64_t)CONS_CODE_TEXT0;
 	uint32_t id = plain ? (uint32_t)ev->ival : 0;
+	uint32_t h = 2166136261u; /* FNV-1a of the value's kind and text, or the id mixed */
 	if (plain) {
-		for (int i = 0; i < c->ngids; i++)
-			if (c->gids[i] == id)
-				return id;
+		h = id * 2654435761u;
+		h ^= h >> 15;
 	} else {
-		for (int i = 0; i < c->ngtext; i++) /* each is counted: among gids too */
-			if (c->gstr[i] == ev->is_str && !strcmp(c->gtext[i], ev->val))
-				return CONS_CODE_TEXT0 + (uint32_t)i;
+		h = (h ^ (uint32_t)ev->is_str) * 16777619u;
+		for (const unsigned char *p = (const unsigned char *)ev->val; *p; p++)
+			h = (h ^ *p) * 16777619u;
 	}
-	if (c->ngids == CONS_MAX_GROUPS)
+	uint32_t k = h & (CONS_GHASH - 1);
+	for (; c->ghash[k]; k = (k + 1) & (CONS_GHASH - 1))
+		if (group_is(c, c->ghash[k] - 1, plain, id, ev))
+			return c->gids[c->ghash[k] - 1];
+	if (c->ngids >= c->gmax)
 		return CONS_CODE_OTHER;
 	if (!plain) {
 		pthread_mutex_lock(&c->mu);
@@ -1117,6 +1143,7 @@ static uint32_t group_id(struct cons *c, const struct dbz_event *ev)
 		pthread_mutex_unlock(&c->mu);
 	}
 	c->gids[c->ngids++] = id;
+	c->ghash[k] = (uint16_t)c->ngids;
 	return id;
 }
 
@@ -1256,9 +1283,15 @@ static int refill(struct cons *c, int i, struct rejset *brej)
 		b->n += decode_one(c, ms[j], &b->it[b->n], brej);
 		rd_kafka_message_destroy(ms[j]);
 	}
-	/* two takes left: have its broker thread refill it before the merge waits on it */
-	if (n == CONS_PBUF && c->kw && rd_kafka_queue_length(c->pq[i]) < 2 * CONS_PBUF)
+	/* fewer than two takes of this size left: have its broker thread refill it before the
+	   merge waits on it, once per refill (not again before what was queued then is taken).
+	   By the take, not CONS_PBUF: the prefetch bound is in bytes, and a queue of large
+	   messages (a Debezium topic's 3 KB) holds fewer than two full takes */
+	size_t left = n > 0 && c->kw ? rd_kafka_queue_length(c->pq[i]) : 0;
+	if (n > 0 && c->kw && left < 2 * (size_t)n && c->ps[i].taken >= c->ps[i].poke_mark) {
 		kw_poke(c->kw, i);
+		c->ps[i].poke_mark = c->ps[i].taken + (int64_t)left + 1;
+	}
 	return b->n;
 }
 
@@ -1378,6 +1411,7 @@ static void apply_batch_locked(struct cons *c, int k, int64_t now, const struct 
 		switch (r) {
 		case WS_ADDED:
 			st->counted++;
+			st->untracked += it->store_id == CONS_CODE_OTHER;
 			break;
 		case WS_DUPLICATE:
 			st->duplicates++;
@@ -1391,7 +1425,8 @@ static void apply_batch_locked(struct cons *c, int k, int64_t now, const struct 
 		case WS_NOROOM: {
 			char t[160];
 			snprintf(t, sizeof t, "p%d@%lld: store %u beyond the %d stores tracked",
-				 (int)it->part, (long long)it->offset, it->store_id, WS_MAX_STORES);
+				 (int)it->part, (long long)it->offset, it->store_id,
+				 ws_max_tracked(c->ws));
 			rej_keep(&c->rej, it->part, it->offset, t);
 			st->rejected++;
 			break;

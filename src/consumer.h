@@ -61,6 +61,8 @@ struct cons_stats {
 	uint64_t consumed, counted, duplicates, late, expired, rejected;
 	uint64_t updates, deletes; /* Debezium u and d changes, each counted once, not in windows */
 	uint64_t skipped;          /* Debezium tombstones, heartbeats, other tables: not rejected */
+	uint64_t untracked;        /* Debezium registrations of a value beyond the value table (as
+				      many as the store tracks): counted in the "other" row */
 	int nparts;
 	struct cons_part parts[CONS_MAX_PARTS];
 	int caught_up;           /* every partition read to its high watermark at least once */
@@ -101,11 +103,13 @@ int cons_view(struct cons *c, int64_t size_s, int64_t slide_s, struct ws_window 
 	      uint32_t *store_ids, int *nstores, struct ws_stats *st, int64_t *watermark_us);
 /* Debezium --group-by values: an integer from 0 to CONS_CODE_TEXT0 - 1 is its own store id;
    any other value (a string, boolean, real, a larger or negative integer) gets a code from
-   CONS_CODE_TEXT0 up, in the order first seen; once CONS_MAX_GROUPS distinct values are
-   counted, the others are counted together as CONS_CODE_OTHER. */
+   CONS_CODE_TEXT0 up, in the order first seen; once ws_max_tracked - 1 distinct values are
+   counted (CONS_MAX_GROUPS at most), the others are counted together as CONS_CODE_OTHER
+   (cons_stats' untracked). The views show the top values by count plus WS_OTHER (ws_stores),
+   which CONS_CODE_OTHER is part of. */
 #define CONS_CODE_TEXT0  0xFFFF0000u
-#define CONS_CODE_OTHER  0xFFFFFFFFu
-#define CONS_MAX_GROUPS  (WS_MAX_STORES - 1)
+#define CONS_CODE_OTHER  WS_OTHER
+#define CONS_MAX_GROUPS  (WS_MAX_TRACKED - 1)
 /* The value a store id stands for: 0 and buf "" for a plain integer id, 1 and its text for a
    coded string value, 3 and its JSON text for a coded number, boolean or null, 2 and "other"
    for CONS_CODE_OTHER. */

@@ -27,6 +27,7 @@
 /* What the decode keeps of one message (a repeated member wins, as in jansson). */
 struct dbz_fields {
 	const char *group;
+	size_t group_len;
 	struct dbz_cache *cache;
 	int wrapped;                     /* the root had "payload": the envelope is in it */
 	int null_payload;                /* {"schema":..,"payload":null}: a tombstone */
@@ -64,7 +65,7 @@ static uint64_t mix(uint64_t h)
 static int row_member(struct scan *sc, const char *k, size_t kn, void *ctx, int after)
 {
 	struct dbz_fields *d = ctx;
-	if (!key_is(k, kn, d->group))
+	if (!js_key_n(sc, k, kn, d->group, d->group_len))
 		return scan_value(sc, NULL);
 	const char *b = sc->p;
 	int r = scan_value(sc, after ? &d->g_after : &d->g_before);
@@ -92,23 +93,23 @@ static int source_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct dbz_fields *d = ctx;
 	struct field *f = NULL;
-	if (key_is(k, kn, "ts_ms"))
+	if (js_key(sc, k, kn, "ts_ms"))
 		f = &d->s_ts;
-	else if (key_is(k, kn, "snapshot"))
+	else if (js_key(sc, k, kn, "snapshot"))
 		f = &d->s_snap;
-	else if (key_is(k, kn, "table"))
+	else if (js_key(sc, k, kn, "table"))
 		f = &d->s_table;
-	else if (key_is(k, kn, "server_id"))
+	else if (js_key(sc, k, kn, "server_id"))
 		f = &d->s_server;
-	else if (key_is(k, kn, "gtid"))
+	else if (js_key(sc, k, kn, "gtid"))
 		f = &d->s_gtid;
-	else if (key_is(k, kn, "file"))
+	else if (js_key(sc, k, kn, "file"))
 		f = &d->s_file;
-	else if (key_is(k, kn, "pos"))
+	else if (js_key(sc, k, kn, "pos"))
 		f = &d->s_pos;
-	else if (key_is(k, kn, "row"))
+	else if (js_key(sc, k, kn, "row"))
 		f = &d->s_row;
-	else if (key_is(k, kn, "log_id"))
+	else if (js_key(sc, k, kn, "log_id"))
 		f = &d->s_logid;
 	return scan_value(sc, f);
 }
@@ -129,15 +130,15 @@ static int env_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct dbz_fields *d = ctx;
 	d->nmembers++;
-	if (key_is(k, kn, "op"))
+	if (js_key(sc, k, kn, "op"))
 		return scan_value(sc, &d->op);
-	if (key_is(k, kn, "ts_ms"))
+	if (js_key(sc, k, kn, "ts_ms"))
 		return scan_value(sc, &d->ts_ms);
-	if (key_is(k, kn, "status"))
+	if (js_key(sc, k, kn, "status"))
 		return scan_value(sc, &d->status);
-	if (key_is(k, kn, "ddl"))
+	if (js_key(sc, k, kn, "ddl"))
 		return scan_value(sc, &d->ddl);
-	if (key_is(k, kn, "after")) {
+	if (js_key(sc, k, kn, "after")) {
 		memset(&d->g_after, 0, sizeof d->g_after);
 		d->ga_b = d->ga_e = NULL;
 		d->after_b = sc->p;
@@ -145,12 +146,12 @@ static int env_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 		d->after_e = sc->p;
 		return r;
 	}
-	if (key_is(k, kn, "before")) {
+	if (js_key(sc, k, kn, "before")) {
 		memset(&d->g_before, 0, sizeof d->g_before);
 		d->gb_b = d->gb_e = NULL;
 		return object_or_value(sc, &d->before, before_member, d);
 	}
-	if (key_is(k, kn, "source")) {
+	if (js_key(sc, k, kn, "source")) {
 		memset(&d->s_ts, 0, (size_t)((char *)(&d->s_row + 1) - (char *)&d->s_ts));
 		return object_or_value(sc, &d->source, source_member, d);
 	}
@@ -162,20 +163,22 @@ static int env_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 static int root_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct dbz_fields *d = ctx;
-	if (key_is(k, kn, "payload") && sc->p < sc->end && *sc->p == '{') {
+	if (js_key(sc, k, kn, "payload") && sc->p < sc->end && *sc->p == '{') {
 		const char *g = d->group;
+		size_t gl = d->group_len;
 		struct dbz_cache *c = d->cache;
 		memset(d, 0, sizeof *d);
 		d->group = g;
+		d->group_len = gl;
 		d->cache = c;
 		d->wrapped = 1;
 		return scan_object(sc, env_member, d);
 	}
-	if (key_is(k, kn, "payload") && sc->p < sc->end && *sc->p == 'n') {
+	if (js_key(sc, k, kn, "payload") && sc->p < sc->end && *sc->p == 'n') {
 		d->null_payload = 1;
 		return scan_value(sc, NULL);
 	}
-	if (!d->wrapped && key_is(k, kn, "schema") && d->cache) {
+	if (!d->wrapped && js_key(sc, k, kn, "schema") && d->cache) {
 		struct dbz_cache *c = d->cache;
 		const char *b = sc->p;
 		if (c->n && (size_t)(sc->end - b) >= c->n && !memcmp(b, c->buf, c->n)) {
@@ -190,7 +193,7 @@ static int root_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 		}
 		return 0;
 	}
-	if (d->wrapped || key_is(k, kn, "schema"))
+	if (d->wrapped || js_key(sc, k, kn, "schema"))
 		return scan_value(sc, NULL);
 	return env_member(sc, k, kn, d);
 }
@@ -199,7 +202,7 @@ static int root_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 static int scan_root(const char *buf, size_t len, char *err,
 		     int (*member)(struct scan *, const char *, size_t, void *), void *ctx)
 {
-	struct scan sc = {buf, buf + len, buf, 0, err};
+	struct scan sc = {buf, buf + len, buf, 0, err, 0, 0};
 	skip_ws(&sc);
 	if (sc.p >= sc.end || *sc.p != '{') {
 		if (scan_value(&sc, NULL) < 0)
@@ -247,7 +250,7 @@ static int key_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 static int key_root(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct key_fields *kf = ctx;
-	if (key_is(k, kn, "payload") && sc->p < sc->end && *sc->p == '{') {
+	if (js_key(sc, k, kn, "payload") && sc->p < sc->end && *sc->p == '{') {
 		memset(kf, 0, sizeof *kf);
 		kf->wrapped = 1;
 		kf->pb = sc->p;
@@ -255,7 +258,7 @@ static int key_root(struct scan *sc, const char *k, size_t kn, void *ctx)
 		kf->pe = sc->p;
 		return r;
 	}
-	if (kf->wrapped || key_is(k, kn, "schema"))
+	if (kf->wrapped || js_key(sc, k, kn, "schema"))
 		return scan_value(sc, NULL);
 	return key_member(sc, k, kn, kf);
 }
@@ -375,6 +378,22 @@ static int64_t binlog_order(const struct dbz_fields *d)
 			 (uint64_t)d->s_pos.i << ROW_BITS | (uint64_t)row);
 }
 
+/* v in decimal into buf (at least 21 bytes), as "%lld" writes it. */
+static void int_text(long long v, char *buf)
+{
+	char t[24];
+	int n = 0;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do
+		t[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*buf++ = '-';
+	while (n > 0)
+		*buf++ = t[--n];
+	*buf = 0;
+}
+
 /* The group column's value from f (raw text b..e) into out; -1 with err if not a scalar. */
 static int group_value(const struct field *f, const char *b, const char *e, const char *where,
 		       const char *group, struct dbz_event *out, char *err)
@@ -389,10 +408,10 @@ static int group_value(const struct field *f, const char *b, const char *e, cons
 	case F_INT:
 		out->is_int = 1;
 		out->ival = f->i;
-		snprintf(out->val, sizeof out->val, "%lld", f->i);
+		int_text(f->i, out->val);
 		break;
 	case F_BOOL:
-		snprintf(out->val, sizeof out->val, "%s", f->i ? "true" : "false");
+		memcpy(out->val, f->i ? "true" : "false", f->i ? 5 : 6);
 		break;
 	case F_STR:
 		out->is_str = 1;
@@ -432,6 +451,7 @@ int dbz_decode_cached(const char *val, size_t len, const char *key, size_t klen,
 	memset(&d, 0, sizeof d);
 	d.cache = cache;
 	d.group = group && *group ? group : "store_id";
+	d.group_len = strlen(d.group);
 	if (!val || !len) {
 		out->kind = DBZ_SKIP; /* a tombstone: the key's row was deleted (log compaction) */
 		return 0;

@@ -273,21 +273,21 @@ static int after_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct env_fields *d = ctx;
 	struct field *f = NULL;
-	if (key_is(k, kn, "customer_id"))
+	if (js_key(sc, k, kn, "customer_id"))
 		f = &d->cid;
-	else if (key_is(k, kn, "store_id"))
+	else if (js_key(sc, k, kn, "store_id"))
 		f = &d->sid;
-	else if (key_is(k, kn, "address_id"))
+	else if (js_key(sc, k, kn, "address_id"))
 		f = &d->aid;
-	else if (key_is(k, kn, "active"))
+	else if (js_key(sc, k, kn, "active"))
 		f = &d->active;
-	else if (key_is(k, kn, "create_date"))
+	else if (js_key(sc, k, kn, "create_date"))
 		f = &d->cdate;
-	else if (key_is(k, kn, "first_name"))
+	else if (js_key(sc, k, kn, "first_name"))
 		f = &d->fn;
-	else if (key_is(k, kn, "last_name"))
+	else if (js_key(sc, k, kn, "last_name"))
 		f = &d->ln;
-	else if (key_is(k, kn, "email"))
+	else if (js_key(sc, k, kn, "email"))
 		f = &d->em;
 	return scan_value(sc, f);
 }
@@ -297,13 +297,13 @@ static int source_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct env_fields *d = ctx;
 	struct field *f = NULL;
-	if (key_is(k, kn, "table"))
+	if (js_key(sc, k, kn, "table"))
 		f = &d->table;
-	else if (key_is(k, kn, "log_id"))
+	else if (js_key(sc, k, kn, "log_id"))
 		f = &d->log_id;
-	else if (key_is(k, kn, "ts_us"))
+	else if (js_key(sc, k, kn, "ts_us"))
 		f = &d->ts_us;
-	else if (key_is(k, kn, "ts_ms"))
+	else if (js_key(sc, k, kn, "ts_ms"))
 		f = &d->ts_ms;
 	return scan_value(sc, f);
 }
@@ -312,16 +312,16 @@ static int source_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 static int root_member(struct scan *sc, const char *k, size_t kn, void *ctx)
 {
 	struct env_fields *d = ctx;
-	if (key_is(k, kn, "op"))
+	if (js_key(sc, k, kn, "op"))
 		return scan_value(sc, &d->op);
-	if (key_is(k, kn, "after")) {
+	if (js_key(sc, k, kn, "after")) {
 		memset(&d->cid, 0, (size_t)((char *)(&d->em + 1) - (char *)&d->cid));
 		if (sc->p >= sc->end || *sc->p != '{')
 			return scan_value(sc, &d->after);
 		d->after.kind = F_OBJ;
 		return scan_object(sc, after_member, d);
 	}
-	if (key_is(k, kn, "source")) {
+	if (js_key(sc, k, kn, "source")) {
 		memset(&d->table, 0, (size_t)((char *)(&d->ts_ms + 1) - (char *)&d->table));
 		if (sc->p >= sc->end || *sc->p != '{')
 			return scan_value(sc, &d->source);
@@ -438,7 +438,7 @@ static int validate(const struct env_fields *d, struct cdc_row *out, char *err)
 int env_decode(const char *buf, size_t len, struct cdc_row *out, char *err)
 {
 	struct env_fields d;
-	struct scan sc = {buf, buf + len, buf, 0, err};
+	struct scan sc = {buf, buf + len, buf, 0, err, 0, 0};
 	memset(out, 0, sizeof *out);
 	memset(&d, 0, sizeof d);
 	if (!buf || !len)

@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
@@ -64,6 +65,8 @@ struct scan {
 	const char *p, *end, *start;
 	int depth;
 	char *err;
+	int esc;  /* the last string scanned had an escape */
+	int kesc; /* the key of the member being handed over had one (js_key) */
 };
 
 /* Fails with "not JSON: what at byte N". */
@@ -100,11 +103,32 @@ static inline int hex4(const char *s, unsigned *v)
 	return 1;
 }
 
+/* 1 if any of the 8 bytes of v is a control character, non-ASCII, '"' or '\\' (the bytes
+   scan_string must look at one by one). */
+static inline int js_special8(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+	return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
 /* Scans the string at sc->p (a '"'), validating escapes, surrogates and UTF-8. */
 static inline int scan_string(struct scan *sc, const char **s, size_t *n)
 {
 	const char *q = sc->p + 1, *b = q;
+	sc->esc = 0;
 	for (;;) {
+		/* 8 plain bytes at a time; any other byte is judged one by one below */
+		while (sc->end - q >= 8) {
+			uint64_t v;
+			memcpy(&v, q, 8);
+			if (js_special8(v))
+				break;
+			q += 8;
+		}
+		while (q < sc->end && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80 &&
+		       *q != '"' && *q != '\\')
+			q++;
 		if (q >= sc->end) {
 			sc->p = q;
 			return bad_json(sc, "unterminated string");
@@ -129,6 +153,7 @@ static inline int scan_string(struct scan *sc, const char **s, size_t *n)
 			q++;
 			continue;
 		}
+		sc->esc = 1;
 		char e = q + 1 < sc->end ? q[1] : 0;
 		if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
 		    e == 'r' || e == 't') {
@@ -314,6 +339,7 @@ static inline int scan_object(struct scan *sc,
 			return bad_json(sc, "string or '}' expected");
 		if (scan_string(sc, &k, &kn) < 0)
 			return -1;
+		sc->kesc = sc->esc;
 		skip_ws(sc);
 		if (sc->p >= sc->end || *sc->p != ':')
 			return bad_json(sc, "':' expected");
@@ -423,5 +449,17 @@ static inline int key_is(const char *k, size_t kn, const char *lit)
 	char tmp[64];
 	return str_copy(k, kn, tmp, sizeof tmp) == ln && !memcmp(tmp, lit, ln);
 }
+
+/* key_is for the key a member callback was handed, before it scans anything: without an
+   escape in the key (the scanner noted it), a length and a byte compare. ln: strlen(lit). */
+static inline int js_key_n(const struct scan *sc, const char *k, size_t kn, const char *lit,
+			   size_t ln)
+{
+	if (!sc->kesc)
+		return kn == ln && !memcmp(k, lit, ln);
+	return key_is(k, kn, lit);
+}
+
+#define js_key(sc, k, kn, lit) js_key_n(sc, k, kn, lit, sizeof(lit) - 1)
 
 #endif

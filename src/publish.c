@@ -409,12 +409,23 @@ static void pub_totals(struct pub *p, struct pub_stage *s)
 				s->total[j] = all.counts[i];
 }
 
-/* A foreign topic's row labels: the column and the value each store id stands for. */
+/* The row labels: a foreign topic's name the column and the value each store id stands for;
+   the "other" row (the stores or values beyond the top ones by count, any topic) says how
+   many values it holds, and "table full" once values beyond those tracked were counted. */
 static void pub_labels(struct pub *p, struct pub_stage *s)
 {
 	memset(s->labels, 0, sizeof s->labels);
 	for (int i = 0; i < s->nstores && i < WS_MAX_STORES; i++) {
 		char t[VIEW_LABEL], l[VIEW_LABEL * 3];
+		if (s->stores[i] == WS_OTHER) {
+			int n = s->ws.tracked - i - (s->cons.untracked > 0); /* rows 0..i-1: one each */
+			snprintf(l, sizeof l, "other (%d values%s)", n > 0 ? n : 0,
+				 s->cons.untracked ? ", table full" : "");
+			u_copy_line(s->labels[i], VIEW_LABEL, l);
+			continue;
+		}
+		if (!s->foreign[0])
+			continue; /* "store N" */
 		int k = cons_label(p->cfg.cons, s->stores[i], t, sizeof t);
 		if (k == 2)
 			snprintf(l, sizeof l, "%s", t);
@@ -540,8 +551,8 @@ static void view_fill_hist(struct view_hist *v, const struct pub_stage *s)
 	v->horizon_us = s->horizon_us;
 	v->nstores = s->nstores;
 	memcpy(v->stores, s->stores, sizeof v->stores);
+	memcpy(v->labels, s->labels, sizeof v->labels); /* cdctop's topic: "other" only */
 	if (s->foreign[0]) {
-		memcpy(v->labels, s->labels, sizeof v->labels);
 		v->foreign = 1;
 		v->updates = s->cons.updates;
 		v->deletes = s->cons.deletes;
@@ -686,8 +697,7 @@ void *pub_main(void *arg)
 			if (s->nwin < 0)
 				s->nwin = 0;
 			pub_totals(p, s);
-			if (s->foreign[0])
-				pub_labels(p, s);
+			pub_labels(p, s);
 			ps.view_sig = sig;
 			ps.view_size = set->window_s;
 			ps.view_slide = set->slide_s;

@@ -1,7 +1,9 @@
 /*
  * winstore.c - the window store: a ring of per-second uint32 buckets per store (allocated when
- * the store is first seen, horizon_s long, slots kept sorted by store id), a sorted interval
- * set of seen log ids, and the watermark. Run by whichever single thread owns the struct ws
+ * the store is first seen, horizon_s long, slots kept sorted by store id; up to ws_max_tracked
+ * of them), one ring of all stores' sums (so the row of the stores a view does not show one by
+ * one is a difference), each store's sum over its ring (the ranking of ws_stores), a sorted
+ * interval set of seen log ids, and the watermark. Run by whichever single thread owns the struct ws
  * (the consumer); callers that share it across threads lock around it. Must never do I/O,
  * take a lock, or allocate per event: memory grows only with new stores and id gaps.
  */
@@ -31,10 +33,12 @@ struct ws {
 	int64_t clock_us;  /* the source's clock (ws_set_clock); INT64_MIN before any */
 	int has_time;      /* the ring has a newest second: an event or the clock set it */
 
-	int nstores;
-	uint32_t ids[WS_MAX_STORES]; /* ascending */
-	uint32_t *ring[WS_MAX_STORES];
-	uint64_t late[WS_MAX_STORES];
+	int nstores, max_tracked;
+	uint32_t ids[WS_MAX_TRACKED]; /* ascending */
+	uint32_t *ring[WS_MAX_TRACKED];
+	uint64_t late[WS_MAX_TRACKED];
+	uint64_t tot[WS_MAX_TRACKED]; /* the sum of each ring */
+	uint32_t *all_ring;  /* events added per second, all stores */
 	uint32_t *late_ring; /* late events per second, all stores: where they belonged */
 	int hit_slot; /* slot of the last store looked up, or -1 */
 
@@ -90,8 +94,11 @@ static void ws_clear(struct ws *w)
 	w->nstores = 0;
 	w->hit_slot = -1;
 	memset(w->late, 0, sizeof(w->late));
+	memset(w->tot, 0, sizeof(w->tot));
 	if (w->late_ring)
 		memset(w->late_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
+	if (w->all_ring)
+		memset(w->all_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
 	w->clock_us = INT64_MIN;
 	w->has_time = 0;
 	w->cap = INT64_MAX;
@@ -108,7 +115,12 @@ struct ws *ws_new(int64_t horizon_s, int64_t lateness_us)
 	struct ws *w = u_calloc(1, sizeof(*w));
 	w->horizon = horizon_s;
 	w->lateness = lateness_us > 0 ? lateness_us : 0;
+	int64_t fit = WS_TRACK_BYTES / (horizon_s * (int64_t)sizeof(uint32_t));
+	w->max_tracked = fit > WS_MAX_TRACKED ? WS_MAX_TRACKED
+	                 : fit < WS_MAX_STORES ? WS_MAX_STORES
+	                                       : (int)fit;
 	w->late_ring = u_calloc((size_t)horizon_s, sizeof(uint32_t));
+	w->all_ring = u_calloc((size_t)horizon_s, sizeof(uint32_t));
 	ws_clear(w);
 	return w;
 }
@@ -119,6 +131,7 @@ void ws_free(struct ws *w)
 		return;
 	ws_clear(w);
 	free(w->late_ring);
+	free(w->all_ring);
 	free(w);
 }
 
@@ -230,15 +243,16 @@ static int ws_slot(struct ws *w, uint32_t id)
 	}
 	if (a < w->nstores && w->ids[a] == id)
 		return w->hit_slot = a;
-	if (w->nstores == WS_MAX_STORES)
+	if (w->nstores == w->max_tracked)
 		return -1;
 	int tail = w->nstores - a;
 	memmove(&w->ids[a + 1], &w->ids[a], tail * sizeof(w->ids[0]));
 	memmove(&w->ring[a + 1], &w->ring[a], tail * sizeof(w->ring[0]));
 	memmove(&w->late[a + 1], &w->late[a], tail * sizeof(w->late[0]));
+	memmove(&w->tot[a + 1], &w->tot[a], tail * sizeof(w->tot[0]));
 	w->ids[a] = id;
 	w->ring[a] = u_calloc((size_t)w->horizon, sizeof(uint32_t));
-	w->late[a] = 0;
+	w->late[a] = w->tot[a] = 0;
 	w->nstores++;
 	return w->hit_slot = a;
 }
@@ -257,15 +271,21 @@ static void ws_advance(struct ws *w, int64_t sec)
 	if (d >= w->horizon) {
 		for (int s = 0; s < w->nstores; s++)
 			memset(w->ring[s], 0, (size_t)w->horizon * sizeof(uint32_t));
+		memset(w->tot, 0, sizeof(w->tot));
 		memset(w->late_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
+		memset(w->all_ring, 0, (size_t)w->horizon * sizeof(uint32_t));
 		w->max_idx = (w->max_idx + d % w->horizon) % w->horizon;
 	} else {
 		int64_t i = w->max_idx;
 		for (int64_t k = 0; k < d; k++) {
 			if (++i == w->horizon)
 				i = 0;
-			for (int s = 0; s < w->nstores; s++)
-				w->ring[s][i] = 0;
+			if (w->all_ring[i]) /* else every store's second is 0 already */
+				for (int s = 0; s < w->nstores; s++) {
+					w->tot[s] -= w->ring[s][i];
+					w->ring[s][i] = 0;
+				}
+			w->all_ring[i] = 0;
 			w->late_ring[i] = 0;
 		}
 		w->max_idx = i;
@@ -312,7 +332,10 @@ static enum ws_result ws_add_at(struct ws *w, int64_t log_id, uint32_t store_id,
 		w->max_us = event_us;
 		ws_wm_update(w);
 	}
-	w->ring[slot][ws_index(w, sec)]++;
+	int64_t at = ws_index(w, sec);
+	w->ring[slot][at]++;
+	w->all_ring[at]++;
+	w->tot[slot]++;
 	w->added++;
 	return WS_ADDED;
 }
@@ -378,18 +401,81 @@ uint64_t ws_count_since(const struct ws *w, int64_t from_s)
 	uint64_t n = 0;
 	for (int64_t sec = from_s; sec <= w->max_sec; sec++) {
 		int64_t i = ws_index(w, sec);
-		for (int s = 0; s < w->nstores; s++)
-			n += w->ring[s][i];
+		n += w->all_ring[i];
 		n += w->late_ring[i];
 	}
 	return n;
 }
 
+int ws_max_tracked(const struct ws *w)
+{
+	return w->max_tracked;
+}
+
+int ws_tracked(const struct ws *w)
+{
+	return w->nstores;
+}
+
+/* A candidate for a row of its own. */
+struct ws_rank {
+	uint64_t tot;
+	uint32_t id;
+	int slot;
+};
+
+/* Most events first, then the lower id. */
+static int ws_rank_cmp(const void *a, const void *b)
+{
+	const struct ws_rank *x = a, *y = b;
+	if (x->tot != y->tot)
+		return x->tot > y->tot ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The rows of ws_stores: each slot's row in row[], the rows' ids in ids[] (WS_MAX_STORES);
+   returns the number of rows. When stores are folded, *other is the WS_OTHER row's index
+   (the last), else -1. */
+static int ws_rows(const struct ws *w, int *row, uint32_t *ids, int *other)
+{
+	*other = -1;
+	if (w->nstores <= WS_MAX_STORES) {
+		for (int s = 0; s < w->nstores; s++) {
+			row[s] = s;
+			ids[s] = w->ids[s];
+		}
+		return w->nstores;
+	}
+	struct ws_rank rk[WS_MAX_TRACKED];
+	int n = 0;
+	for (int s = 0; s < w->nstores; s++) {
+		row[s] = WS_MAX_STORES - 1;
+		if (w->ids[s] != WS_OTHER)
+			rk[n++] = (struct ws_rank){w->tot[s], w->ids[s], s};
+	}
+	qsort(rk, (size_t)n, sizeof rk[0], ws_rank_cmp);
+	for (int k = 0; k < WS_MAX_STORES - 1; k++)
+		row[rk[k].slot] = -2; /* shown: numbered in slot (id) order below */
+	int r = 0;
+	for (int s = 0; s < w->nstores; s++)
+		if (row[s] == -2) {
+			row[s] = r;
+			ids[r++] = w->ids[s];
+		}
+	ids[r] = WS_OTHER;
+	*other = r;
+	return r + 1;
+}
+
 int ws_stores(const struct ws *w, uint32_t *ids, int max)
 {
-	int n = w->nstores < max ? w->nstores : max;
+	int row[WS_MAX_TRACKED], other;
+	uint32_t all[WS_MAX_STORES];
+	int n = ws_rows(w, row, all, &other);
+	if (n > max)
+		n = max;
 	for (int i = 0; i < n; i++)
-		ids[i] = w->ids[i];
+		ids[i] = all[i];
 	return n > 0 ? n : 0;
 }
 
@@ -397,6 +483,40 @@ int ws_stores(const struct ws *w, uint32_t *ids, int max)
 static int64_t ws_clamp(int64_t x, int64_t lo, int64_t hi)
 {
 	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Ring r's count in each of the n windows of out, into counts[row] (row -1: late), and
+   subtracted from counts[sub] when sub >= 0. Held seconds [lo, hi]. Per window, a count is
+   prefix(end) - prefix(start); both cursors only move forward. */
+static void ws_ring_counts(const struct ws *w, const uint32_t *r, struct ws_window *out, int n,
+			   int64_t lo, int64_t hi, int row, int sub)
+{
+	int64_t c0 = ws_clamp(out[0].start_s, lo, hi + 1);
+	int64_t i0 = w->max_idx - (w->max_sec - c0);
+	if (i0 < 0)
+		i0 += w->horizon;
+	int64_t ecur = c0, scur = c0, ei = i0, si = i0;
+	uint64_t pe = 0, ps = 0;
+	for (int j = 0; j < n; j++) {
+		int64_t ce = ws_clamp(out[j].end_s, lo, hi + 1);
+		int64_t cs = ws_clamp(out[j].start_s, lo, hi + 1);
+		for (; ecur < ce; ecur++) {
+			pe += r[ei];
+			if (++ei == w->horizon)
+				ei = 0;
+		}
+		for (; scur < cs; scur++) {
+			ps += r[si];
+			if (++si == w->horizon)
+				si = 0;
+		}
+		if (row >= 0)
+			out[j].counts[row] = pe - ps;
+		else
+			out[j].late = pe - ps;
+		if (sub >= 0)
+			out[j].counts[sub] -= pe - ps;
+	}
 }
 
 int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_window *out, int max)
@@ -428,34 +548,15 @@ int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_wi
 		o->late = 0;
 		memset(o->counts, 0, sizeof(o->counts));
 	}
-	/* Per store, a count is prefix(end) - prefix(start); both cursors only move forward. */
-	int64_t c0 = ws_clamp(out[0].start_s, lo, hi + 1);
-	int64_t i0 = w->max_idx - (w->max_sec - c0);
-	if (i0 < 0)
-		i0 += w->horizon;
-	for (int s = 0; s <= w->nstores; s++) { /* s == nstores: the late events */
-		const uint32_t *r = s < w->nstores ? w->ring[s] : w->late_ring;
-		int64_t ecur = c0, scur = c0, ei = i0, si = i0;
-		uint64_t pe = 0, ps = 0;
-		for (int j = 0; j < n; j++) {
-			int64_t ce = ws_clamp(out[j].end_s, lo, hi + 1);
-			int64_t cs = ws_clamp(out[j].start_s, lo, hi + 1);
-			for (; ecur < ce; ecur++) {
-				pe += r[ei];
-				if (++ei == w->horizon)
-					ei = 0;
-			}
-			for (; scur < cs; scur++) {
-				ps += r[si];
-				if (++si == w->horizon)
-					si = 0;
-			}
-			if (s < w->nstores)
-				out[j].counts[s] = pe - ps;
-			else
-				out[j].late = pe - ps;
-		}
-	}
+	int row[WS_MAX_TRACKED], other;
+	uint32_t ids[WS_MAX_STORES];
+	ws_rows(w, row, ids, &other);
+	if (other >= 0) /* the folded stores: all of them, less the rows shown */
+		ws_ring_counts(w, w->all_ring, out, n, lo, hi, other, -1);
+	for (int s = 0; s < w->nstores; s++)
+		if (other < 0 || row[s] != other)
+			ws_ring_counts(w, w->ring[s], out, n, lo, hi, row[s], other);
+	ws_ring_counts(w, w->late_ring, out, n, lo, hi, -1, -1);
 	return n;
 }
 
@@ -467,10 +568,15 @@ void ws_stats(const struct ws *w, struct ws_stats *out)
 	out->late = w->nlate;
 	out->expired = w->expired;
 	out->rejected = w->rejected;
+	int row[WS_MAX_TRACKED], other;
+	uint32_t ids[WS_MAX_STORES];
+	ws_rows(w, row, ids, &other);
 	for (int i = 0; i < w->nstores; i++)
-		out->late_per_store[i] = w->late[i];
+		out->late_per_store[row[i]] += w->late[i];
+	out->tracked = w->nstores;
+	out->max_tracked = w->max_tracked;
 	out->id_intervals = w->niv;
-	out->bytes = sizeof(*w) + (size_t)(w->nstores + 1) * (size_t)w->horizon * sizeof(uint32_t) +
+	out->bytes = sizeof(*w) + (size_t)(w->nstores + 2) * (size_t)w->horizon * sizeof(uint32_t) +
 	             w->iv_cap * sizeof(*w->iv);
 }
 
@@ -605,7 +711,7 @@ int ws_decode(struct ws *w, const void *img, size_t len, char *err)
 	if (h[0] != w->horizon)
 		return u_err(err, "made with a horizon of %lld s, not %lld s", (long long)h[0],
 			     (long long)w->horizon);
-	if (h[12] < 0 || h[12] > WS_MAX_STORES || h[13] < 0 || (uint64_t)h[13] > len / 16 ||
+	if (h[12] < 0 || h[12] > w->max_tracked || h[13] < 0 || (uint64_t)h[13] > len / 16 ||
 	    (h[6] != 0 && h[6] != 1))
 		return u_err(err, "window store image out of range");
 	ws_clear(w);
@@ -637,6 +743,11 @@ int ws_decode(struct ws *w, const void *img, size_t len, char *err)
 	}
 	if (w->has_time && !b.bad)
 		rb_ring(&b, w, w->late_ring);
+	for (int s = 0; s < w->nstores && !b.bad; s++) /* the sums follow from the rings */
+		for (int64_t i = 0; i < w->horizon; i++) {
+			w->tot[s] += w->ring[s][i];
+			w->all_ring[i] += w->ring[s][i];
+		}
 	size_t niv = (size_t)h[13];
 	if (!b.bad && niv) {
 		w->iv = u_malloc(niv * sizeof(*w->iv));

@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WS_MAX_STORES    64             /* distinct store ids tracked; more -> rejected */
+#define WS_MAX_STORES    64             /* rows a view gets: the top 63 by count, then WS_OTHER */
+#define WS_MAX_TRACKED   1024           /* distinct store ids counted apart; more -> rejected */
+#define WS_TRACK_BYTES   (64LL << 20)   /* their per-second rings' budget: fewer for long horizons */
+#define WS_OTHER         UINT32_MAX     /* the row of the stores not shown one by one */
 #define WS_MAX_HORIZON_S (31 * 86400LL) /* longest horizon ws_new accepts */
 
 struct ws;
@@ -35,7 +38,7 @@ enum ws_result {
 	WS_DUPLICATE, /* log_id already judged: nothing changed */
 	WS_LATE,      /* event_us < watermark: counted in late_per_store only */
 	WS_EXPIRED,   /* its second is older than the ring's first second */
-	WS_NOROOM,    /* a new store id beyond WS_MAX_STORES: counted as rejected */
+	WS_NOROOM,    /* a new store id beyond ws_max_tracked: counted as rejected */
 };
 
 /*
@@ -88,13 +91,27 @@ void *ws_encode(const struct ws *w, size_t *len);
    -1 with err, w then empty, when the image is damaged or made with another horizon. */
 int ws_decode(struct ws *w, const void *img, size_t len, char *err);
 
-/* Writes the store ids seen (at most max), ascending; returns how many were written. */
+/* How many distinct store ids the store counts apart: WS_MAX_TRACKED, or fewer when the
+   horizon is so long that their rings would pass WS_TRACK_BYTES (WS_TRACK_BYTES / (4 bytes *
+   horizon_s), at least WS_MAX_STORES: 194 at 24 h). A new store id beyond is WS_NOROOM. */
+int ws_max_tracked(const struct ws *w);
+/* How many distinct store ids it counts now (<= ws_max_tracked). */
+int ws_tracked(const struct ws *w);
+
+/*
+ * The rows a view shows (at most max written; returns how many): while at most WS_MAX_STORES
+ * store ids are tracked, every one, ascending. Beyond, the WS_MAX_STORES - 1 with the most
+ * events in the ring (the horizon held; ties: the lower id), ascending, then WS_OTHER, the row
+ * of every other store (a tracked store WS_OTHER is always one of those). ws_windows and
+ * ws_stats index their counts by these rows; the choice is a pure function of the state, so
+ * calls without an add in between agree (and a restored image gives the same rows).
+ */
 int ws_stores(const struct ws *w, uint32_t *ids, int max);
 
 struct ws_window {
 	int64_t start_s, end_s;         /* [start_s, end_s), epoch seconds */
 	int final;                      /* end_s * 1e6 <= watermark: will never change again */
-	uint64_t counts[WS_MAX_STORES]; /* indexed like ws_stores() order */
+	uint64_t counts[WS_MAX_STORES]; /* indexed like ws_stores() rows (WS_OTHER: their sum) */
 	uint64_t late;                  /* late events whose event time fell in this window */
 };
 
@@ -110,7 +127,8 @@ int ws_windows(const struct ws *w, int64_t size_s, int64_t slide_s, struct ws_wi
 
 struct ws_stats {
 	uint64_t added, duplicates, late, expired, rejected;
-	uint64_t late_per_store[WS_MAX_STORES]; /* indexed like ws_stores() order */
+	uint64_t late_per_store[WS_MAX_STORES]; /* indexed like ws_stores() rows */
+	int tracked, max_tracked;               /* ws_tracked, ws_max_tracked */
 	size_t id_intervals;                    /* ranges in the seen-id set */
 	size_t bytes;                           /* memory held by the store, struct included */
 };

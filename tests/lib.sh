@@ -91,6 +91,34 @@ dbz_send() {
 	done
 }
 
+# dbz_skewed OUT: Debezium creates (schemas off, one per line for kcat -l) of 200 distinct
+# address_id values with skewed counts: the v-th value gets 400 / v + 1 creates, its value is
+# v * 37 % 211 + 1, and they are handed out round by round in a shuffled order, so that neither
+# first seen nor the value is the ranking. Each has its own binlog position; event times rise
+# over 2025-12-01 10:00:00-19. OUT.rank: "count value" per value, from the messages, most
+# first (ties: the lower value).
+dbz_skewed() {
+	_d="$(cd "$(dirname "$0")" && pwd)/fixtures/debezium/off"
+	awk -v tmpl="$(tr -d '\n' <"$_d/create4.value.json")" 'BEGIN {
+		n = 0
+		for (r = 0; r <= 400; r++)
+			for (j = 0; j < 200; j++) {
+				v = (j * 89) % 200 + 1
+				if (int(400 / v) + 1 > r)
+					val[n++] = (v * 37) % 211 + 1
+			}
+		for (k = 0; k < n; k++) {
+			m = tmpl
+			sub(/"address_id": 8/, "\"address_id\": " val[k], m)
+			sub(/"pos": 1002/, "\"pos\": " (100000 + k * 100), m)
+			sub(/"ts_ms": 1764583212000/, "\"ts_ms\": " (1764583200000 + int(k * 20 / n) * 1000), m)
+			print m
+		}
+	}' >"$1"
+	sed 's/.*"address_id": \([0-9]*\),.*/\1/' "$1" | sort -n | uniq -c |
+		awk '{ print $1, $2 }' | sort -k1,1nr -k2,2n >"$1.rank"
+}
+
 # expect_error 'regex' CMD...: the command must exit non-zero within 30 s, printing exactly
 # one line on stderr that matches regex, and nothing that looks like a crash.
 expect_error() {

@@ -10,8 +10,10 @@
 # define: registrations per (10 s window, store), updates and deletes apart, re-deliveries
 # counted once as duplicates, tombstones and heartbeats skipped, not rejected; --table,
 # --group-by (an integer, a boolean, a ZonedTimestamp string, a Timestamp in epoch ms; 70
-# distinct emails: 63 apart and 7 as "other") and --format change them as documented. No
-# MySQL involved.
+# distinct emails: 63 apart and 7 as "other") and --format change them as documented; 200
+# distinct values with skewed counts give the top 63 by count and "other" exactly (computed
+# here from the messages), and 1100 fill the value table (said in the summary). No MySQL
+# involved.
 . "$(dirname "$0")/lib.sh"
 
 command -v kcat >/dev/null || fail "kcat is not installed (make deps)"
@@ -66,7 +68,7 @@ for shape in off on; do
 	assert_eq "$(windows store_id)" "$BY_STORE" "$shape: registrations per (window, store)"
 	summary=$(tail -n 1 "$T/w.json")
 	case "$summary" in
-	'{"consumed":'$consumed',"counted":6,"duplicates":'$dups',"late":0,"expired":0,"rejected":1,"rejects":["p0@9: after.store_id is missing (choose the column with --group-by)"],"lost":0,"lost_detail":"","updates":1,"deletes":1,"skipped":2}') ;;
+	'{"consumed":'$consumed',"counted":6,"duplicates":'$dups',"late":0,"expired":0,"rejected":1,"rejects":["p0@9: after.store_id is missing (choose the column with --group-by)"],"lost":0,"lost_detail":"","updates":1,"deletes":1,"skipped":2,"values":2,"values_max":1024,"untracked":0}') ;;
 	*) fail "$shape: summary: $summary" ;;
 	esac
 	note "$shape: 6 registrations, 1 update, 1 delete, $dups re-deliveries counted once"
@@ -74,7 +76,7 @@ for shape in off on; do
 	# --table customer: the address row is skipped, not rejected
 	watch_once dbz.$shape --table customer
 	assert_eq "$(windows store_id)" "$BY_STORE" "$shape --table customer: windows"
-	grep -q '"counted":6,"duplicates":'$dups',"late":0,"expired":0,"rejected":0,"rejects":\[\],"lost":0,"lost_detail":"","updates":1,"deletes":1,"skipped":3}$' "$T/w.json" ||
+	grep -q '"counted":6,"duplicates":'$dups',"late":0,"expired":0,"rejected":0,"rejects":\[\],"lost":0,"lost_detail":"","updates":1,"deletes":1,"skipped":3,"values":2,"values_max":1024,"untracked":0}$' "$T/w.json" ||
 		fail "$shape --table customer: summary: $(tail -n 1 "$T/w.json")"
 
 	# --group-by address_id: one registration per address, the JSON names the column
@@ -85,7 +87,7 @@ for shape in off on; do
 7${TAB}$W0${TAB}1${TAB}false
 8${TAB}$W1${TAB}1${TAB}false
 9${TAB}$W1${TAB}1${TAB}false" "$shape --group-by address_id: windows"
-	grep -q '"counted":6,"duplicates":'$dups',.*"rejected":0,.*"updates":1,"deletes":1,"skipped":3}$' "$T/w.json" ||
+	grep -q '"counted":6,"duplicates":'$dups',.*"rejected":0,.*"updates":1,"deletes":1,"skipped":3,"values":6,"values_max":1024,"untracked":0}$' "$T/w.json" ||
 		fail "$shape --group-by address_id: summary: $(tail -n 1 "$T/w.json")"
 	note "$shape: --table and --group-by give the counts they must"
 done
@@ -100,7 +102,8 @@ $v${TAB}$W1${TAB}3${TAB}false" "--group-by $c: windows"
 done
 note "--group-by a boolean, a ZonedTimestamp, a Timestamp: 3 + 3"
 
-# more distinct values than the store keeps: 63 of them counted apart, the rest as "other".
+# more distinct values than a view shows: the top 63 by count (all 1 here: the first seen, as
+# strings are numbered in that order) counted apart, the rest as "other".
 # 70 creates with their own email and binlog position (one line each for kcat -l), 10:00:12.
 i=0
 while [ $i -lt 70 ]; do
@@ -117,6 +120,53 @@ assert_eq "$(windows email | grep "^\"other\"")" "\"other\"${TAB}$W1${TAB}7${TAB
 grep -q '"consumed":70,"counted":70,"duplicates":0,"late":0,"expired":0,"rejected":0,' "$T/w.json" ||
 	fail "70 emails: summary: $(tail -n 1 "$T/w.json")"
 note "70 distinct emails: 63 apart, 7 as other"
+
+# 200 distinct address_id values with skewed counts (dbz_skewed: neither first seen nor the
+# value is the ranking), event times rising over 10:00:00-19 (two 10 s windows), each with its
+# own binlog position; the first 150 re-delivered on partition 1. Expected, computed here from the messages: the 63 values with the most
+# registrations (ties: the lower value) per window, and "other" = the rest of each window.
+dbz_skewed "$T/top"
+N=$(wc -l <"$T/top" | tr -d ' ')
+timeout 30 kcat -b "$BOOT" -t dbz.top -p 0 -P -l "$T/top" || fail "kcat -P (200 values)"
+head -n 150 "$T/top" >"$T/top.again"
+timeout 30 kcat -b "$BOOT" -t dbz.top -p 1 -P -l "$T/top.again" || fail "kcat -P (re-deliveries)"
+# want: "value<TAB>window start<TAB>count<TAB>false" lines, as windows() prints them
+sed 's/.*"address_id": \([0-9]*\),.*"ts_ms": \(17645832[0-9]*\)000, *"snapshot".*/\1 \2/' "$T/top" |
+	awk -v rank="$T/top.rank" '{ w = ($2 - 1764583200) < 10 ? "'$W0'" : "'$W1'"; c[$1 " " w]++ }
+	END {
+		for (k = 0; k < 63 && (getline line <rank) > 0; k++) { split(line, f, " "); top[f[2]] = 1 }
+		for (k in c) {
+			split(k, f, " ")
+			if (f[1] in top) print f[1] "\t" f[2] "\t" c[k] "\tfalse"
+			else o[f[2]] += c[k]
+		}
+		for (w in o) print "\"other\"\t" w "\t" o[w] "\tfalse"
+	}' | sort >"$T/top.want"
+assert_eq "$(cut -f1 "$T/top.want" | sort -u | wc -l | tr -d ' ')" 64 "(expected: 63 values and other)"
+watch_once dbz.top --group-by address_id
+assert_eq "$(windows address_id)" "$(cat "$T/top.want")" "200 values: the top 63 and other per window"
+grep -q '^{"consumed":'$((N + 150))',"counted":'$N',"duplicates":150,"late":0,"expired":0,"rejected":0,.*"values":200,"values_max":1024,"untracked":0}$' "$T/w.json" ||
+	fail "200 values: summary: $(tail -n 1 "$T/w.json")"
+note "200 values ($N registrations, 150 re-delivered): the top 63 by count and other, exact"
+
+# more values than the store tracks (1024 with the 1 h horizon: 1023 and the "other" slot):
+# 1100 emails, one each: the first 63 apart, other 1037, 77 counted untracked
+awk -v tmpl="$(tr -d '\n' <"$FIX/off/create4.value.json")" 'BEGIN {
+	for (k = 0; k < 1100; k++) {
+		m = tmpl
+		sub(/BARBARA.JONES@sakilacustomer.org/, "t" k "@example.org", m)
+		sub(/"pos": 1002/, "\"pos\": " (100000 + k * 100), m)
+		print m
+	}
+}' >"$T/full"
+timeout 30 kcat -b "$BOOT" -t dbz.full -p 0 -P -l "$T/full" || fail "kcat -P (1100 emails)"
+watch_once dbz.full --group-by email
+assert_eq "$(windows email | grep -v '^"other"' | cut -f1 | tr -d '"t' | sed 's/@example.org//' | sort -n | tr '\n' ' ')" \
+	"$(seq 0 62 | tr '\n' ' ')" "1100 values: the first 63 apart"
+assert_eq "$(windows email | grep '^"other"')" "\"other\"${TAB}$W1${TAB}1037${TAB}false" "1100 values: other"
+grep -q '"counted":1100,.*"values":1024,"values_max":1024,"untracked":77}$' "$T/w.json" ||
+	fail "1100 values: summary: $(tail -n 1 "$T/w.json")"
+note "1100 values: 63 apart, other 1037, the table full (77 untracked) said in the summary"
 
 # --lateness 0s: the watermark is the newest registration (10:00:15), so the first window
 # is final; the snapshot rows (source.ts_ms 0) were timed by the payload's ts_ms.

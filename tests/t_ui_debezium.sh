@@ -104,3 +104,29 @@ scr_keys q
 scr_exit_wait 0 "q (group-by active)"
 scr_stty_same "q (group-by active)"
 note "--group-by active: 6 as active true"
+
+# 200 distinct values with skewed counts (dbz_skewed), at 120x90 so that the legend holds all 64
+# stores: they are the 63 values with the most registrations, each its count, and "other" the rest,
+# its label naming how many values it holds; computed here from the messages
+dbz_skewed "$T/top"
+timeout 30 kcat -b "$BOOT" -t dbz.top -p 0 -P -l "$T/top" || fail "kcat -P (200 values)"
+N=$(wc -l <"$T/top" | tr -d ' ')
+scr_start 120 90 -b "$BOOT" -t dbz.top --group-by address_id -w 1h
+scr_wait 30 'other \(137 values\)' "the other row"
+scr_wait 10 'rejected 0 +duplicates 0 +updates 0 +deletes 0 +skipped 0' "the footer (200 values)"
+scr_cap >/dev/null
+assert_eq "$(entries 'address_id [0-9]+')" 63 "legend entries: 63 values"
+bad="" top=0
+while read -r cnt v; do
+	got=$(bar "address_id $v")
+	[ "$got" = "$cnt" ] || bad="$bad $v:$got!=$cnt"
+	top=$((top + cnt))
+done <<EOT
+$(head -n 63 "$T/top.rank")
+EOT
+[ -z "$bad" ] || { cat "$SCR"; fail "top values' bars (value:shown!=want):$bad"; }
+assert_eq "$(bar 'other \(137 values\)')" $((N - top)) "the other bar"
+scr_exit_mark
+scr_keys q
+scr_exit_wait 0 "q (200 values)"
+note "200 values: the top 63 by count, each its count, other $((N - top)) of 137 values"

@@ -1,7 +1,7 @@
 /*
  * test_winstore.c - unit tests of the window store (src/winstore.c): window boundaries,
  * hopping, re-windowing totals, watermark and final windows, late, duplicate and expired
- * events, the store-id limit, reset, and the memory bound with 10 million events (timed,
+ * events, the store-id limit and the top stores' rows, reset, and the memory bound with 10 million events (timed,
  * printed only). Expected counts come from a brute-force count over the events added.
  * Single-threaded, no I/O beyond stdout.
  */
@@ -30,14 +30,14 @@ struct ev {
 /*
  * The reference model: classifies each event from what the test itself has seen, never from
  * the store's answers. In order: an id seen before is a duplicate; a second at or before
- * (newest second added - horizon) is expired; a new store beyond WS_MAX_STORES has no room;
+ * (newest second added - horizon) is expired; a new store beyond WS_MAX_TRACKED has no room;
  * an event time below the watermark (max over the events added so far of the newest event time
  * added - lateness) is late; else it is added and moves the newest time and the watermark.
  */
 enum { MODEL_IDS = 1 << 16 };
 static struct {
 	int64_t horizon_s, lateness_us, max_us, wm, min_us; /* min_us: the oldest time added */
-	uint32_t stores[WS_MAX_STORES];
+	uint32_t stores[WS_MAX_TRACKED];
 	int nstores;
 	uint64_t added, late, expired, duplicates, noroom;
 	unsigned char seen[MODEL_IDS];
@@ -78,7 +78,7 @@ static enum ws_result model_add(int64_t id, uint32_t store, int64_t us)
 	for (int i = 0; i < M.nstores; i++)
 		known |= M.stores[i] == store;
 	if (!known) {
-		if (M.nstores == WS_MAX_STORES) {
+		if (M.nstores == WS_MAX_TRACKED) {
 			M.noroom++;
 			return WS_NOROOM;
 		}
@@ -608,69 +608,183 @@ static void test_expired(void)
 	ws_free(w);
 }
 
-/* The first WS_MAX_STORES distinct store ids get slots, ascending; the rest are rejected. */
+/* The rows a view must get, computed from the events the test added (not the store's
+   state): every tracked store while at most WS_MAX_STORES, else the WS_MAX_STORES - 1 with
+   the most events added in seconds [lo_s, hi_s] (ties: the lower id; WS_OTHER never), by id,
+   then WS_OTHER. want[r] is each row's count of those events, late[r] its late events. */
+struct top_ev {
+	uint32_t store;
+	int64_t sec;
+	enum ws_result r;
+};
+static int top_rows(const struct top_ev *evs, int n, const uint32_t *tracked, int nt,
+		    int64_t lo_s, int64_t hi_s, uint32_t *rows, uint64_t *want, uint64_t *late)
+{
+	static uint64_t cnt[WS_MAX_TRACKED], lt[WS_MAX_TRACKED];
+	static int shown[WS_MAX_TRACKED];
+	memset(cnt, 0, sizeof cnt);
+	memset(lt, 0, sizeof lt);
+	for (int i = 0; i < n; i++)
+		for (int t = 0; t < nt; t++)
+			if (tracked[t] == evs[i].store) {
+				if (evs[i].r == WS_ADDED && evs[i].sec >= lo_s && evs[i].sec <= hi_s)
+					cnt[t]++;
+				lt[t] += evs[i].r == WS_LATE;
+			}
+	for (int t = 0; t < nt; t++)
+		shown[t] = nt <= WS_MAX_STORES;
+	for (int k = 0; nt > WS_MAX_STORES && k < WS_MAX_STORES - 1; k++) {
+		int best = -1; /* the best store not yet shown */
+		for (int t = 0; t < nt; t++)
+			if (!shown[t] && tracked[t] != WS_OTHER &&
+			    (best < 0 || cnt[t] > cnt[best] ||
+			     (cnt[t] == cnt[best] && tracked[t] < tracked[best])))
+				best = t;
+		shown[best] = 1;
+	}
+	/* rows by id; the folded ones (and WS_OTHER) into the last */
+	int order[WS_MAX_TRACKED], no = 0;
+	for (int t = 0; t < nt; t++)
+		order[no++] = t;
+	for (int a = 1; a < no; a++) /* insertion sort by id */
+		for (int b = a; b > 0 && tracked[order[b - 1]] > tracked[order[b]]; b--) {
+			int x = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = x;
+		}
+	int nr = 0, folded = nt > WS_MAX_STORES;
+	memset(want, 0, sizeof(uint64_t) * WS_MAX_STORES);
+	memset(late, 0, sizeof(uint64_t) * WS_MAX_STORES);
+	for (int k = 0; k < no; k++) {
+		int t = order[k];
+		if (!shown[t])
+			continue;
+		rows[nr] = tracked[t];
+		want[nr] = cnt[t];
+		late[nr++] = lt[t];
+	}
+	if (folded) {
+		rows[nr] = WS_OTHER;
+		for (int t = 0; t < nt; t++)
+			if (!shown[t]) {
+				want[nr] += cnt[t];
+				late[nr] += lt[t];
+			}
+		nr++;
+	}
+	return nr;
+}
+
+/* Checks ws_stores, ws_windows (summed over 60 s windows) and ws_stats' late per row against
+   top_rows. */
+static void check_top(const struct ws *w, const struct top_ev *evs, int n, const uint32_t *tracked,
+		      int nt)
+{
+	int64_t lo, hi;
+	CHECK(ws_held(w, &lo, &hi));
+	uint32_t rows[WS_MAX_STORES], got[WS_MAX_STORES];
+	uint64_t want[WS_MAX_STORES], late[WS_MAX_STORES], sum[WS_MAX_STORES] = {0};
+	int nr = top_rows(evs, n, tracked, nt, lo, hi, rows, want, late);
+	CHECK_EQ(ws_tracked(w), nt);
+	CHECK_EQ(ws_stores(w, got, WS_MAX_STORES), nr);
+	int bad = 0;
+	for (int r = 0; r < nr; r++)
+		bad += got[r] != rows[r];
+	CHECK_EQ(bad, 0);
+	static struct ws_window out[200];
+	int k = ws_windows(w, 60, 0, out, 200);
+	CHECK(k > 0 && k < 200);
+	for (int j = 0; j < k; j++)
+		for (int r = 0; r < nr; r++)
+			sum[r] += out[j].counts[r];
+	struct ws_stats st;
+	ws_stats(w, &st);
+	bad = 0;
+	for (int r = 0; r < nr; r++)
+		bad += sum[r] != want[r] || st.late_per_store[r] != late[r];
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(st.tracked, nt);
+}
+
+/* Many stores: the first ws_max_tracked distinct store ids are counted apart (more are
+   rejected), views get the top WS_MAX_STORES - 1 by count in the ring plus WS_OTHER for the
+   rest, exactly, as the ring slides; a checkpoint image gives the same rows and counts. */
 static void test_many_stores(void)
 {
-	enum { NS = WS_MAX_STORES + 36 };
-	uint32_t ids[NS];
-	ids[0] = UINT32_MAX;
+	enum { NS = WS_MAX_TRACKED + 36, NEV = 40000 };
+	static uint32_t ids[NS];
+	static struct top_ev evs[NEV];
+	struct ws *w = ws_new(3600, 3600 * S); /* nothing late until the lateness drops */
+	CHECK_EQ(ws_max_tracked(w), WS_MAX_TRACKED);
+	struct ws *lw = ws_new(86400, 0); /* long horizons track fewer */
+	CHECK_EQ(ws_max_tracked(lw), (int)(WS_TRACK_BYTES / (86400 * 4)));
+	ws_free(lw);
+	ids[0] = WS_OTHER; /* tracked like any store, always folded into the other row */
 	ids[1] = 0;
 	for (int i = 2; i < NS; i++) {
 		int fresh;
 		do {
-			ids[i] = (uint32_t)rng();
+			ids[i] = (uint32_t)(rng() % 100000);
 			fresh = 1;
 			for (int j = 0; j < i; j++)
 				fresh &= ids[j] != ids[i];
 		} while (!fresh);
 	}
-	struct ws *w = ws_new(3600, 3600 * S);
-	int64_t id = 1;
-	int noroom = 0, added = 0;
-	for (int round = 0; round < 3; round++)
-		for (int i = 0; i < NS; i++) {
-			if (round > i % 3) /* store i gets i % 3 + 1 events */
-				continue;
-			enum ws_result r = ws_add(w, id++, ids[i], (base + i) * S);
-			noroom += r == WS_NOROOM;
-			added += r == WS_ADDED;
-		}
+	int n = 0;
+	int64_t id = 1, norooms = 0, want_noroom = 0;
+	/* each store once, in order (the first WS_MAX_TRACKED get slots), then skewed: store i
+	   gets about NEV / (i + 1) more (a long tail of ties at the boundary) */
+	for (int i = 0; i < NS; i++) {
+		enum ws_result r = ws_add(w, id++, ids[i], (base + i % 600) * S);
+		CHECK_EQ(r, i < WS_MAX_TRACKED ? WS_ADDED : WS_NOROOM);
+		evs[n++] = (struct top_ev){ids[i], base + i % 600, r};
+		want_noroom += i >= WS_MAX_TRACKED;
+	}
+	while (n < NEV - 100) {
+		int i = (int)(rng() % NS);
+		if (rng() % (uint64_t)(i + 1) > 3)
+			continue;
+		int64_t sec = base + (int64_t)(rng() % 3000);
+		enum ws_result r = ws_add(w, id++, ids[i], sec * S);
+		CHECK(r == (i < WS_MAX_TRACKED ? WS_ADDED : WS_NOROOM));
+		want_noroom += i >= WS_MAX_TRACKED;
+		evs[n++] = (struct top_ev){ids[i], sec, r};
+	}
 	struct ws_stats st;
 	ws_stats(w, &st);
-	CHECK_EQ(st.rejected, (uint64_t)noroom);
-	CHECK_EQ(st.added, (uint64_t)added);
-	uint64_t want_rej = 0;
-	for (int i = WS_MAX_STORES; i < NS; i++)
-		want_rej += i % 3 + 1;
-	CHECK_EQ(st.rejected, want_rej);
-	CHECK_EQ(ws_add(w, NS, 5, base * S), WS_DUPLICATE); /* rejected ids are seen too */
-
-	uint32_t got[WS_MAX_STORES + 8];
-	int ns = ws_stores(w, got, WS_MAX_STORES + 8);
-	CHECK_EQ(ns, WS_MAX_STORES);
-	int asc = 1, member = 1;
-	for (int i = 0; i < ns; i++) {
-		if (i > 0 && got[i - 1] >= got[i])
-			asc = 0;
-		int found = 0;
-		for (int j = 0; j < WS_MAX_STORES; j++)
-			found |= ids[j] == got[i];
-		member &= found;
+	CHECK_EQ(st.rejected, (uint64_t)want_noroom);
+	norooms = (int64_t)st.rejected;
+	CHECK(norooms > 0);
+	check_top(w, evs, n, ids, WS_MAX_TRACKED);
+	/* late events of a shown store and of folded ones (the watermark moves to base+2399 s) */
+	ws_set_lateness(w, 600 * S);
+	uint32_t rows[WS_MAX_STORES];
+	CHECK_EQ(ws_stores(w, rows, WS_MAX_STORES), WS_MAX_STORES);
+	CHECK_EQ(rows[WS_MAX_STORES - 1], WS_OTHER);
+	uint32_t folded = ids[WS_MAX_TRACKED - 1];
+	for (int i = 0; i < 40; i++) {
+		uint32_t s = i % 2 ? rows[3] : i % 4 ? folded : WS_OTHER;
+		CHECK_EQ(ws_add(w, id++, s, (base + 100) * S), WS_LATE);
+		evs[n++] = (struct top_ev){s, base + 100, WS_LATE};
 	}
-	CHECK(asc);
-	CHECK(member);
-	CHECK_EQ(got[0], 0);
-	CHECK_EQ(got[ns - 1], UINT32_MAX);
-	CHECK_EQ(ws_stores(w, got, 3), 3);
-	CHECK_EQ(got[0], 0);
-
-	struct ws_window out[4];
-	CHECK_EQ(ws_windows(w, 3600, 0, out, 4), 1);
-	int bad = 0;
-	for (int i = 0; i < WS_MAX_STORES; i++)
-		if (out[0].counts[slot_of(w, ids[i])] != (uint64_t)(i % 3 + 1))
-			bad++;
-	CHECK_EQ(bad, 0);
+	check_top(w, evs, n, ids, WS_MAX_TRACKED);
+	/* a restart: the image restores the same rows, counts and late counts */
+	size_t len;
+	void *img = ws_encode(w, &len);
+	struct ws *r = ws_new(3600, 600 * S);
+	char err[U_ERRLEN];
+	CHECK_EQ(ws_decode(r, img, len, err), 0);
+	free(img);
+	check_top(r, evs, n, ids, WS_MAX_TRACKED);
+	ws_free(r);
+	/* the ring slides: the oldest 2000 s drop out, the ranking follows what is held */
+	for (int i = 0; i < 60; i++) {
+		uint32_t s = ids[WS_MAX_TRACKED - 1 - i];
+		int64_t sec = base + 5600 - i;
+		CHECK_EQ(ws_add(w, id++, s, sec * S), WS_ADDED);
+		evs[n++] = (struct top_ev){s, sec, WS_ADDED};
+	}
+	check_top(w, evs, n, ids, WS_MAX_TRACKED);
 	ws_free(w);
 }
 
