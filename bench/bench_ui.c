@@ -5,10 +5,11 @@
  * redrawn at 200x60 with 60 windows. Prints one line per figure (bench/README.md): full
  * frame, data frame, clock tick, chart; p99 above 2 ms is marked BELOW. Single process, no
  * MySQL, no Kafka. The Makefile links bench programs with libcdctop.a only, so the drawing
- * code is compiled in from ui/draw.c and ui/chart.c.
+ * code is compiled in from ui/draw.c, ui/chart.c and ui/glance.c.
  */
 #include "draw.c"
 #include "chart.c"
+#include "glance.c"
 
 #include <fcntl.h>
 #include <pthread.h>
