@@ -66,18 +66,18 @@ note "k: the mock's brokers down, then up"
 scr_keys I
 scr_wait 10 'customers +[1-9]' "injection running"
 scr_keys k
-scr_wait 5 'k: all 3 mock brokers down' "k's answer"
+scr_wait $((5 * SLOW)) 'k: all 3 mock brokers down' "k's answer"
 scr_wait $((10 * SLOW)) 'backlog +[1-9][0-9,]* ' "a backlog while the brokers are down"
 scr_wait 5 'relay [0-9,]+ brokers down → kafka' "the glance line's brokers down"
 scr_keys k
-scr_wait 5 'k: the 3 mock brokers are up again' "k's second answer"
+scr_wait $((5 * SLOW)) 'k: the 3 mock brokers are up again' "k's second answer"
 settled k
 
 note "g: the next batch held open past the gap wait"
 scr_keys I
 scr_wait 10 'auto 20/s' "injection on"
 scr_keys g
-scr_wait 10 'g: holding a batch of 20 open for 3s' "g's answer"
+scr_wait $((10 * SLOW)) 'g: holding a batch of 20 open for 3s' "g's answer"
 scr_wait $((5 * SLOW)) 'gap wait +#[0-9]+ ' "the gap wait in the capture pane"
 scr_wait $((10 * SLOW)) 'g: committed the held batch of 20' "the held batch committed"
 settled g
@@ -86,7 +86,7 @@ note "b: the next batch rolled back"
 scr_keys I
 scr_wait 10 'auto 20/s' "injection on"
 scr_keys b
-scr_wait 10 'b: rolled back a batch of 20' "b's answer"
+scr_wait $((10 * SLOW)) 'b: rolled back a batch of 20' "b's answer"
 # the ids show as a gap once a later batch commits above them, skipped after the gap wait
 scr_wait $((10 * SLOW)) 'skipped 20 ' "the 20 rolled-back ids skipped"
 settled b
@@ -163,7 +163,7 @@ scr_start 120 40 --datadir "$DBDIR" -w 1h --gap-wait 1s --lateness 1s --seed 16
 scr_wait $((30 * SLOW)) 'kafka: mock 127\.0\.0\.1' "the second start"
 scr_wait $((15 * SLOW)) 'late 0 ' "no late rows before g"
 scr_keys g
-scr_wait 10 'g: the next batch will be held open for 3s \(press i or I\)' "g's answer with injection off"
+scr_wait $((10 * SLOW)) 'g: the next batch will be held open for 3s \(press i or I\)' "g's answer with injection off"
 scr_keys i
 scr_wait 10 'g: holding a batch of 20 open for 3s' "the held batch"
 n0=$(rows)
@@ -184,7 +184,7 @@ scr_wait $((30 * SLOW)) "kafka: $BOOT" "start-up on -b"
 scr_wait $((15 * SLOW)) ' inject 0 -> mysql [0-9,]+ -> change log [0-9,]+ -> relay [0-9,]+ -> kafka' \
 	"the glance line in ASCII"
 scr_keys k
-scr_wait 5 'k: needs the in-process mock cluster' "k's answer on a real cluster"
+scr_wait $((5 * SLOW)) 'k: needs the in-process mock cluster' "k's answer on a real cluster"
 scr_keys q
 scr_wait 10 'EXITED 0' "exit"
 
