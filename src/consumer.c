@@ -328,6 +328,10 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	if (kc_default(kc, conf, "group.id", group, err) < 0 ||
 	    kc_default(kc, conf, "client.id", "cdctop-consumer", err) < 0 ||
 	    kc_default(kc, conf, "enable.auto.commit", "true", err) < 0 ||
+	    /* partitions are assigned, never subscribed: the group only stores the committed
+	       offsets, yet librdkafka's destroy waits out the session timeout (45 s by default)
+	       while the coordinator is unreachable; the brokers' least (6 s) bounds it */
+	    kc_default(kc, conf, "session.timeout.ms", "6000", err) < 0 ||
 	    kc_default(kc, conf, "auto.commit.interval.ms", "1000", err) < 0 ||
 	    kc_default(kc, conf, "auto.offset.reset", "earliest", err) < 0 ||
 	    /* the end of a partition is where its messages stop, not always its high watermark
