@@ -117,10 +117,13 @@ struct pub {
 	int relay_running, cons_running;
 	int mock_down;
 	char relay_error[PUB_TEXT], cons_error[PUB_TEXT];
-	char event[PUB_TEXT];
-	int event_level;
-	int event_answer; /* the event answers a key (i): shown over standing conditions */
-	int64_t event_at;
+	/* the status line's two slots: [1] the last answer to a key, shown over standing
+	   conditions and over later events while fresh; [0] the last other event */
+	struct pub_msg {
+		char text[PUB_TEXT];
+		int level;
+		int64_t at;
+	} msg[2];
 
 	pthread_mutex_t snap_mu; /* guards snap */
 	struct view_snap snap;
@@ -167,30 +170,29 @@ void pub_set_sources(struct pub *p, struct chk *chk, struct tstats *ts)
 	p->ts = ts;
 }
 
-/* Records an event for the status line (caller holds mu). */
-static void pub_event_locked(struct pub *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pub_event_locked(struct pub *p, int level, const char *fmt, ...)
+/* Records an event for the status line in its slot: answer, the answer to a key, or another
+   event (caller holds mu). */
+static void pub_event_locked(struct pub *p, int level, int answer, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void pub_event_locked(struct pub *p, int level, int answer, const char *fmt, ...)
 {
 	char buf[PUB_TEXT];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	u_copy_line(p->event, sizeof p->event, buf);
-	p->event_level = level;
-	p->event_answer = 0;
-	p->event_at = u_mono_us();
+	struct pub_msg *m = &p->msg[answer != 0];
+	u_copy_line(m->text, sizeof m->text, buf);
+	m->level = level;
+	m->at = u_mono_us();
 }
 
 /* An event from another thread, or only a wake-up. */
 void pub_event(struct pub *p, int level, int answer, const char *text)
 {
 	pthread_mutex_lock(&p->mu);
-	if (text) {
-		pub_event_locked(p, level, "%s", text);
-		p->event_answer = answer;
-	}
+	if (text)
+		pub_event_locked(p, level, answer, "%s", text);
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -213,7 +215,7 @@ void pub_ended(struct pub *p, enum pub_thread which, const char *err)
 	if (err) {
 		char *e = relay ? p->relay_error : p->cons_error;
 		u_copy_line(e, PUB_TEXT, err);
-		pub_event_locked(p, VIEW_ERROR, "%s: stopped: %s", relay ? "relay" : "consumer", err);
+		pub_event_locked(p, VIEW_ERROR, 0, "%s: stopped: %s", relay ? "relay" : "consumer", err);
 	}
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mu);
@@ -251,24 +253,24 @@ static void pub_command(struct pub *p, struct pub_ticks *ps, const struct u_cmd 
 	case PUB_WINDOW: {
 		int64_t size = c->i, slide = c->j ? c->j : c->i;
 		if (size < 1 || size * 1000000 > p->cfg.horizon_us || slide < 1 || slide > size) {
-			pub_event_locked(p, VIEW_WARN, "window %s: outside 1s..the horizon",
+			pub_event_locked(p, VIEW_WARN, 0, "window %s: outside 1s..the horizon",
 			                 u_fmt_duration(size * 1000000, a, sizeof a));
 			break;
 		}
 		p->window_s = size;
 		p->slide_s = slide;
 		if (slide == size)
-			pub_event_locked(p, VIEW_INFO, "window %s tumbling",
+			pub_event_locked(p, VIEW_INFO, 0, "window %s tumbling",
 			                 u_fmt_duration(size * 1000000, a, sizeof a));
 		else
-			pub_event_locked(p, VIEW_INFO, "window %s hopping every %s",
+			pub_event_locked(p, VIEW_INFO, 0, "window %s hopping every %s",
 			                 u_fmt_duration(size * 1000000, a, sizeof a),
 			                 u_fmt_duration(slide * 1000000, b, sizeof b));
 		break;
 	}
 	case PUB_REBUILD:
 		ps->rebuild = 1;
-		pub_event_locked(p, VIEW_INFO, "rebuilding the windows");
+		pub_event_locked(p, VIEW_INFO, 0, "rebuilding the windows");
 		break;
 	}
 }
@@ -291,15 +293,15 @@ static void pub_notes_locked(struct pub *p, struct pub_ticks *ps, const struct p
 	if (strcmp(s->cons.problem, ps->problem)) {
 		snprintf(ps->problem, sizeof ps->problem, "%s", s->cons.problem);
 		if (ps->problem[0])
-			pub_event_locked(p, VIEW_WARN, "windows: %s", ps->problem);
+			pub_event_locked(p, VIEW_WARN, 0, "windows: %s", ps->problem);
 	} else if (s->cons.lost != ps->lost) {
 		ps->lost = s->cons.lost;
-		pub_event_locked(p, VIEW_WARN, "kafka: lost to retention: %s%s", s->cons.lost_text,
+		pub_event_locked(p, VIEW_WARN, 0, "kafka: lost to retention: %s%s", s->cons.lost_text,
 		                 s->foreign[0] ? "" : "; filled in from MySQL");
 	} else if (strcmp(s->cons.note, ps->note)) {
 		snprintf(ps->note, sizeof ps->note, "%s", s->cons.note);
 		if (ps->note[0])
-			pub_event_locked(p, VIEW_INFO, "windows: %s", ps->note);
+			pub_event_locked(p, VIEW_INFO, 0, "windows: %s", ps->note);
 	} else {
 		ps->note_at = 0; /* nothing shown: the next one goes at once */
 	}
@@ -309,12 +311,13 @@ static void pub_notes_locked(struct pub *p, struct pub_ticks *ps, const struct p
 static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 {
 	char a[32];
-	const char *ev = now - p->event_at < PUB_EVENT_US ? p->event : "";
+	const struct pub_msg *an = &p->msg[1], *em = &p->msg[0];
+	const char *ev = em->at && now - em->at < PUB_EVENT_US ? em->text : "";
 	int lvl = VIEW_INFO;
 	char out[PUB_TEXT * 2];
-	if (*ev && p->event_answer) { /* the answer to a key, even while something is down */
-		snprintf(out, sizeof out, "%s", ev);
-		lvl = p->event_level;
+	if (an->at && now - an->at < PUB_EVENT_US) { /* a key's answer, even while something is down */
+		u_copy_line(out, sizeof out, an->text);
+		lvl = an->level;
 	} else if (s->mysql == INJR_DOWN) {
 		/* the problem and its fix first: a narrow status line cuts the end */
 		snprintf(out, sizeof out, "mysql: down: %s; inject and relay wait",
@@ -329,7 +332,7 @@ static void pub_status(struct pub *p, struct pub_stage *s, int64_t now)
 		lvl = VIEW_ERROR;
 	} else if (*ev) {
 		snprintf(out, sizeof out, "%s", ev);
-		lvl = p->event_level;
+		lvl = em->level;
 	} else if (s->relay_error[0]) {
 		snprintf(out, sizeof out, "relay: stopped: %s", s->relay_error);
 		lvl = VIEW_ERROR;
