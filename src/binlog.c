@@ -53,6 +53,7 @@ struct blc {
 	int in_group, standalone, saw_begin;
 	struct blc_row *q; /* rows: [qhead, qready) returnable, [qready, qn) held */
 	size_t qhead, qready, qn, qcap;
+	int listed; /* the start file was seen on the server (its binlog list, or its position) */
 	int broken; /* the code of the error that broke the stream, 0 if none */
 	char broken_err[U_ERRLEN];
 	struct blc_stats st;
@@ -319,13 +320,15 @@ static int check_pos(struct blc *b, const struct blc_pos *pos, char *err)
 		             pos->file, (unsigned long long)pos->pos, size);
 		return U_ELOST;
 	}
+	b->listed = 1;
 	return 0;
 }
 
 /* Turns a failed fetch into one line naming the position and what to do, and a code:
    U_ECONNLOST (reopen at the saved position), U_ELOST (the server cannot send from there:
-   resnapshot) or U_EFAIL. Error 1236 covers a purged file and a bad offset alike; only the
-   server's own words tell them apart, and they pick the wording of err, not the code. */
+   resnapshot) or U_EFAIL. Error 1236 covers a purged file and a bad offset alike: a start file
+   the server listed at open was not purged, so the offset is bad; one it could not list (no
+   privilege) may be either, and err says both (the server's words are quoted, never read). */
 static int fetch_error(struct blc *b, char *err)
 {
 	unsigned code = mysql_errno(b->m);
@@ -337,16 +340,17 @@ static int fetch_error(struct blc *b, char *err)
 	char at[100];
 	blc_pos_fmt(&b->st.read, at, sizeof at);
 	if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
-		if (strstr(msg, "first log file name") || strstr(msg, "not find"))
-			u_err(err,
-			      "binlog file '%s' is gone from the server (%s): it was purged; "
-			      "resnapshot: relay from the current position",
-			      b->st.read.file, msg);
-		else
+		if (b->listed)
 			u_err(err,
 			      "the server cannot send the binlog from %s (open at a position "
 			      "cdctop saved, or resnapshot from the current one): %s",
 			      at, msg);
+		else /* a user that may not list the binlogs: purged or a bad offset alike */
+			u_err(err,
+			      "binlog file '%s' is gone from the server, or %s is not a position in "
+			      "it (%s): purged, or not this server's; resnapshot: relay from the "
+			      "current position",
+			      b->st.read.file, at, msg);
 		return U_ELOST;
 	}
 	if (code == ER_SPECIFIC_ACCESS_DENIED_ERROR || code == ER_ACCESS_DENIED_ERROR ||
@@ -839,6 +843,8 @@ int blc_open(const struct db_target *t, const char *db, const struct blc_pos *po
 			goto fail;
 	} else if (blc_server_pos(b->m, &start, err) < 0) {
 		goto fail;
+	} else {
+		b->listed = 1; /* the server's own current position */
 	}
 	load_columns(b);
 	char sql[200];
