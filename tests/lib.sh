@@ -30,6 +30,8 @@ fail() {
 	exit 1
 }
 note() { echo "# $*"; }
+# thousands N: N with the screen's thousands separators (10100 -> 10,100); dash's printf has no %'d.
+thousands() { echo "$1" | sed -e :a -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e ta; }
 
 # assert_eq ACTUAL EXPECTED WHAT
 assert_eq() {

@@ -42,7 +42,7 @@ settled() { # WHAT [NOBARS]
 		grep -Eq "check  mysql [0-9,]+  counted [0-9,]+  ✗" "$SCR" &&
 			fail "$1: the check line shows a mismatch: $(grep 'check  ' "$SCR")"
 		_n=$(rows)
-		_c=$(printf "%'d" "$_n" 2>/dev/null || echo "$_n")
+		_c=$(thousands "$_n")
 		grep -q "check  mysql $_c  counted $_c  ✓" "$SCR" && grep -Eq 'backlog +0 ' "$SCR" &&
 			[ "$_n" = "$(rows)" ] && break
 		_i=$((_i + 1))
