@@ -113,6 +113,7 @@ static void read_lines(struct kc *kc, char *buf, size_t *len)
 		snprintf(shown, sizeof shown, "%s", p);
 		shown[strcspn(shown, "\r")] = 0;
 		mock_command(kc_mock(kc), kc_mock_brokers(kc), p, reply, sizeof reply);
+		kc_mock_nodelay(kc); /* a broker brought up has a new listener */
 		printf("%s\n", reply);
 		fflush(stdout);
 		u_log("kafka-mock: '%s': %s", shown, reply);

@@ -53,6 +53,9 @@ int kc_is_mock(const struct kc *kc);
 int kc_mock_brokers(const struct kc *kc);
 /* The mock cluster, for fault injection in tests; NULL when -b was given. */
 rd_kafka_mock_cluster_t *kc_mock(const struct kc *kc);
+/* Sets TCP_NODELAY on the mock brokers' sockets, as a real broker has it (kc_new does; call
+   again after a broker is brought up: its listener is new). No-op without the mock. */
+void kc_mock_nodelay(const struct kc *kc);
 
 /*
  * Makes sure topic exists with `partitions` partitions. Mock: rd_kafka_mock_topic_create

@@ -131,6 +131,8 @@ static void pl_on_fault(void *arg, int64_t what)
 		if ((down ? rd_kafka_mock_broker_set_down(mc, b) : rd_kafka_mock_broker_set_up(mc, b)))
 			bad++;
 	pl->mock_down = down;
+	if (!down)
+		kc_mock_nodelay(pl->kc); /* the brokers' listeners are new */
 	pub_mock_down(pl->pub, down);
 	char ev[VIEW_TEXT];
 	if (bad)
