@@ -227,7 +227,11 @@ void relay_stats(struct relay *r, struct relay_stats *out)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Sleeps up to us, serving delivery reports meanwhile; returns early on stop. */
+/* Sleeps up to us, serving delivery reports meanwhile; returns early on stop. While messages
+   are in flight it flushes: the relay sleeps only when it has nothing more to add to a batch,
+   so lingering for more (linger.ms, which packs a drain's batches) is pure latency then:
+   rd_kafka_flush has the broker threads send at once (bench_watch: COMMIT -> counted p50
+   7.0 -> 5.x ms; linger.ms=0 instead halved relay.drain). */
 static void idle(struct relay *r, int64_t us)
 {
 	int64_t end = u_mono_us() + us;
@@ -238,7 +242,9 @@ static void idle(struct relay *r, int64_t us)
 		int ms = (int)(left / 1000);
 		if (ms > 50)
 			ms = 50;
-		if (r->rk)
+		if (r->rk && rd_kafka_outq_len(r->rk) > 0)
+			rd_kafka_flush(r->rk, ms ? ms : 1); /* returns once all are acknowledged */
+		else if (r->rk)
 			rd_kafka_poll(r->rk, ms ? ms : 1);
 		else
 			u_sleep_us(ms ? ms * 1000 : 1000);
