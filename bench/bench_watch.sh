@@ -9,12 +9,18 @@
 #   watch.latency_p50  ms, watch's own end-to-end p50 (consume time - event time, its histogram
 #                      over the last 10-20 s of events) from its last "#" status line before
 #                      the injection ended; event time is the trigger's event_timestamp, set
-#                      before COMMIT, so it slightly overstates COMMIT -> counted; target <= 10
-#   watch.latency_p99  the same line's p99; target <= 50
+#                      before COMMIT, so it slightly overstates COMMIT -> counted; target <= 3
+#   watch.latency_p99  the same line's p99; target <= 10
 #   watch.rss_peak     MiB, watch's VmHWM (peak RSS) at the end of the injection; target <= 32
 #   watch.rss_growth   KiB/min, least-squares slope of the sampled RSS over the second half of
 #                      the injection; no target: "flat" means near 0 (the detail gives the first
 #                      and last samples)
+#   watch.idle_cpu     % of a core, watch caught up and idle (the relay still running, its
+#                      heartbeats twice a second) over IDLE_S (10) seconds, 3 s after the last
+#                      row was counted, beside a second watch of the same topic run with
+#                      `-X fetch.wait.max.ms=5` (one consumer handle with a 5 ms fetch wait, the
+#                      design before the adaptive wait) over the same seconds; target: at most
+#                      2 % of a core above that one
 # Correctness: once the injection is over, the relay must have relayed every change row and
 # watch must have counted exactly `SELECT COUNT(*) FROM users_change_events` within 30 s, else
 # the bench fails (exit 1) with one line saying so.
@@ -36,10 +42,12 @@ PREFILL=${PREFILL-1000000}
 TOPIC=cdc.sakila.customer
 RATE=1000
 BATCH=20
-P50_TARGET=10
-P99_TARGET=50
+P50_TARGET=3
+P99_TARGET=10
 RSS_TARGET=32
 CHECK_S=30
+IDLE_S=${IDLE_S:-10}
+IDLE_TARGET=2
 
 die() {
 	echo "bench_watch: $*" >&2
@@ -201,6 +209,24 @@ left=$((CHECK_S + ${t1%.*} - $(date +%s)))
 [ $left -gt 0 ] || left=1
 wait_for $left '[ "$(counted_now)" = "$rows" ]' || true # the last status line may lag the last event: the summary decides
 catch_s=$(elapsed "$t1" "$(now)")
+
+# idle: watch beside a one-handle 5 ms watch, both caught up, over the same IDLE_S seconds
+"$C" watch -b "$BOOT" -X fetch.wait.max.ms=5 </dev/null >"$T/watch5.out" 2>"$T/watch5.err" &
+W5=$!
+PIDS="$PIDS $W5"
+counted5() { counted_of "$(status_of "$T/watch5.out")"; }
+wait_for 60 '[ "$(counted5)" = "$rows" ]' ||
+	die "the 5 ms watch did not count the $rows change rows in 60 s (status: '$(status_of "$T/watch5.out")')"
+sleep 3 # past the quick handle's 2 s hold
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+a0=$(ticks "$WP") b0=$(ticks "$W5")
+sleep "$IDLE_S"
+a1=$(ticks "$WP") b1=$(ticks "$W5")
+idle_a=$(awk -v t=$((a1 - a0)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.2f", t * 100 / hz / s }')
+idle_b=$(awk -v t=$((b1 - b0)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.2f", t * 100 / hz / s }')
+kill -TERM "$W5" 2>/dev/null || true
+
 kill -TERM "$WP"
 wait_for 10 '! kill -0 "$WP"' || die "watch did not exit within 10 s of SIGTERM"
 summary=$(grep '^consumed [0-9,]*, counted' "$T/watch.out" | tail -n 1) # figures have separators
@@ -239,4 +265,6 @@ set -- $(awk -v h="$(awk -v s="$inject_s" 'BEGIN { print s / 2 }')" '
 		v = (n >= 2 && d > 0) ? (n * sxy - sx * sy) / d * 60 : 0
 		printf "%.1f %d %d %d\n", (v > -0.05 && v < 0.05) ? 0 : v, n, first, last
 	}' "$T/rss")
+fig watch.idle_cpu "$idle_a" %core "caught-up watch over $IDLE_S s, $((a1 - a0)) ticks of 1/$hz s; the one-handle 5 ms watch beside it over the same seconds: $idle_b %core (+$(awk -v a="$idle_a" -v b="$idle_b" 'BEGIN { printf "%.2f", a - b }'))" \
+	"$(verdict "$idle_a - $idle_b <= $IDLE_TARGET" "<= +$IDLE_TARGET %core")"
 fig watch.rss_growth "$1" KiB/min "least-squares slope of watch's VmRSS over the second half of the $inject_s s injection ($2 samples); flat means near 0; first sample $3 KiB, last $4 KiB"

@@ -15,11 +15,13 @@
  *    at exit (signal or idle): {"consumed":N,"counted":N,"duplicates":N,"late":N,
  *        "expired":N,"rejected":N,"rejects":["p0@17: not JSON: ..."],"lost":N,
  *        "lost_detail":"p0 from 12,000: 12,000 messages gone","updates":N,"deletes":N,
- *        "skipped":N,"values":N,"values_max":N,"untracked":N}  (the summary; rejects lists
+ *        "skipped":N,"values":N,"values_max":N,"untracked":N,"wait_switches":N}  (the
+ *        summary; rejects lists
  *        up to 4 rejected messages, lowest (partition, offset) first, so a restart shows the
  *        same, as "p<partition>@<offset>: <reason>"; updates, deletes, skipped: Debezium
  *        messages; values: the distinct store ids / group values tracked, at most
- *        values_max; untracked: registrations of values beyond those, in "other").
+ *        values_max; untracked: registrations of values beyond those, in "other";
+ *        wait_switches: moves between the 5 ms and the 1 ms fetch wait, consumer.c).
  *    With --group-by COLUMN, "COLUMN" replaces "store_id" in the window and late lines.
  *    Beyond 64 values, the lines name the top 63 by count in the horizon and "other" (a
  *    string) for the sum of the rest.
@@ -327,10 +329,10 @@ static void w_summary(int json, const struct cons_stats *st, const struct ws_sta
 		printf("],\"lost\":%llu,\"lost_detail\":", (unsigned long long)st->lost);
 		w_json_str(st->lost_text);
 		printf(",\"updates\":%llu,\"deletes\":%llu,\"skipped\":%llu,\"values\":%d,"
-		       "\"values_max\":%d,\"untracked\":%llu}\n",
+		       "\"values_max\":%d,\"untracked\":%llu,\"wait_switches\":%llu}\n",
 		       (unsigned long long)st->updates, (unsigned long long)st->deletes,
 		       (unsigned long long)st->skipped, ws->tracked, ws->max_tracked,
-		       (unsigned long long)st->untracked);
+		       (unsigned long long)st->untracked, (unsigned long long)st->wait_switches);
 		return;
 	}
 	char a[32], b[32], c[32], d[32], e[32], f[32];

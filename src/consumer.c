@@ -7,7 +7,8 @@
  * cons_run merges their heads in log_id order (Debezium: binlog order), so the seen-id set
  * stays a few intervals (Debezium: appended to) and
  * event times arrive nearly in order even when partitions are fetched unevenly (a rebuild).
- * cons_run's thread owns the rd_kafka handle;
+ * cons_run's thread owns the rd_kafka handles: two, a 5 ms and a 1 ms fetch wait, the data
+ * partitions on the second while messages arrive (adapt_wait, move_parts);
  * a mutex guards the store and the figures, which any thread reads through cons_view and
  * cons_stats. Must never stop or crash on a bad message, and never hold the lock across a
  * Kafka call.
@@ -42,6 +43,9 @@
 #define MYSQL_CHUNK    4096              /* rows from MySQL added per hold of the lock */
 #define CKPT_MAGIC     0x31534e43u       /* "CNS1": the consumer's checkpoint payload */
 #define CONS_GHASH     2048              /* group value hash slots: > 2 * CONS_MAX_GROUPS */
+#define WAIT_SLOW_MS   "5"               /* fetch.wait.max.ms while nothing arrives */
+#define WAIT_QUICK_MS  "1"               /* ... while messages arrive (the quick handle) */
+#define QUICK_HOLD_US  2000000LL         /* the quick handle reads until this long without any */
 _Static_assert(CONS_GHASH >= 2 * CONS_MAX_GROUPS && CONS_GHASH <= 65536, "CONS_GHASH");
 
 /* One decoded message of a batch, judged later under the lock. */
@@ -124,8 +128,13 @@ struct cons {
 	int64_t ckpt_t0;
 	int64_t lost_upto[CONS_MAX_PARTS]; /* per partition: messages below this are known gone */
 	struct kc *kc;
-	rd_kafka_t *rk;
-	rd_kafka_queue_t *q;                  /* the consumer queue: callbacks, errors */
+	/* the fetch wait adapts (librdkafka reads fetch.wait.max.ms once, at rd_kafka_new, and
+	   a mock broker holds an empty fetch for all of it, data or not): slow waits 5 ms and
+	   holds the heartbeat partition always, quick waits 1 ms and holds the data partitions
+	   while messages arrive; rk is the one holding them now (slow when quick is NULL) */
+	rd_kafka_t *rk, *slow, *quick;
+	rd_kafka_queue_t *q, *qq;             /* slow's and quick's consumer queues: callbacks */
+	int64_t data_at;                      /* mono us the last message was taken */
 	rd_kafka_queue_t *pq[CONS_MAX_PARTS]; /* each partition's own queue */
 	struct pbuf pb[CONS_MAX_PARTS];
 	int64_t stall_since[CONS_MAX_PARTS]; /* mono us since it was lagging and empty, or 0 */
@@ -274,8 +283,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Releases the partition queues and whatever they had delivered but was not merged. */
-static void drop_queues(struct cons *c)
+/* Releases the partition queues (what they hold is fetched again), and their waker. */
+static void close_queues(struct cons *c)
 {
 	kw_stop(c->kw);
 	c->kw = NULL;
@@ -285,9 +294,16 @@ static void drop_queues(struct cons *c)
 			rd_kafka_queue_destroy(c->pq[i]);
 			c->pq[i] = NULL;
 		}
-		c->pb[i].n = c->pb[i].i = 0;
 		c->stall_since[i] = 0;
 	}
+}
+
+/* Releases the partition queues and whatever they had delivered but was not merged. */
+static void drop_queues(struct cons *c)
+{
+	close_queues(c);
+	for (int i = 0; i < CONS_MAX_PARTS; i++)
+		c->pb[i].n = c->pb[i].i = 0;
 }
 
 /* Takes each partition's queue off the consumer queue (before assign, so no message takes
@@ -308,23 +324,17 @@ static void open_queues(struct cons *c, int n)
 		c->kw = kw_start(c->rk, c->topic, n);
 }
 
-struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
+/* A consumer handle with cdctop's defaults and fetch.wait.max.ms wait (the caller's
+   cfg->fetch_wait_ms over the user's -X over wait); c is its callbacks' opaque. NULL with err. */
+static rd_kafka_t *open_handle(struct cons *c, struct kc *kc, const struct cons_config *cfg,
+			       const char *wait, char *err)
 {
-	if (!cfg || !cfg->topic || !*cfg->topic) {
-		u_err(err, "consumer: no topic named");
-		return NULL;
-	}
-	int64_t hs = cfg->horizon_us > 0 ? (cfg->horizon_us + 999999) / 1000000 : 3600;
-	if (hs > WS_MAX_HORIZON_S) {
-		u_err(err, "consumer: horizon too long (at most %lld s)", (long long)WS_MAX_HORIZON_S);
-		return NULL;
-	}
 	rd_kafka_conf_t *conf = kc_conf(kc, err);
 	if (!conf)
 		return NULL;
-	char group[300], wait[16], e[512];
+	char group[300], forced[16], e[512];
 	snprintf(group, sizeof group, "cdctop-%s", cfg->topic);
-	snprintf(wait, sizeof wait, "%d", cfg->fetch_wait_ms > 0 ? cfg->fetch_wait_ms : 5);
+	snprintf(forced, sizeof forced, "%d", cfg->fetch_wait_ms);
 	if (kc_default(kc, conf, "group.id", group, err) < 0 ||
 	    kc_default(kc, conf, "client.id", "cdctop-consumer", err) < 0 ||
 	    kc_default(kc, conf, "enable.auto.commit", "true", err) < 0 ||
@@ -348,26 +358,93 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	       ~190k/s ~70 MiB; 1,300 or 2 MiB ~250-340k/s ~125 MiB) */
 	    kc_default(kc, conf, "queued.min.messages", "1300", err) < 0 ||
 	    kc_default(kc, conf, "queued.max.messages.kbytes", "2048", err) < 0 ||
-	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e,
+	    (cfg->fetch_wait_ms > 0 ? rd_kafka_conf_set(conf, "fetch.wait.max.ms", forced, e,
 							sizeof e) != RD_KAFKA_CONF_OK &&
 					  u_err(err, "kafka consumer: %s", e) < 0
-				    : kc_default(kc, conf, "fetch.wait.max.ms", "5", err) < 0)) {
+				    : kc_default(kc, conf, "fetch.wait.max.ms", wait, err) < 0)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	struct cons *c = u_calloc(1, sizeof *c);
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
-	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-	if (!c->rk) {
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+	if (!rk) {
 		rd_kafka_conf_destroy(conf);
-		free(c);
 		u_err(err, "kafka consumer: %s", e);
 		return NULL;
 	}
-	rd_kafka_poll_set_consumer(c->rk);
-	c->q = rd_kafka_queue_get_consumer(c->rk);
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+/* Moves the data partitions to handle to (slow or quick), each from the offset after the last
+   message taken from its queue: what the old queues held beyond is dropped and fetched again,
+   what was taken and not merged yet stays in the buffers, so nothing is lost or read twice.
+   The heartbeat partition stays on slow. */
+static void move_parts(struct cons *c, rd_kafka_t *to)
+{
+	if (!to || to == c->rk || !c->assigned || c->nparts <= 0)
+		return;
+	rd_kafka_t *from = c->rk;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->nparts);
+	for (int i = 0; i < c->nparts; i++)
+		rd_kafka_topic_partition_list_add(l, c->topic, i)->offset = c->ps[i].taken;
+	rd_kafka_commit(from, NULL, 1); /* its last offsets, for the Kafka pane's lag */
+	close_queues(c);
+	rd_kafka_error_t *er = NULL;
+	if (from == c->slow)
+		er = rd_kafka_incremental_unassign(from, l);
+	else
+		rd_kafka_assign(from, NULL);
+	if (er)
+		rd_kafka_error_destroy(er);
+	c->rk = to;
+	open_queues(c, c->nparts);
+	er = NULL;
+	rd_kafka_resp_err_t ar = 0;
+	if (to == c->slow)
+		er = rd_kafka_incremental_assign(to, l);
+	else
+		ar = rd_kafka_assign(to, l);
+	if (er || ar) { /* not assigned (the impossible): set up again from scratch */
+		if (er)
+			rd_kafka_error_destroy(er);
+		c->assigned = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	pthread_mutex_lock(&c->mu);
+	c->st.wait_switches++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
+{
+	if (!cfg || !cfg->topic || !*cfg->topic) {
+		u_err(err, "consumer: no topic named");
+		return NULL;
+	}
+	int64_t hs = cfg->horizon_us > 0 ? (cfg->horizon_us + 999999) / 1000000 : 3600;
+	if (hs > WS_MAX_HORIZON_S) {
+		u_err(err, "consumer: horizon too long (at most %lld s)", (long long)WS_MAX_HORIZON_S);
+		return NULL;
+	}
+	struct cons *c = u_calloc(1, sizeof *c);
+	c->wake[0] = c->wake[1] = -1;
+	c->slow = open_handle(c, kc, cfg, WAIT_SLOW_MS, err);
+	/* the user's fetch wait (-X fetch.wait.max.ms, or the caller's) is the one wait */
+	if (c->slow && !cfg->fetch_wait_ms && !kc_has_prop(kc, "fetch.wait.max.ms") &&
+	    !(c->quick = open_handle(c, kc, cfg, WAIT_QUICK_MS, err))) {
+		rd_kafka_destroy_flags(c->slow, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		c->slow = NULL;
+	}
+	if (!c->slow) {
+		free(c);
+		return NULL;
+	}
+	c->rk = c->slow;
+	c->q = rd_kafka_queue_get_consumer(c->slow);
+	c->qq = c->quick ? rd_kafka_queue_get_consumer(c->quick) : NULL;
 	c->topic = u_strdup(cfg->topic);
 	c->state_path = cfg->state_path ? u_strdup(cfg->state_path) : NULL;
 	if (cfg->db) {
@@ -390,9 +467,11 @@ struct cons *cons_new(const struct cons_config *cfg, struct kc *kc, char *err)
 	c->items = u_malloc(CONS_BATCH * sizeof *c->items);
 	for (int i = 0; i < CONS_MAX_PARTS; i++)
 		c->pb[i].it = NULL;
-	c->wake[0] = c->wake[1] = -1;
-	if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) == 0)
+	if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) == 0) {
 		rd_kafka_queue_io_event_enable(c->q, c->wake[1], "c", 1);
+		if (c->qq)
+			rd_kafka_queue_io_event_enable(c->qq, c->wake[1], "c", 1);
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	atomic_init(&c->stop, 0);
 	atomic_init(&c->rebuild, 0);
@@ -408,16 +487,20 @@ void cons_free(struct cons *c)
 		rd_kafka_queue_io_event_enable(c->hbq, -1, NULL, 0);
 		rd_kafka_queue_destroy(c->hbq);
 	}
-	if (c->q) {
-		rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
-		rd_kafka_queue_destroy(c->q);
-	}
-	if (c->rk) {
+	rd_kafka_queue_t *qs[2] = {c->q, c->qq};
+	rd_kafka_t *rks[2] = {c->slow, c->quick};
+	for (int i = 0; i < 2; i++) {
+		if (qs[i]) {
+			rd_kafka_queue_io_event_enable(qs[i], -1, NULL, 0);
+			rd_kafka_queue_destroy(qs[i]);
+		}
+		if (!rks[i])
+			continue;
 		/* the committed offsets only feed the monitor's lag column: commit them without
 		   waiting, and skip the consumer close, which waits for the group coordinator
 		   without a bound and hangs the quit while the cluster is unreachable */
-		rd_kafka_commit(c->rk, NULL, 1);
-		rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		rd_kafka_commit(rks[i], NULL, 1);
+		rd_kafka_destroy_flags(rks[i], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	}
 	for (int i = 0; i < 2; i++)
 		if (c->wake[i] >= 0)
@@ -950,9 +1033,9 @@ static void open_heartbeat(struct cons *c, rd_kafka_topic_partition_list_t *l)
 {
 	char e[U_ERRLEN];
 	c->hb_look_t0 = u_mono_us();
-	if (!c->hb_topic || c->hbq || kc_topic_partitions_now(c->rk, c->hb_topic, 500, e) < 1)
+	if (!c->hb_topic || c->hbq || kc_topic_partitions_now(c->slow, c->hb_topic, 500, e) < 1)
 		return;
-	c->hbq = rd_kafka_queue_get_partition(c->rk, c->hb_topic, 0);
+	c->hbq = rd_kafka_queue_get_partition(c->slow, c->hb_topic, 0);
 	if (!c->hbq)
 		return;
 	rd_kafka_queue_forward(c->hbq, NULL);
@@ -969,7 +1052,7 @@ static void look_for_heartbeat(struct cons *c)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	open_heartbeat(c, l);
 	if (l->cnt) {
-		rd_kafka_error_t *er = rd_kafka_incremental_assign(c->rk, l);
+		rd_kafka_error_t *er = rd_kafka_incremental_assign(c->slow, l);
 		if (er) {
 			rd_kafka_error_destroy(er);
 			rd_kafka_queue_io_event_enable(c->hbq, -1, NULL, 0);
@@ -1009,6 +1092,9 @@ static int setup(struct cons *c, char *err)
 	if (n > CONS_MAX_PARTS)
 		return u_err(err, "topic '%.64s' has %d partitions; cdctop reads at most %d", c->topic,
 			     n, CONS_MAX_PARTS);
+	if (c->quick)
+		rd_kafka_assign(c->quick, NULL);
+	c->rk = c->slow;
 	rd_kafka_assign(c->rk, NULL);
 	drop_queues(c);
 	if (c->hbq) {
@@ -1535,6 +1621,24 @@ static void finish_topic_rebuild(struct cons *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* The quick handle takes the data partitions when messages arrive, the slow one once none
+   came for QUICK_HOLD_US: an idle monitor costs what one 5 ms wait does, while rows flow a
+   message waits at most 1 ms at a mock broker (bench_watch, COMMIT -> counted p50). */
+static void adapt_wait(struct cons *c, int k, int64_t mono)
+{
+	if (!c->quick)
+		return;
+	int data = 0;
+	for (int j = 0; j < k && !data; j++)
+		data = c->items[j].kind != IT_END;
+	if (data)
+		c->data_at = mono;
+	if (data && c->rk == c->slow)
+		move_parts(c, c->quick);
+	else if (c->rk == c->quick && mono - c->data_at >= QUICK_HOLD_US)
+		move_parts(c, c->slow);
+}
+
 int cons_run(struct cons *c, char *err)
 {
 	struct rejset brej;
@@ -1570,6 +1674,9 @@ int cons_run(struct cons *c, char *err)
 		int k = 0;
 		brej.n = 0;
 		rd_kafka_message_t *m;
+		while (c->quick && (m = rd_kafka_consumer_poll(c->rk == c->slow ? c->quick : c->slow,
+							       0)) != NULL)
+			rd_kafka_message_destroy(m); /* callbacks served; it holds no data partition */
 		while (k < CONS_BATCH && (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL) {
 			if (decode_one(c, m, &c->items[k], &brej)) {
 				struct pstate *p = &c->ps[c->items[k].part];
@@ -1595,7 +1702,9 @@ int cons_run(struct cons *c, char *err)
 		follow_clock(c);
 		if (c->topic_rebuild)
 			finish_topic_rebuild(c);
-		tick(c, u_mono_us());
+		int64_t mono = u_mono_us();
+		adapt_wait(c, k, mono);
+		tick(c, mono);
 		save_checkpoint(c, 0);
 		look_for_heartbeat(c);
 		if (k == 0 && stalled)

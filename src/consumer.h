@@ -22,7 +22,8 @@ struct cons_config {
 	const char *topic;
 	int64_t horizon_us;  /* rebuild from now - horizon */
 	int64_t lateness_us;
-	int fetch_wait_ms;   /* fetch.wait.max.ms; 0: default (5, or the user's -X) */
+	int fetch_wait_ms;   /* fetch.wait.max.ms, the one wait; 0: the user's -X, else adaptive
+				(5 ms while idle, 1 ms while messages arrive, see consumer.c) */
 	int64_t topic_wait_us; /* how long cons_run waits for the topic; 0: until cons_stop */
 	const char *state_path; /* checkpoint file (restored at start, saved each second); NULL none */
 	const struct db_target *db; /* MySQL, the durable log to rebuild from; NULL: topic only */
@@ -80,6 +81,8 @@ struct cons_stats {
 	uint64_t heartbeats;     /* heartbeats applied */
 	uint64_t ckpt_saves;     /* checkpoints written */
 	int64_t ckpt_us;         /* the last checkpoint's cost (encode + write), us */
+	uint64_t wait_switches;  /* moves of the data partitions between the 5 ms and 1 ms fetch
+				    waits (0 with one wait: -X fetch.wait.max.ms) */
 
 	char last_error[256];
 	int kafka_ok;

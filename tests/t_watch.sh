@@ -37,23 +37,6 @@ watch_once() {
 	windows_of "$T/w.json" >"$T/w.tsv"
 }
 
-# windows_of FILE: the window lines of watch --json output as "store<TAB>start<TAB>count",
-# the last value of each (window, store), sorted.
-windows_of() {
-	sed -n 's/^{"window_start":"\([^"]*\)","window_end":"[^"]*","store_id":\([0-9]*\),"count":\([0-9]*\),"final":[a-z]*}$/\2\t\1\t\3/p' "$1" |
-		awk -F'\t' '{ v[$1 "\t" $2] = $3 } END { for (k in v) print k "\t" v[k] }' | sort
-}
-
-# truth SIZE: the SQL ground truth for tumbling windows of SIZE seconds, same format.
-truth() {
-	sql "SET time_zone = '+00:00';
-	     SELECT store_id,
-	            DATE_FORMAT(FROM_UNIXTIME(FLOOR(UNIX_TIMESTAMP(event_timestamp) / $1) * $1),
-	                        '%Y-%m-%dT%H:%i:%sZ'),
-	            COUNT(*)
-	     FROM users_change_events GROUP BY 1, 2" | sort
-}
-
 # Round 1: 4 batches of 20, one every 4 s (12 s: at least two 10 s windows).
 "$CDCTOP" inject --datadir "$DBDIR" -n 20 --batches 4 --rate 5 --seed 7 >/dev/null || fail "inject"
 assert_eq "$(sql 'SELECT COUNT(*) FROM users_change_events')" 80 "change rows after inject"
