@@ -29,9 +29,20 @@ scr_start() {
 	BG_PIDS="$BG_PIDS $(scr_tmux display-message -p '#{pid}')"
 }
 
-# scr_cap: the screen as plain text, also kept in $SCR.
+# scr_cap: the screen as plain text, also kept in $SCR. A frame reaches tmux in several
+# writes (ncurses flushes a buffer of about one screen's cells, and a frame with box lines
+# and colours is larger), so a capture may show a frame half drawn: the screen is taken
+# again until two captures in a row agree (at most 5 times; a screen that changes every
+# few milliseconds keeps the last one).
 scr_cap() {
 	scr_tmux capture-pane -p >"$SCR" 2>/dev/null || : >"$SCR"
+	_k=0
+	while [ $_k -lt 4 ]; do
+		scr_tmux capture-pane -p >"$SCR.2" 2>/dev/null || : >"$SCR.2"
+		cmp -s "$SCR" "$SCR.2" && break
+		mv "$SCR.2" "$SCR"
+		_k=$((_k + 1))
+	done
 	cat "$SCR"
 }
 
