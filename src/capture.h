@@ -44,6 +44,9 @@ struct cap_sink {
 	void *ctx;
 };
 
+/* The most rows one next() reads: one SELECT, or one pass over the binlog stream. */
+#define CAP_BATCH_ROWS 5000
+
 struct cap_config {
 	const char *topic;            /* the progress row's key */
 	const struct db_target *db;   /* copied; binlog capture opens its own stream to it */
@@ -61,7 +64,8 @@ struct cap_ops {
 	   saved progress (*relayed: the messages relayed into the topic so far). 0; U_EFATAL (a
 	   server setting), U_ENOTFOUND (no CDC tables: run cdctop init) or U_EFAIL. */
 	int (*open)(struct cap *c, MYSQL *m, uint64_t *relayed, char *err);
-	/* Reads up to max rows and emits them: the count emitted in order; U_ECONNLOST (the
+	/* Reads up to max rows (CAP_BATCH_ROWS at most) and emits them: the count emitted in
+	   order, fewer than both only when the source held no more just then; U_ECONNLOST (the
 	   relay's connection broke: reconnect), U_EFATAL (retrying cannot help) or U_EFAIL. A row
 	   whose emit failed is read again by the next call. */
 	int (*next)(struct cap *c, const struct cap_sink *s, int max, char *err);

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_ROWS 5000 /* rows per call at most */
-
 struct cbin {
 	struct cap base;
 	struct cap_config cfg;
@@ -242,8 +240,8 @@ static int b_next(struct cap *c, const struct cap_sink *s, int max, char *err)
 	struct blc_row br;
 	struct cap_row row;
 	int n = 0;
-	if (max > BATCH_ROWS)
-		max = BATCH_ROWS;
+	if (max > CAP_BATCH_ROWS)
+		max = CAP_BATCH_ROWS;
 	while (n < max) {
 		rc = blc_next(b->bl, &br, n ? 0 : 100, err);
 		if (rc == 0)

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_ROWS 5000    /* rows per SELECT */
 #define MAX_SKIPS  128     /* skipped id ranges re-checked for late commits */
 #define RECHECK_US 1000000 /* how often the skipped ranges are re-checked */
 
@@ -339,7 +338,8 @@ static int64_t seen_gap(struct ctrig *t, int64_t lo, int64_t hi, int64_t now)
 static int read_batch(struct ctrig *t, const struct cap_sink *s, int max, char *err)
 {
 	/* waiting at a gap, only the next row matters: do not re-read the backlog */
-	long long after = t->cursor, limit = t->gap_id ? 1 : max < BATCH_ROWS ? max : BATCH_ROWS;
+	long long after = t->cursor;
+	long long limit = t->gap_id ? 1 : max < CAP_BATCH_ROWS ? max : CAP_BATCH_ROWS;
 	MYSQL_BIND b[2];
 	memset(b, 0, sizeof b);
 	db_bind_ll(&b[0], &after);
