@@ -393,8 +393,9 @@ static int paired(struct kc *kc, const char *topic, long long n, int parts, int 
 		b[i] = bare_rate(kc, topic, n, parts);
 		if (b[i] <= 0)
 			return 2;
-		at += (size_t)snprintf(desc + at, at < dcap ? dcap - at : 0, "%s%.0f/%.0f",
-				       i ? " " : "", c[i], b[i]);
+		if (at < dcap)
+			at += (size_t)snprintf(desc + at, dcap - at, "%s%.0f/%.0f", i ? " " : "",
+					       c[i], b[i]);
 	}
 	qsort(c, ROUNDS, sizeof *c, cmp_d);
 	qsort(b, ROUNDS, sizeof *b, cmp_d);

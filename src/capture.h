@@ -65,10 +65,11 @@ struct cap_ops {
 	   server setting), U_ENOTFOUND (no CDC tables: run cdctop init) or U_EFAIL. */
 	int (*open)(struct cap *c, MYSQL *m, uint64_t *relayed, char *err);
 	/* Reads up to max rows (CAP_BATCH_ROWS at most) and emits them: the count emitted in
-	   order, fewer than both only when the source held no more just then; U_ECONNLOST (the
-	   relay's connection broke: reconnect), U_EFATAL (retrying cannot help) or U_EFAIL. A row
-	   whose emit failed is read again by the next call. */
-	int (*next)(struct cap *c, const struct cap_sink *s, int max, char *err);
+	   order, with *drained 1 when the read found all the source held just then (the relay
+	   then sends at once and sleeps), 0 when more may be there; U_ECONNLOST (the relay's
+	   connection broke: reconnect), U_EFATAL (retrying cannot help) or U_EFAIL. A row whose
+	   emit failed is read again by the next call. */
+	int (*next)(struct cap *c, const struct cap_sink *s, int max, int *drained, char *err);
 	/* Kafka acknowledged every in-order row before the oldest still in flight (oldest; NULL
 	   when none is); log_id and event_us: the highest of those acknowledged since the last
 	   call (log_id 0: none). */

@@ -231,10 +231,14 @@ static int open_stream(struct cbin *b, const struct cap_sink *s, char *err)
 	return 0;
 }
 
-static int b_next(struct cap *c, const struct cap_sink *s, int max, char *err)
+/* *drained stays 0: a short count only means no row was ready in the stream's buffer (the
+   next transaction's first events may be), and the read with no row yet already waits for
+   one (up to 100 ms). */
+static int b_next(struct cap *c, const struct cap_sink *s, int max, int *drained, char *err)
 {
 	struct cbin *b = (struct cbin *)c;
 	int rc;
+	*drained = 0;
 	if (!b->bl && (rc = open_stream(b, s, err)) < 0)
 		return rc;
 	struct blc_row br;

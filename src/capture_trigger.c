@@ -334,8 +334,11 @@ static int64_t seen_gap(struct ctrig *t, int64_t lo, int64_t hi, int64_t now)
 	return first;
 }
 
-/* Reads the next rows after the cursor and emits them; rows past a gap wait for it. */
-static int read_batch(struct ctrig *t, const struct cap_sink *s, int max, char *err)
+/* Reads the next rows after the cursor and emits them; rows past a gap wait for it.
+   *drained: the select returned fewer rows than its limit, and that limit was not the single
+   row read while waiting at a gap (a backlog may stand behind the gap). */
+static int read_batch(struct ctrig *t, const struct cap_sink *s, int max, int *drained,
+		      char *err)
 {
 	/* waiting at a gap, only the next row matters: do not re-read the backlog */
 	long long after = t->cursor;
@@ -351,10 +354,11 @@ static int read_batch(struct ctrig *t, const struct cap_sink *s, int max, char *
 		u_err(err, "mysql: %s", mysql_stmt_error(t->sel));
 		return db_conn_lost(t->sel) ? U_ECONNLOST : U_EFAIL;
 	}
-	int n = 0, rc;
+	int n = 0, rc, got = 0;
 	int held = 0;
 	int64_t prev = 0, now = u_mono_us();
 	while ((rc = mysql_stmt_fetch(t->sel)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		got++;
 		if (held) { /* note the later gaps in the rest of the result: their wait starts now */
 			if (f.log_id > prev + t->step)
 				seen_gap(t, prev + t->step, f.log_id - t->step, now);
@@ -393,13 +397,14 @@ static int read_batch(struct ctrig *t, const struct cap_sink *s, int max, char *
 	mysql_stmt_free_result(t->sel);
 	if (!held && n == 0)
 		t->gap_id = 0;
+	*drained = got < limit && limit > 1;
 	return n;
 }
 
-static int t_next(struct cap *c, const struct cap_sink *s, int max, char *err)
+static int t_next(struct cap *c, const struct cap_sink *s, int max, int *drained, char *err)
 {
 	struct ctrig *t = (struct ctrig *)c;
-	int n = read_batch(t, s, max, err);
+	int n = read_batch(t, s, max, drained, err);
 	if (n < 0)
 		return n;
 	int64_t now = u_mono_us();

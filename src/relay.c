@@ -34,6 +34,7 @@
 #define IDLE_MAX_US    50000
 #define ACTIVE_US      1000000 /* rows seen this recently: keep polling every ACTIVE_POLL_US */
 #define ACTIVE_POLL_US 1000    /* from the start of one read to the next, while rows flow */
+#define ACTIVE_MIN_US  200     /* and at least this long between them */
 
 /* A produced change row waiting for its acknowledgement. */
 struct entry {
@@ -935,8 +936,8 @@ static void run_state(struct relay *r, int n, int64_t held_since, const char *ho
 
 /* Sleeps after a pass that read n rows (drained: all the source held), begun at start: not at
    all while a backlog drains; after a read that left nothing to read, while rows came in the
-   last ACTIVE_US, until ACTIVE_POLL_US after the pass began (flushing, in idle), so a row
-   waits at most that long for the next read whatever the pass cost; once a second passes with
+   last ACTIVE_US, until ACTIVE_POLL_US after the pass began (flushing, in idle; ACTIVE_MIN_US
+   at least), so a row waits about that long for the next read whatever the pass cost; once a second passes with
    no rows, longer and longer, so an idle relay costs next to nothing. Sleeping at once after
    the short read sends its rows before another read that would find nothing (bench_watch with
    per-row timestamps: COMMIT returned -> produced 0.9 -> 0.7 ms, produced -> acknowledged
@@ -956,12 +957,18 @@ static void run_pace(struct relay *r, struct run_loop *l, int n, int drained, in
 		return;
 	}
 	int active = now - l->last_rows_us < ACTIVE_US;
-	idle(r, active ? start + l->idle_us - u_mono_us() : l->idle_us);
+	int64_t us = l->idle_us;
+	if (active) { /* the cadence, but never reads back to back when a pass costs a ms */
+		us = start + l->idle_us - u_mono_us();
+		if (us < ACTIVE_MIN_US)
+			us = ACTIVE_MIN_US;
+	}
+	idle(r, us);
 	if (!active)
 		l->idle_us = l->idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : l->idle_us * 2;
 }
 
-/* Reads up to the in-flight limit; the rows read (>= 0; *drained: fewer than asked, all the
+/* Reads up to the in-flight limit; the rows read (>= 0; *drained: the capture found all the
    source held), or RUN_AGAIN when the pass should start over (MySQL lost or a read failed,
    already reported), or -1 with err (fatal). */
 enum { RUN_AGAIN = -100 };
@@ -976,8 +983,7 @@ static int run_read(struct relay *r, int *drained, char *err)
 	}
 	int ask = MAX_INFLIGHT - inflight < CAP_BATCH_ROWS ? (int)(MAX_INFLIGHT - inflight)
 							    : CAP_BATCH_ROWS;
-	int n = r->cap->ops->next(r->cap, &r->sink, ask, e);
-	*drained = n >= 0 && n < ask;
+	int n = r->cap->ops->next(r->cap, &r->sink, ask, drained, e);
 	if (n == U_EFATAL)
 		return u_err(err, "%s", e);
 	if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */

@@ -33,7 +33,8 @@ scr_start() {
 # writes (ncurses flushes a buffer of about one screen's cells, and a frame with box lines
 # and colours is larger), so a capture may show a frame half drawn: the screen is taken
 # again until two captures in a row agree (at most 5 times; a screen that changes every
-# few milliseconds keeps the last one).
+# few milliseconds keeps the last one). That usually skips a half-drawn frame, not always:
+# a test that needs a whole screen waits for each part of it (scr_wait).
 scr_cap() {
 	scr_tmux capture-pane -p >"$SCR" 2>/dev/null || : >"$SCR"
 	_k=0
