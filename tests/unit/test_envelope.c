@@ -404,6 +404,7 @@ static int ref_decode(const char *buf, size_t len, struct cdc_row *out, char *er
 		            sizeof out->last_name, err) ||
 		    ref_str(after, "email", "after.email", out->email, sizeof out->email, err))
 			goto done;
+		out->email_null = json_is_null(json_object_get(after, "email"));
 		r = 0;
 	}
 	goto done;
@@ -416,13 +417,109 @@ done:
 	return r;
 }
 
+/* One edit of the compact envelope, as fast_edges makes it: replace the first `from` by `to`. */
+struct edit {
+	const char *from, *to;
+	int ok; /* 1 if the edited envelope decodes */
+};
+
+/*
+ * env_decode's fast path (env_encode's exact shape) at its edges: numbers at and past their
+ * limits, leading zeros, 18 and 19 digits, null, booleans, escapes, a bad date, an escaped
+ * table name. Each edited envelope must decode as the jansson reference decodes it, and as the
+ * general scanner does (the same bytes with a space after them), row and reason alike.
+ */
+static void fast_edges(void)
+{
+	static const struct edit edits[] = {
+	    {"", "", 1},
+	    {"\"customer_id\":601", "\"customer_id\":4294967295", 1},
+	    {"\"customer_id\":601", "\"customer_id\":4294967296", 0},
+	    {"\"customer_id\":601", "\"customer_id\":0601", 0},
+	    {"\"customer_id\":601", "\"customer_id\":0", 1},
+	    {"\"customer_id\":601", "\"customer_id\":999999999999999999", 0},
+	    {"\"store_id\":2", "\"store_id\":2.0", 0},
+	    {"\"store_id\":2", "\"store_id\":-2", 0},
+	    {"\"address_id\":701", "\"address_id\":null", 1},
+	    {"\"log_id\":1,", "\"log_id\":0,", 0},
+	    {"\"log_id\":1,", "\"log_id\":123456789012345678,", 1},
+	    {"\"log_id\":1,", "\"log_id\":1234567890123456789,", 1},
+	    {"\"log_id\":1,", "\"log_id\":9223372036854775808,", 0},
+	    {"\"log_id\":1,", "\"log_id\":-1,", 0},
+	    {"\"email\":\"mary@x.org\"", "\"email\":null", 1},
+	    {"\"email\":\"mary@x.org\"", "\"email\":\"m\\\"ary\\u00e9@x.org\"", 1},
+	    {"\"email\":\"mary@x.org\"", "\"email\":7", 0},
+	    {"\"active\":1", "\"active\":0", 1},
+	    {"\"active\":1", "\"active\":2", 1},
+	    {"\"active\":1", "\"active\":true", 1},
+	    {"\"active\":1", "\"active\":-3", 1},
+	    {"10:23:14\"", "10:23:1\"", 0},
+	    {"2024-11-25", "2024-13-25", 0},
+	    {"\"first_name\":\"Mary\"", "\"first_name\":\"M\\u00e9ry\\t\"", 1},
+	    {"\"first_name\":\"Mary\"", "\"first_name\":\"M\xff" "ry\"", 0},
+	    {"\"first_name\":\"Mary\"", "\"first_name\":\"Mary", 0},
+	    {"\"table\":\"customer\"", "\"table\":\"cust\\u006fmer\"", 1},
+	    {"\"table\":\"customer\"", "\"table\":\"address\"", 0},
+	    {"\"version\":\"cdctop-0.1\"", "\"version\":1", 1},
+	    {"\"db\":\"sakila\"", "\"db\":\"\\ud83d\\ude00\"", 1},
+	    {"\"op\":\"c\"", "\"op\":\"u\"", 0},
+	    {",\"ts_us\":1732530194123457", "", 1},
+	    {"\"ts_us\":1732530194123457", "\"ts_us\":1.5", 0},
+	    {"\"ts_us\":1732530194123457", "\"ts_us\":0", 1},
+	    {"\"op\":\"c\",\"ts_ms\":1732530195000}", "\"op\":\"c\",\"ts_ms\":1732530195000}}", 0},
+	    {"\"op\":\"c\",\"ts_ms\":1732530195000}", "\"op\":\"c\",\"ts_ms\":1732530195000", 0},
+	    {"{\"before\":null", "{\"before\":null,\"before\":1", 1},
+	};
+	struct cdc_row r = row(1, "Mary", "Smith", "mary@x.org");
+	char base[ENV_MAX];
+	CHECK(env_encode(&r, "sakila", 1732530195000000LL, base, sizeof base) > 0);
+	for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+		const struct edit *e = &edits[i];
+		char buf[ENV_MAX + 64];
+		const char *at = strstr(base, e->from);
+		CHECK(at != NULL);
+		if (!at)
+			continue;
+		size_t pre = (size_t)(at - base), fl = strlen(e->from), tl = strlen(e->to);
+		memcpy(buf, base, pre);
+		memcpy(buf + pre, e->to, tl);
+		strcpy(buf + pre + tl, at + fl);
+		size_t len = strlen(buf);
+		struct cdc_row a, b, c;
+		char ea[U_ERRLEN] = "", eb[U_ERRLEN] = "", ec[U_ERRLEN] = "";
+		int ra = env_decode(buf, len, &a, ea);
+		int rb = ref_decode(buf, len, &b, eb);
+		buf[len] = ' ';
+		int rc = env_decode(buf, len + 1, &c, ec);
+		/* a reason is the scanner's on both paths; only a byte offset at the end moves */
+		int reason_same = !strcmp(ea, ec) || (!strncmp(ea, "not JSON", 8) &&
+						      !strncmp(ec, "not JSON", 8));
+		int same = (ra == 0) == e->ok && rc == ra &&
+			   (ra ? reason_same
+			       : !memcmp(&a, &c, sizeof a) && !memcmp(&a, &b, sizeof a)) &&
+			   (rb == 0) == (ra == 0);
+		CHECK(same);
+		if (!same)
+			fprintf(stderr, "edit %zu (%s -> %s): %d '%s', scanner %d '%s', jansson %d '%s'\n",
+				i, e->from, e->to, ra, ea, rc, ec, rb, eb);
+	}
+	/* the untouched envelope took the fast path's values: a spot check of the row */
+	struct cdc_row d;
+	char err[U_ERRLEN];
+	CHECK_EQ(env_decode(base, strlen(base), &d, err), 0);
+	CHECK_EQ(d.log_id, 1);
+	CHECK_EQ(d.event_us, r.event_us);
+	CHECK_EQ(d.address_id, 701);
+	CHECK(!strcmp(d.email, "mary@x.org") && !d.email_null);
+}
+
 /* Mutates valid envelopes and checks env_decode agrees with the jansson reference on each. */
 static void differential(void)
 {
 	struct cdc_row rows[3] = {row(1, "Mary", "Smith", "mary@x.org"),
 	                          row(2, "Zoë \"Q\"", "Ñ\\ú 😀", "t\tab@x.org"),
 	                          row(3, "", "Ĳsselmeer-ĲĳĲĳĲĳĲĳĲĳĲĳĲĳĲĳĲĳĲĳ", "a@b")};
-	int n = 0, agree = 0, valid = 0, json_ok = 0;
+	int n = 0, agree = 0, valid = 0, json_ok = 0, paths_agree = 0, tried = 0, fast = 0;
 	for (int iter = 0; iter < 200000; iter++) {
 		char buf[ENV_MAX * 2];
 		int len = env_encode(&rows[iter % 3], "sakila", 1, buf, ENV_MAX);
@@ -431,6 +528,19 @@ static void differential(void)
 		char ea[U_ERRLEN] = "", eb[U_ERRLEN] = "";
 		int ra = env_decode(buf, (size_t)len, &a, ea);
 		int rb = ref_decode(buf, (size_t)len, &b, eb);
+		/* a space after it sends it past the fast path (env_encode's exact shape) to the
+		   general scanner: both paths must give the same row, or both refuse */
+		struct cdc_row c;
+		char ec[U_ERRLEN] = "";
+		buf[len] = ' ';
+		int rc = env_decode(buf, (size_t)len + 1, &c, ec);
+		paths_agree += rc == ra && (ra || !memcmp(&a, &c, sizeof a));
+		if (ra == 0) { /* in the fast path's shape for certain: what env_encode writes */
+			char re[ENV_MAX];
+			int rl = env_encode(&a, "sakila", 1, re, sizeof re);
+			fast += rl == len && !memcmp(re, buf, (size_t)len);
+		}
+		tried++;
 		if (rb == -2 && (strstr(eb, "real number overflow") || strstr(eb, "too deep")))
 			continue; /* documented differences */
 		n++;
@@ -449,8 +559,11 @@ static void differential(void)
 			        rb, eb, len, buf);
 	}
 	CHECK_EQ(agree, n);
-	printf("differential: %d mutated envelopes (%d JSON, %d valid), %d agree with jansson\n", n,
-	       json_ok, valid, agree);
+	CHECK_EQ(paths_agree, tried);
+	CHECK(fast > 1000); /* the mutations exercise the fast path, not only the scanner */
+	printf("differential: %d mutated envelopes (%d JSON, %d valid), %d agree with jansson; "
+	       "fast path and scanner agree on %d of %d (%d valid in the compact shape)\n",
+	       n, json_ok, valid, agree, paths_agree, tried, fast);
 }
 
 /* Prints encode and decode rates over a realistic row. */
@@ -600,6 +713,7 @@ int main(void)
 	errors();
 	ts_ms_only();
 	dates();
+	fast_edges();
 	differential();
 	rates();
 	return check_done("test_envelope");
