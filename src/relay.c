@@ -937,8 +937,8 @@ static void run_state(struct relay *r, int n, int64_t held_since, const char *ho
 /* Sleeps after a pass that read n rows (drained: all the source held), begun at start: not at
    all while a backlog drains; after a read that left nothing to read, while rows came in the
    last ACTIVE_US, until ACTIVE_POLL_US after the pass began (flushing, in idle; ACTIVE_MIN_US
-   at least), so a row waits about that long for the next read whatever the pass cost; once a second passes with
-   no rows, longer and longer, so an idle relay costs next to nothing. Sleeping at once after
+   at least), so a row waits about that long for the next read whatever the pass cost; once
+   a second passes with no rows, longer and longer, so an idle relay costs next to nothing. Sleeping at once after
    the short read sends its rows before another read that would find nothing (bench_watch with
    per-row timestamps: COMMIT returned -> produced 0.9 -> 0.7 ms, produced -> acknowledged
    0.4 -> 0.2 ms; reading every 500 us took 0.25 ms more off, for +9 % of a core of relay and
@@ -981,9 +981,7 @@ static int run_read(struct relay *r, int *drained, char *err)
 		rd_kafka_poll(r->rk, 10);
 		return 0;
 	}
-	int ask = MAX_INFLIGHT - inflight < CAP_BATCH_ROWS ? (int)(MAX_INFLIGHT - inflight)
-							    : CAP_BATCH_ROWS;
-	int n = r->cap->ops->next(r->cap, &r->sink, ask, drained, e);
+	int n = r->cap->ops->next(r->cap, &r->sink, (int)(MAX_INFLIGHT - inflight), drained, e);
 	if (n == U_EFATAL)
 		return u_err(err, "%s", e);
 	if (n == U_ECONNLOST) { /* reconnect, keep what is in flight */
