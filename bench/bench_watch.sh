@@ -5,12 +5,17 @@
 # mode, default 1 h horizon) in the background; after a 20-customer warm-up has been counted,
 # `cdctop inject -n 20 --rate 1000` writes 1,000 customers/s (batches of 20, as the monitor
 # does) for DURATION seconds while watch's VmRSS is sampled from /proc/<pid>/status every
-# second (every 5 s when DURATION > 600). Then, one line per figure:
+# second (every 5 s when DURATION > 600). Before watch starts, bench_commit (bench_commit.c)
+# writes batches of 20 at 1,000/s for COMMIT_S (20) seconds through the injector's code and
+# counts them with cdctop's consumer in its own process. Then, one line per figure:
+#   watch.commit_p50   ms, COMMIT returned -> the batch's last row counted (bench_commit), p50
+#                      over the batches; target <= 3
+#   watch.commit_p99   the same batches' p99; target <= 10
 #   watch.latency_p50  ms, watch's own end-to-end p50 (consume time - event time, its histogram
 #                      over the last 10-20 s of events) from its last "#" status line before
 #                      the injection ended; event time is the trigger's event_timestamp, set
-#                      before COMMIT, so it slightly overstates COMMIT -> counted; target <= 3
-#   watch.latency_p99  the same line's p99; target <= 10
+#                      row by row before the COMMIT, so it counts the batch's writing too
+#   watch.latency_p99  the same line's p99
 #   watch.rss_peak     MiB, watch's VmHWM (peak RSS) at the end of the injection; target <= 32
 #   watch.rss_growth   KiB/min, least-squares slope of the sampled RSS over the second half of
 #                      the injection; no target: "flat" means near 0 (the detail gives the first
@@ -27,7 +32,8 @@
 # While it runs, the check line's queries run on their own connection every second, as the
 # monitor's check thread runs them (CHECKLINE=0 leaves them out); watch.checkline_ms is the
 # median round.
-# Env: CDCTOP (default build/cdctop), DURATION (seconds of injection, default 60: about 95 s in
+# Env: CDCTOP (default build/cdctop), BENCH_COMMIT (default build/bench/bench_commit), COMMIT_S
+# (default 20), DURATION (seconds of injection, default 60: about 120 s in
 # all); RELAY_ARGS and WATCH_ARGS add options to the relay's and watch's command lines (e.g.
 # WATCH_ARGS="-X fetch.wait.max.ms=1", to try a setting). `DURATION=3600 sh bench/bench_watch.sh` measures the memory figures over the full 1-hour
 # horizon (through bench/run.sh, raise BENCH_TIMEOUT above 3600 too). PREFILL=N (default
@@ -37,7 +43,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 C=${CDCTOP:-$(pwd)/build/cdctop}
+BC=${BENCH_COMMIT:-${BUILD_DIR:-$(pwd)/build}/bench/bench_commit}
 DURATION=${DURATION:-60}
+COMMIT_S=${COMMIT_S:-20}
 PREFILL=${PREFILL-1000000}
 TOPIC=cdc.sakila.customer
 RATE=1000
@@ -54,6 +62,8 @@ die() {
 	exit 1
 }
 [ -x "$C" ] || die "$C is not built (make all)"
+[ -x "$BC" ] || die "$BC is not built (make $BC)"
+case "$COMMIT_S" in '' | *[!0-9]* | 0) die "COMMIT_S must be a whole number of seconds, at least 1" ;; esac
 case "$DURATION" in '' | *[!0-9]*) die "DURATION must be a whole number of seconds" ;; esac
 [ "$DURATION" -ge 2 ] || die "DURATION must be at least 2 seconds"
 case "$PREFILL" in '' | *[!0-9]*) die "PREFILL must be a whole number of rows" ;; esac
@@ -138,18 +148,8 @@ BOOT=$(head -n 1 "$T/mock.out")
 "$C" relay -b "$BOOT" --datadir "$T/db" ${RELAY_ARGS:-} </dev/null 2>"$T/relay.log" &
 RP=$!
 PIDS="$PIDS $RP"
-"$C" watch -b "$BOOT" ${WATCH_ARGS:-} </dev/null >"$T/watch.out" 2>"$T/watch.err" &
-WP=$!
-PIDS="$PIDS $WP"
 wait_for 60 'grep -q "relay: caught up" "$T/relay.log"' ||
 	die "the relay never caught up: $(tail -n 3 "$T/relay.log")"
-
-# warm-up: one batch through the whole pipeline, so watch is reading before the measurement
-"$C" inject --datadir "$T/db" -n "$BATCH" --batches 1 </dev/null >"$T/warm.out" 2>&1 ||
-	die "the warm-up inject failed: $(tail -n 3 "$T/warm.out")"
-wait_for 30 '[ "$(counted_now)" = "$BATCH" ]' ||
-	die "watch did not count the $BATCH warm-up customers in 30 s (status: '$(status_of "$T/watch.out")'; $(tail -n 2 "$T/watch.err"))"
-sleep 1
 
 # the check line's load, as the monitor's check thread (src/check.c) puts it on MySQL from a
 # connection of its own about every second: once the horizon's rows per second in full, then
@@ -178,6 +178,27 @@ if [ "${CHECKLINE:-1}" != 0 ]; then
 	PIDS="$PIDS $!"
 fi
 
+# COMMIT -> counted (bench_commit): batches of BATCH at RATE through the injector's code, each
+# COMMIT's return timed to the moment cdctop's consumer (in bench_commit's process, as watch
+# configures it) has counted the whole batch; COMMIT_S seconds after 2 s of warm-up
+if [ "${CHECKLINE:-1}" != 0 ]; then
+	wait_for 60 'grep -q "^full" "$T/checkline"' || die "the check line's first count never ended"
+fi
+"$BC" "$T/db" "$BOOT" "$COMMIT_S" "$RATE" >"$T/commit.out" 2>"$T/commit.err" ||
+	die "bench_commit failed: $(tail -n 2 "$T/commit.err")"
+COMMIT_ROWS=$(($(sql 'SELECT COUNT(*) FROM users_change_events') - PREFILL))
+
+"$C" watch -b "$BOOT" ${WATCH_ARGS:-} </dev/null >"$T/watch.out" 2>"$T/watch.err" &
+WP=$!
+PIDS="$PIDS $WP"
+
+# warm-up: one batch through the whole pipeline, so watch is reading before the measurement
+"$C" inject --datadir "$T/db" -n "$BATCH" --batches 1 </dev/null >"$T/warm.out" 2>&1 ||
+	die "the warm-up inject failed: $(tail -n 3 "$T/warm.out")"
+wait_for 30 '[ "$(counted_now)" = $((COMMIT_ROWS + BATCH)) ]' ||
+	die "watch did not count the $BATCH warm-up customers in 30 s (status: '$(status_of "$T/watch.out")'; $(tail -n 2 "$T/watch.err"))"
+sleep 1
+
 # the measurement: inject at RATE for DURATION s, watch's RSS sampled meanwhile
 t0=$(now)
 (
@@ -201,7 +222,8 @@ inject_rate=$(tail -n 1 "$T/inject.out" | sed -n 's/.*, \([0-9,]*\) customers\/s
 
 # correctness: every change row relayed and counted, within CHECK_S s of the injection's end
 rows=$(($(sql 'SELECT COUNT(*) FROM users_change_events') - PREFILL))
-[ "$rows" = $((BATCHES * BATCH + BATCH)) ] || die "users_change_events holds $rows new rows, not $((BATCHES * BATCH + BATCH))"
+want=$((BATCHES * BATCH + BATCH + COMMIT_ROWS))
+[ "$rows" = "$want" ] || die "users_change_events holds $rows new rows, not $want"
 t1=$(now)
 wait_for $CHECK_S relayed_all ||
 	die "the relay did not relay all $rows change rows within $CHECK_S s: $(tail -n 2 "$T/relay.log")"
@@ -243,10 +265,14 @@ p50=$1
 p99=$2
 at=$(echo "$st" | cut -d' ' -f2)
 how="$DURATION s at $RATE/s (inject ${inject_rate:-?}/s, batches of $BATCH) via relay (trigger) and a 3x3 mock${PREFILL_S:+, tables prefilled with $PREFILL rows in $PREFILL_S s}"
-fig watch.latency_p50 "$p50" ms "watch's own e2e histogram over its last 10-20 s of events, status line of $at UTC; $how; event time = the trigger's event_timestamp, set before COMMIT, so slightly over COMMIT -> counted" \
-	"$(verdict "$p50 <= $P50_TARGET" "<= $P50_TARGET ms")"
-fig watch.latency_p99 "$p99" ms "the same status line's p99; all $rows change rows counted (watch's summary = COUNT(*) of users_change_events) $catch_s s after the injection ended${CHECKLINE_NOTE:-}" \
-	"$(verdict "$p99 <= $P99_TARGET" "<= $P99_TARGET ms")"
+# shellcheck disable=SC2046 # "commit P50 P99 MAX N WARM POLL" as words
+set -- $(grep '^commit ' "$T/commit.out")
+[ $# = 7 ] || die "bench_commit printed no figures: $(cat "$T/commit.out")"
+fig watch.commit_p50 "$2" ms "COMMIT returned -> the batch's last row counted, over $5 batches of $BATCH at $RATE/s after $6 s of warm-up (bench_commit: the injector's code and cdctop's consumer in one process, the relay beside, counted read every $7 us; max $4 ms); all $COMMIT_ROWS rows it wrote counted" \
+	"$(verdict "$2 <= $P50_TARGET" "<= $P50_TARGET ms")"
+fig watch.commit_p99 "$3" ms "the same batches' p99" "$(verdict "$3 <= $P99_TARGET" "<= $P99_TARGET ms")"
+fig watch.latency_p50 "$p50" ms "watch's own e2e histogram over its last 10-20 s of events, status line of $at UTC; $how; event time = the trigger's event_timestamp, set row by row before the COMMIT, so a batch's first row counts the batch's own writing too (watch.commit_p50 starts at the COMMIT's return)"
+fig watch.latency_p99 "$p99" ms "the same status line's p99; all $rows change rows counted (watch's summary = COUNT(*) of users_change_events) $catch_s s after the injection ended${CHECKLINE_NOTE:-}"
 if grep -q '^round' "$T/checkline" 2>/dev/null; then
 	fig watch.checkline_ms "$(awk '$1 == "round" { print $2 }' "$T/checkline" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] * 1000 }')" ms \
 		"median round of the check line's queries beside the measurement ($(grep -c '^round' "$T/checkline") rounds, max $(awk '$1 == "round" { print $2 }' "$T/checkline" | sort -n | tail -n 1) s; the first, full count over $PREFILL+ rows: $(awk '$1 == "full" { print $2 }' "$T/checkline") s)"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/run.sh - runs every benchmark, each in its own process: the scripts bench/*.sh
-# (given CDCTOP=<binary>) and the binaries $BUILD/bench/* built from bench/*.c. Each prints one
+# (given CDCTOP=<binary>) and the binaries $BUILD/bench/* built from bench/*.c (but
+# bench_commit, which bench_watch.sh runs against its own server and mock). Each prints one
 # line per figure: "<name> <value> <unit> (details)". BUILD picks the build dir (default build),
 # BENCH='pattern' runs only matching names, BENCH_TIMEOUT bounds each one (default 600 s).
 # Exit status 0 only when every benchmark ran to the end (figures below target do not fail).
@@ -39,6 +40,7 @@ for b in bench/*.sh; do
 done
 for b in "$BUILD"/bench/*; do
 	[ -f "$b" ] && [ -x "$b" ] || continue
+	[ "$(basename "$b")" != bench_commit ] || continue # bench_watch.sh runs it
 	run_one "$(basename "$b")" "$b"
 done
 if [ -n "$failed" ]; then
