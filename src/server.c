@@ -240,7 +240,7 @@ static int init_datadir(const struct srv_paths *p, char *err)
 			a_user,
 			"--auth-root-authentication-method=normal",
 			"--skip-test-db",
-			"--innodb-log-file-size=8M",
+			"--innodb-log-file-size=96M",
 			NULL};
 	long from = file_size(p->errlog);
 	int rc = run_logged(argv, p->errlog);
@@ -293,7 +293,9 @@ static int server_argv(const struct srv_paths *p, unsigned port, const char *exe
 	}
 	v[n++] = "--character-set-server=utf8mb4";
 	v[n++] = "--collation-server=utf8mb4_general_ci";
-	v[n++] = "--innodb-log-file-size=8M";
+	/* MariaDB's default redo log: with 8M, 1,000 customers/s kept the page cleaner flushing
+	   ~4 MB/s without pause to hold the checkpoint age, and watch's p99 went up by ~2 ms */
+	v[n++] = "--innodb-log-file-size=96M";
 	v[n++] = "--innodb-use-native-aio=0";
 	v[n++] = "--innodb-flush-log-at-trx-commit=2"; /* survives a killed server, not a power cut */
 	v[n++] = "--log-bin=mysql-bin";
