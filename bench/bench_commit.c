@@ -15,7 +15,8 @@
  *   commit P50_MS P99_MS MAX_MS BATCHES WARM_S POLL_US AMBIGUOUS
  * over the batches after WARM_S s of warm-up (nearest-rank percentiles), and exits 1 when
  * the consumer did not count every row it wrote (within 30 s of the last COMMIT) or failed.
- * Usage: bench_commit DATADIR BOOTSTRAP SECONDS [RATE]
+ * Usage: bench_commit DATADIR BOOTSTRAP SECONDS [RATE]; BENCH_COMMIT_TRACE=FILE writes each
+ * batch's "SECONDS_SINCE_FIRST_COMMIT MS" there (warm-up included).
  */
 #include "consumer.h"
 #include "db.h"

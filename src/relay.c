@@ -938,11 +938,11 @@ static void run_state(struct relay *r, int n, int64_t held_since, const char *ho
    all while a backlog drains; after a read that left nothing to read, while rows came in the
    last ACTIVE_US, until ACTIVE_POLL_US after the pass began (flushing, in idle; ACTIVE_MIN_US
    at least), so a row waits about that long for the next read whatever the pass cost; once
-   a second passes with no rows, longer and longer, so an idle relay costs next to nothing. Sleeping at once after
-   the short read sends its rows before another read that would find nothing (bench_watch with
-   per-row timestamps: COMMIT returned -> produced 0.9 -> 0.7 ms, produced -> acknowledged
-   0.4 -> 0.2 ms; reading every 500 us took 0.25 ms more off, for +9 % of a core of relay and
-   mysqld while rows flow). */
+   a second passes with no rows, longer and longer, so an idle relay costs next to nothing.
+   Sleeping at once after the short read sends its rows before another read that would find
+   nothing (bench_watch with per-row timestamps: COMMIT returned -> produced 0.9 -> 0.7 ms,
+   produced -> acknowledged 0.4 -> 0.2 ms; reading every 500 us took 0.25 ms more off, for
+   +9 % of a core of relay and mysqld while rows flow). */
 static void run_pace(struct relay *r, struct run_loop *l, int n, int drained, int64_t held_since,
 		     int64_t start, int64_t now)
 {
