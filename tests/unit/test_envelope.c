@@ -705,8 +705,49 @@ static void writer_matches_jansson(void)
 	       n / ((double)(t1 - t0) / 1e6), n / ((double)(t2 - t1) / 1e6));
 }
 
+/* Every digit count and sign of each number the writer puts, and the key, against jansson and
+   snprintf: each power of ten, one less, and the ends of the types. */
+static void number_edges(void)
+{
+	int64_t v[64];
+	int nv = 0;
+	v[nv++] = 0;
+	v[nv++] = INT64_MAX;
+	v[nv++] = INT64_MIN;
+	for (int64_t p = 1; nv < 60; p *= 10) {
+		v[nv++] = p;
+		v[nv++] = p - 1 > 0 ? p - 1 : 1;
+		v[nv++] = -p;
+		if (p > INT64_MAX / 10)
+			break;
+	}
+	char a[ENV_MAX], c[ENV_MAX], k[16], want[16];
+	for (int i = 0; i < nv; i++)
+		for (int j = 0; j < nv; j++) {
+			struct cdc_row r = row(1, "Mary", "Smith", "mary@example.com");
+			r.log_id = v[i];
+			r.event_us = v[j];
+			r.customer_id = (uint32_t)v[i];
+			r.store_id = (uint32_t)v[j];
+			r.address_id = (uint32_t)(v[i] ^ v[j]);
+			int na = env_encode(&r, "sakila", v[(i + j) % nv], a, sizeof a);
+			int nc = ref_encode(&r, "sakila", v[(i + j) % nv], c, sizeof c);
+			CHECK_EQ(na, nc);
+			CHECK(na > 0 && !strcmp(a, c));
+			int nk = env_key(&r, k, sizeof k);
+			int nw = snprintf(want, sizeof want, "%u", (unsigned)r.customer_id);
+			CHECK_EQ(nk, nw);
+			CHECK(!strcmp(k, want));
+		}
+	struct cdc_row r = row(1, "Mary", "Smith", "mary@example.com");
+	r.customer_id = 4294967295u;
+	CHECK_EQ(env_key(&r, k, 4), 10); /* truncated as snprintf truncates */
+	CHECK(!strcmp(k, "429"));
+}
+
 int main(void)
 {
+	number_edges();
 	writer_matches_jansson();
 	exact_format();
 	escaping();
