@@ -105,14 +105,7 @@ ch_stop() {
 # caught_up: the relay's saved progress is the newest change row.
 caught_up() { [ "$(progress)" = "$(max_id)" ]; }
 
-# windows_of FILE: the window lines of `watch --json` output as "store<TAB>start<TAB>count",
-# the last value printed for each (window, store), sorted.
-windows_of() {
-	sed -n 's/^{"window_start":"\([^"]*\)","window_end":"[^"]*","store_id":\([0-9]*\),"count":\([0-9]*\),"final":[a-z]*}$/\2\t\1\t\3/p' "$1" |
-		awk -F'\t' '{ v[$1 "\t" $2] = $3 } END { for (k in v) print k "\t" v[k] }' | sort
-}
-
-# truth: the SQL ground truth per 10 s window and store, in windows_of's format:
+# truth: the SQL ground truth per 10 s window and store, in windows_of's format (tests/lib.sh):
 # SELECT store_id, FLOOR(UNIX_TIMESTAMP(event_timestamp)/10)*10, COUNT(*) ... GROUP BY 1, 2.
 truth() {
 	sql "SET time_zone = '+00:00';
