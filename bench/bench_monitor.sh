@@ -18,28 +18,14 @@ RATE=${RATE:-5000}
 MEASURE_S=${MEASURE_S:-20}
 WARM_S=3
 TARGET=0.95
-die() {
-	echo "bench_monitor: $*" >&2
-	exit 1
-}
+BENCH=bench_monitor
+. bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 command -v tmux >/dev/null || die "tmux is not installed (make deps)"
 case "$MEASURE_S" in '' | *[!0-9]* | 0) die "MEASURE_S must be a whole number of seconds, at least 1" ;; esac
-T=$(mktemp -d /tmp/cdcm.XXXXXX)
-export HOME="$T/home"
-mkdir -p "$HOME"
+bench_tmp cdcm
 SOCK_T="cdcm-$$"
-cleanup() {
-	tmux -L "$SOCK_T" kill-server 2>/dev/null || true
-	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-sql() { mariadb --no-defaults -S "$T/db/mysqld.sock" -uroot -N -B sakila -e "$1"; }
-now() { date +%s.%N; }
 fig() { printf '%-22s %9s %-13s (%s)%s\n' "$1" "$2" "$3" "$4" "${5:+  $5}"; }
-fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 screen() { tmux -L "$SOCK_T" capture-pane -p; }
 # wait_screen SECONDS TEXT: polls the screen every 0.05 s until it shows TEXT; 1 if it never did
 wait_screen() {

@@ -34,10 +34,8 @@ DRAIN_TARGET=50000
 BASELINE_TARGET=20
 IDLE_TARGET=1
 
-die() {
-	echo "bench_relay: $*" >&2
-	exit 1
-}
+BENCH=bench_relay
+. bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 [ -x "$TOOLS/topic_ids" ] || die "$TOOLS/topic_ids is not built (make all)"
 command -v kcat >/dev/null || die "kcat is not installed (make deps)"
@@ -45,34 +43,8 @@ command -v kcat >/dev/null || die "kcat is not installed (make deps)"
 	die "/usr/bin/python3 lacks pymysql or kafka (make deps: python3-pymysql python3-kafka)"
 [ "$BASELINE_ROWS" -le "$ROWS" ] && [ "$ACKED_ROWS" -le "$ROWS" ] || die "BASELINE_ROWS and ACKED_ROWS must not exceed ROWS"
 
-T=$(mktemp -d /tmp/cdcb.XXXXXX)
-export HOME="$T/home" # no ~/.my.cnf of the user's redirects the bench
-mkdir -p "$HOME"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+bench_tmp cdcb
 SOCK="$T/db/mysqld.sock"
-sql() {
-	mariadb --no-defaults -S "$SOCK" -uroot -N -B sakila -e "$1"
-}
-now() { date +%s.%N; }
-# elapsed T0 T1: seconds between two now()s
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# rate N SECONDS: N per second, as an integer
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }'; }
-# verdict OK-CONDITION-AS-AWK-EXPR TEXT: "target TEXT: ok" or "target TEXT: BELOW"
-verdict() { awk "BEGIN { print ($1) ? \"target $2: ok\" : \"target $2: BELOW\" }"; }
 # hw_sum: messages ever written to the topic (sum of its high watermarks)
 hw_sum() { "$TOOLS/topic_ids" -b "$BOOT" -t "$TOPIC" -w -T 30 | awk '{ s += $3 } END { print s + 0 }'; }
 # fig NAME VALUE UNIT DETAILS [VERDICT]: one figure line

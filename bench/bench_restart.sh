@@ -17,27 +17,14 @@ set -eu
 cd "$(dirname "$0")/.."
 C=${CDCTOP:-$(pwd)/build/cdctop}
 N=${N:-1000000}
-die() {
-	echo "bench_restart: $*" >&2
-	exit 1
-}
+BENCH=bench_restart
+. bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 command -v tmux >/dev/null || die "tmux is not installed (make deps)"
-T=$(mktemp -d /tmp/cdcr.XXXXXX)
-export HOME="$T/home"
-mkdir -p "$HOME"
+bench_tmp cdcr
 SOCK_T="cdcr-$$"
-cleanup() {
-	tmux -L "$SOCK_T" kill-server 2>/dev/null || true
-	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-sql() { mariadb --no-defaults -S "$T/db/mysqld.sock" -uroot -N -B sakila -e "$1"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 fig() { printf '%-22s %9s %-7s (%s)%s\n' "$1" "$2" "$3" "$4" "${5:+  $5}"; }
-fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 
 "$C" server start --datadir "$T/db" >/dev/null
 "$C" init --datadir "$T/db" >/dev/null

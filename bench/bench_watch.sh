@@ -60,10 +60,8 @@ CHECK_S=30
 IDLE_S=${IDLE_S:-10}
 IDLE_TARGET=2
 
-die() {
-	echo "bench_watch: $*" >&2
-	exit 1
-}
+BENCH=bench_watch
+. bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 [ -x "$BC" ] || die "$BC is not built (make bench builds it)"
 case "$COMMIT_S" in '' | *[!0-9]* | 0) die "COMMIT_S must be a whole number of seconds, at least 1" ;; esac
@@ -77,43 +75,9 @@ BATCHES=$((RATE * DURATION / BATCH))
 SAMPLE_S=1
 [ "$DURATION" -le 600 ] || SAMPLE_S=5
 
-T=$(mktemp -d /tmp/cdcb.XXXXXX)
-export HOME="$T/home" # no ~/.my.cnf of the user's redirects the bench
-mkdir -p "$HOME"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-SOCK="$T/db/mysqld.sock"
-sql() {
-	mariadb --no-defaults -S "$SOCK" -uroot -N -B sakila -e "$1"
-}
-now() { date +%s.%N; }
-# elapsed T0 T1: seconds between two now()s
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# verdict OK-CONDITION-AS-AWK-EXPR TEXT: "target TEXT: ok" or "target TEXT: BELOW"
-verdict() { awk "BEGIN { print ($1) ? \"target $2: ok\" : \"target $2: BELOW\" }"; }
+bench_tmp cdcb
 # fig NAME VALUE UNIT DETAILS [VERDICT]: one figure line
 fig() { printf '%-20s %9s %-7s (%s)%s\n' "$1" "$2" "$3" "$4" "${5:+  $5}"; }
-# wait_for SECONDS 'shell condition': polls every 0.1 s until it holds; 1 if it never did
-wait_for() {
-	_i=0
-	while ! eval "$2" >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		[ $_i -lt $(($1 * 10)) ] || return 1
-		sleep 0.1
-	done
-}
 # status_of FILE [LINES]: watch's last "#" status line (within the first LINES lines)
 status_of() { head -n "${2:-2147483647}" "$1" | grep '^#' | tail -n 1; }
 # counted_of LINE: the "counted N" of a status line, without separators
