@@ -413,6 +413,8 @@ static void nodelay(void)
 	char e[256];
 	rd_kafka_conf_set(conf, "log_level", "3", e, sizeof e);
 	rd_kafka_t *bare = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+	if (!bare)
+		rd_kafka_conf_destroy(conf); /* still ours when rd_kafka_new fails */
 	rd_kafka_mock_cluster_t *bmc = bare ? rd_kafka_mock_cluster_new(bare, 1) : NULL;
 	if (bmc) {
 		const char *bs = rd_kafka_mock_cluster_bootstraps(bmc);
@@ -440,15 +442,20 @@ static void nodelay(void)
 			ports[np++] = atoi(colon + 1);
 	}
 	CHECK_EQ(np, 3);
+	if (np != 3) {
+		kc_free(kc);
+		return;
+	}
 	for (int i = 0; i < np; i++)
 		CHECK_EQ(nodelay_of(ports[i], 0), 1); /* every listener */
 
 	/* a connection accepted after kc_new inherits the listener's setting (Linux); the
 	   client's own socket keeps Nagle, even after another kc_mock_nodelay */
-	int fd = np ? dial(ports[0]) : -1;
-	CHECK(fd >= 0);
+	int fd = dial(ports[0]);
 	int cport = fd >= 0 ? local_port(fd) : 0;
-	CHECK_EQ(accepted_nodelay(ports[0], cport), 1);
+	CHECK(cport > 0);
+	if (cport > 0) /* 0 would find the listener instead */
+		CHECK_EQ(accepted_nodelay(ports[0], cport), 1);
 	kc_mock_nodelay(kc);
 	int on = -1;
 	socklen_t ol = sizeof on;
@@ -457,20 +464,28 @@ static void nodelay(void)
 	if (fd >= 0)
 		close(fd);
 
-	/* a broker taken down and brought up again listens anew: kc_mock_nodelay covers it */
+	/* a broker taken down and brought up again listens anew: kc_mock_nodelay covers it.
+	   Which port is broker 2's is librdkafka's business: every listener and a connection
+	   to each are checked */
 	rd_kafka_mock_cluster_t *mc = kc_mock(kc);
-	int32_t id = 2; /* broker ids are 1..n, in the bootstrap list's order */
+	int32_t id = 2;
 	CHECK_EQ(rd_kafka_mock_broker_set_down(mc, id), RD_KAFKA_RESP_ERR_NO_ERROR);
 	CHECK_EQ(rd_kafka_mock_broker_set_up(mc, id), RD_KAFKA_RESP_ERR_NO_ERROR);
-	printf("broker %d up again, before kc_mock_nodelay: TCP_NODELAY %d\n", id,
-	       nodelay_of(ports[1], 0));
+	int before = 1;
+	for (int i = 0; i < np; i++)
+		before &= nodelay_of(ports[i], 0) == 1;
+	printf("broker %d up again, before kc_mock_nodelay: all listeners TCP_NODELAY %d\n", id,
+	       before);
 	kc_mock_nodelay(kc);
-	CHECK_EQ(nodelay_of(ports[1], 0), 1);
-	fd = dial(ports[1]);
-	CHECK(fd >= 0);
-	if (fd >= 0) {
-		CHECK_EQ(accepted_nodelay(ports[1], local_port(fd)), 1);
-		close(fd);
+	for (int i = 0; i < np; i++) {
+		CHECK_EQ(nodelay_of(ports[i], 0), 1);
+		fd = dial(ports[i]);
+		cport = fd >= 0 ? local_port(fd) : 0;
+		CHECK(cport > 0);
+		if (cport > 0)
+			CHECK_EQ(accepted_nodelay(ports[i], cport), 1);
+		if (fd >= 0)
+			close(fd);
 	}
 	kc_free(kc);
 }
