@@ -10,17 +10,10 @@ cd "$(dirname "$0")/.."
 C=${CDCTOP:-$(pwd)/build/cdctop}
 ROUNDS=${ROUNDS:-3}
 TARGET=10000
-[ -x "$C" ] || { echo "bench_inject: $C is not built (make all)" >&2; exit 1; }
-
-T=$(mktemp -d /tmp/cdcb.XXXXXX)
-export HOME="$T/home" # no ~/.my.cnf of the user's redirects the bench
-mkdir -p "$HOME"
-cleanup() {
-	"$C" server stop --datadir "$T/db" >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_NAME=bench_inject
+. bench/lib.sh
+[ -x "$C" ] || die "$C is not built (make all)"
+bench_tmp cdcb
 
 "$C" server start --datadir "$T/db" >/dev/null
 "$C" init --datadir "$T/db" >/dev/null

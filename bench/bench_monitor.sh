@@ -18,7 +18,7 @@ RATE=${RATE:-5000}
 MEASURE_S=${MEASURE_S:-20}
 WARM_S=3
 TARGET=0.95
-BENCH=bench_monitor
+BENCH_NAME=bench_monitor
 . bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 command -v tmux >/dev/null || die "tmux is not installed (make deps)"

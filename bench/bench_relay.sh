@@ -34,7 +34,7 @@ DRAIN_TARGET=50000
 BASELINE_TARGET=20
 IDLE_TARGET=1
 
-BENCH=bench_relay
+BENCH_NAME=bench_relay
 . bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 [ -x "$TOOLS/topic_ids" ] || die "$TOOLS/topic_ids is not built (make all)"

@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 C=${CDCTOP:-$(pwd)/build/cdctop}
 N=${N:-1000000}
-BENCH=bench_restart
+BENCH_NAME=bench_restart
 . bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 command -v tmux >/dev/null || die "tmux is not installed (make deps)"

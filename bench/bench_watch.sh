@@ -60,7 +60,7 @@ CHECK_S=30
 IDLE_S=${IDLE_S:-10}
 IDLE_TARGET=2
 
-BENCH=bench_watch
+BENCH_NAME=bench_watch
 . bench/lib.sh
 [ -x "$C" ] || die "$C is not built (make all)"
 [ -x "$BC" ] || die "$BC is not built (make bench builds it)"
@@ -90,7 +90,9 @@ relayed_all() {
 		"$(sql 'SELECT MAX(log_id) FROM users_change_events')" ]
 }
 # dirty_pages: InnoDB's dirty pages in the buffer pool
-dirty_pages() { sql "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{ print $2 }'; }
+dirty_pages() {
+	sql "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{ print $2 }'
+}
 # rss_kb PID FIELD: VmRSS or VmHWM of a process, in KiB
 rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
@@ -116,12 +118,25 @@ if [ "$PREFILL" -gt 0 ]; then
 	# took up to 12 ms. SETTLE=0 measures in that storm.
 	if [ "${SETTLE:-1}" != 0 ]; then
 		st0=$(now)
-		pct=$(sql 'SELECT @@GLOBAL.innodb_max_dirty_pages_pct')
-		sql 'SET GLOBAL innodb_max_dirty_pages_pct = 0'
-		wait_for 300 '[ "$(dirty_pages)" -le 100 ]' ||
-			die "InnoDB still had $(dirty_pages) dirty pages 300 s after the prefill"
-		sql "SET GLOBAL innodb_max_dirty_pages_pct = $pct"
+		end=$(($(date +%s) + 240))
+		# the low-water mark follows the maximum down to 0; both go back as they were
+		# shellcheck disable=SC2046 # the two values as words
+		set -- $(sql 'SELECT @@GLOBAL.innodb_max_dirty_pages_pct,
+		                     @@GLOBAL.innodb_max_dirty_pages_pct_lwm')
+		[ $# = 2 ] || die "cannot read innodb_max_dirty_pages_pct (and _lwm)"
+		sql 'SET GLOBAL innodb_max_dirty_pages_pct = 0' ||
+			die "cannot set innodb_max_dirty_pages_pct (SETTLE=0 runs without it)"
+		until [ "$(dirty_pages)" -le 100 ]; do
+			[ "$(date +%s)" -lt "$end" ] ||
+				die "InnoDB still had $(dirty_pages) dirty pages 240 s after the prefill"
+			sleep 0.2
+		done
+		sql "SET GLOBAL innodb_max_dirty_pages_pct = $1;
+		     SET GLOBAL innodb_max_dirty_pages_pct_lwm = $2" ||
+			die "cannot restore innodb_max_dirty_pages_pct to $1 (_lwm $2)"
 		SETTLE_NOTE=", its dirty pages flushed in $(elapsed "$st0" "$(now)") s"
+	else
+		SETTLE_NOTE=", its dirty pages not flushed first (SETTLE=0)"
 	fi
 fi
 
@@ -253,7 +268,7 @@ how="$DURATION s at $RATE/s (inject ${inject_rate:-?}/s, batches of $BATCH) via 
 # shellcheck disable=SC2046 # "commit P50 P99 MAX N WARM POLL AMBIGUOUS" as words
 set -- $(grep '^commit ' "$T/commit.out")
 [ $# = 8 ] || die "bench_commit printed no figures: $(cat "$T/commit.out")"
-fig watch.commit_p50 "$2" ms "COMMIT returned -> the batch's last row counted, over $5 batches of $BATCH at $RATE/s after $6 s of warm-up (bench_commit: the injector's code and cdctop's consumer in one process, the relay beside, counted read every $7 us on a thread of its own; max $4 ms; $8 batches still being counted at the next COMMIT, their figure a lower bound); all $COMMIT_ROWS rows it wrote counted" \
+fig watch.commit_p50 "$2" ms "COMMIT returned -> the batch's last row counted, over $5 batches of $BATCH at $RATE/s after $6 s of warm-up (bench_commit: the injector's code and cdctop's consumer in one process, the relay beside, counted read every $7 us on a thread of its own; max $4 ms; $8 batches still being counted at the next COMMIT, their figure a lower bound); all $COMMIT_ROWS rows it wrote counted${PREFILL_S:+; tables holding $PREFILL rows${SETTLE_NOTE:-}}" \
 	"$(verdict "$2 <= $P50_TARGET" "<= $P50_TARGET ms")"
 fig watch.commit_p99 "$3" ms "the same batches' p99" "$(verdict "$3 <= $P99_TARGET" "<= $P99_TARGET ms")"
 fig watch.latency_p50 "$p50" ms "watch's own e2e histogram over its last 10-20 s of events, status line of $at UTC; $how; event time = the trigger's event_timestamp, set row by row before the COMMIT, so a batch's first row counts the batch's own writing too (watch.commit_p50 starts at the COMMIT's return)"

@@ -1,13 +1,13 @@
 # shellcheck shell=sh
-# bench/lib.sh - what the bench scripts share, sourced from the repository's root after BENCH
-# (the script's name, for messages) is set: die, a private scratch directory with its own HOME,
+# bench/lib.sh - what the bench scripts share, sourced from the repository's root after
+# BENCH_NAME (the script's name, for messages) and C (the cdctop binary) are set: die, a private scratch directory with its own HOME,
 # the cleanup of what a bench started (the pids in PIDS, the tmux server SOCK_T, the private
 # MariaDB in $T/db), sql against that server, clocks and the figure line's verdict.
 #   bench_tmp PREFIX   T=/tmp/PREFIX.XXXXXX and HOME inside it (no ~/.my.cnf of the user's
 #                      redirects a bench); the traps that clean up on exit and on a signal
 
 die() {
-	echo "$BENCH: $*" >&2
+	echo "${BENCH_NAME:-bench}: $*" >&2
 	exit 1
 }
 

@@ -35,7 +35,7 @@ run_one() { # name cmd...
 
 echo "# cdctop bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $CDCTOP"
 for b in bench/*.sh; do
-	[ -f "$b" ] && [ "$b" != bench/run.sh ] || continue
+	[ -f "$b" ] && [ "$b" != bench/run.sh ] && [ "$b" != bench/lib.sh ] || continue
 	run_one "$(basename "$b" .sh)" sh "$b"
 done
 for b in "$BUILD"/bench/*; do
