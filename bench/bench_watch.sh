@@ -118,7 +118,6 @@ if [ "$PREFILL" -gt 0 ]; then
 	# took up to 12 ms. SETTLE=0 measures in that storm.
 	if [ "${SETTLE:-1}" != 0 ]; then
 		st0=$(now)
-		end=$(($(date +%s) + 240))
 		# the low-water mark follows the maximum down to 0; both go back as they were
 		# shellcheck disable=SC2046 # the two values as words
 		set -- $(sql 'SELECT @@GLOBAL.innodb_max_dirty_pages_pct,
@@ -126,11 +125,8 @@ if [ "$PREFILL" -gt 0 ]; then
 		[ $# = 2 ] || die "cannot read innodb_max_dirty_pages_pct (and _lwm)"
 		sql 'SET GLOBAL innodb_max_dirty_pages_pct = 0' ||
 			die "cannot set innodb_max_dirty_pages_pct (SETTLE=0 runs without it)"
-		until [ "$(dirty_pages)" -le 100 ]; do
-			[ "$(date +%s)" -lt "$end" ] ||
-				die "InnoDB still had $(dirty_pages) dirty pages 240 s after the prefill"
-			sleep 0.2
-		done
+		wait_for 240 '[ "$(dirty_pages)" -le 100 ]' ||
+			die "InnoDB still had $(dirty_pages) dirty pages 240 s after the prefill"
 		sql "SET GLOBAL innodb_max_dirty_pages_pct = $1;
 		     SET GLOBAL innodb_max_dirty_pages_pct_lwm = $2" ||
 			die "cannot restore innodb_max_dirty_pages_pct to $1 (_lwm $2)"

@@ -1,8 +1,10 @@
 # shellcheck shell=sh
 # bench/lib.sh - what the bench scripts share, sourced from the repository's root after
-# BENCH_NAME (the script's name, for messages) and C (the cdctop binary) are set: die, a private scratch directory with its own HOME,
-# the cleanup of what a bench started (the pids in PIDS, the tmux server SOCK_T, the private
-# MariaDB in $T/db), sql against that server, clocks and the figure line's verdict.
+# BENCH_NAME (the script's name, for messages) and C (the cdctop binary) are set: die, a
+# private scratch directory with its own HOME, the cleanup of what a bench started (the pids
+# in PIDS, the tmux server SOCK_T, the private MariaDB in $T/db), sql against that server,
+# clocks, bounded waits and the figure line's verdict. tests/lib.sh is the tests' own: it
+# makes its directory and traps as it is sourced.
 #   bench_tmp PREFIX   T=/tmp/PREFIX.XXXXXX and HOME inside it (no ~/.my.cnf of the user's
 #                      redirects a bench); the traps that clean up on exit and on a signal
 
@@ -45,12 +47,12 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }'; }
 verdict() { awk "BEGIN { print ($1) ? \"target $2: ok\" : \"target $2: BELOW\" }"; }
 # fmt N: N with thousands separators
 fmt() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
-# wait_for SECONDS 'shell condition': polls every 0.1 s until it holds; 1 if it never did
+# wait_for SECONDS 'shell condition': polls every 0.1 s until it holds; 1 if it did not within
+# SECONDS on the clock (a count of polls would stretch with each poll's own time)
 wait_for() {
-	_i=0
+	_end=$(($(date +%s) + $1 + 1)) # whole seconds: at least SECONDS, under one more
 	while ! eval "$2" >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		[ $_i -lt $(($1 * 10)) ] || return 1
+		[ "$(date +%s)" -lt "$_end" ] || return 1
 		sleep 0.1
 	done
 }
